@@ -1,0 +1,156 @@
+//! The one seam between Portico and the proxy.
+//!
+//! Everything the SDK asks of Envoy goes through [`Host`]. In a `.wasm` it is
+//! implemented over the proxy-wasm ABI (`env.proxy_*` imports); in native
+//! tests it is [`crate::testing::TestHost`]. Filters never see this trait:
+//! they use the typed views ([`crate::Stream`], [`crate::Env`], ...) built on it.
+//!
+//! Every call returns a `Result`: the ABI wrappers of the upstream crate abort
+//! the VM on an unexpected status, and a dead VM fails every request of a worker.
+
+use std::time::{Duration, SystemTime};
+
+/// Header maps of the ABI (values are the ABI's numbers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MapType {
+    RequestHeaders = 0,
+    RequestTrailers = 1,
+    ResponseHeaders = 2,
+    ResponseTrailers = 3,
+    HttpCallResponseHeaders = 6,
+    HttpCallResponseTrailers = 7,
+}
+
+/// Buffers of the ABI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BufferType {
+    RequestBody = 0,
+    ResponseBody = 1,
+    HttpCallResponseBody = 4,
+    PluginConfiguration = 7,
+}
+
+/// Metric kinds of the ABI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MetricKind {
+    Counter = 0,
+    Gauge = 1,
+    Histogram = 2,
+}
+
+/// Log levels of the ABI, lowest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum LogLevel {
+    Trace = 0,
+    Debug = 1,
+    Info = 2,
+    Warn = 3,
+    Error = 4,
+    Critical = 5,
+}
+
+/// Which direction of a stream to resume.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Request,
+    Response,
+}
+
+/// A host call that did not succeed. Mirrors the ABI's `WasmResult`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostError {
+    /// The key, property or map entry does not exist.
+    NotFound,
+    /// The host refused the arguments, e.g. a header map that is not
+    /// available in the current phase.
+    BadArgument,
+    /// Shared data changed since it was read.
+    CasMismatch,
+    /// The host could not serialize the property.
+    SerializationFailure,
+    /// The host does not implement the call.
+    Unimplemented,
+    /// Any other status, with its ABI number.
+    Other(u32),
+}
+
+impl std::fmt::Display for HostError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HostError::NotFound => f.write_str("not found"),
+            HostError::BadArgument => f.write_str("bad argument"),
+            HostError::CasMismatch => f.write_str("compare-and-swap mismatch"),
+            HostError::SerializationFailure => f.write_str("serialization failure"),
+            HostError::Unimplemented => f.write_str("not implemented by the host"),
+            HostError::Other(code) => write!(f, "host status {code}"),
+        }
+    }
+}
+
+impl std::error::Error for HostError {}
+
+pub type HostResult<T> = Result<T, HostError>;
+
+/// Header name/value pairs as the ABI carries them.
+pub type Pairs = Vec<(String, Vec<u8>)>;
+
+/// What Portico needs from the proxy. One implementation per environment.
+pub trait Host {
+    fn log(&self, level: LogLevel, message: &str);
+    fn log_level(&self) -> LogLevel;
+    fn now(&self) -> SystemTime;
+
+    fn header_pairs(&self, map: MapType) -> HostResult<Pairs>;
+    fn header(&self, map: MapType, name: &str) -> HostResult<Option<Vec<u8>>>;
+    fn set_header(&self, map: MapType, name: &str, value: &[u8]) -> HostResult<()>;
+    fn add_header(&self, map: MapType, name: &str, value: &[u8]) -> HostResult<()>;
+    fn remove_header(&self, map: MapType, name: &str) -> HostResult<()>;
+
+    fn buffer(&self, buffer: BufferType, start: usize, max: usize) -> HostResult<Option<Vec<u8>>>;
+    fn set_buffer(
+        &self,
+        buffer: BufferType,
+        start: usize,
+        size: usize,
+        data: &[u8],
+    ) -> HostResult<()>;
+
+    fn property(&self, path: &[&str]) -> HostResult<Option<Vec<u8>>>;
+    fn set_property(&self, path: &[&str], value: &[u8]) -> HostResult<()>;
+
+    fn send_local_response(
+        &self,
+        status: u16,
+        details: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> HostResult<()>;
+    fn resume(&self, direction: Direction) -> HostResult<()>;
+    /// Makes later calls act on another context of this VM (a stream woken
+    /// from the root, or back to the root).
+    fn set_effective_context(&self, context_id: u32) -> HostResult<()>;
+
+    /// Starts an HTTP call; its reply arrives through the runtime's
+    /// `on_http_call_response` on the context that made it.
+    fn http_call(
+        &self,
+        cluster: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        timeout: Duration,
+    ) -> HostResult<u32>;
+
+    /// The value and its CAS token, `None` when absent.
+    fn shared_data(&self, key: &str) -> HostResult<Option<(Vec<u8>, u32)>>;
+    /// `cas` of `None` writes unconditionally. As in Envoy, a key that does not
+    /// exist yet is created whatever `cas` says.
+    fn set_shared_data(&self, key: &str, value: &[u8], cas: Option<u32>) -> HostResult<()>;
+
+    fn define_metric(&self, kind: MetricKind, name: &str) -> HostResult<u32>;
+    fn increment_metric(&self, id: u32, delta: i64) -> HostResult<()>;
+    fn record_metric(&self, id: u32, value: u64) -> HostResult<()>;
+    fn metric(&self, id: u32) -> HostResult<u64>;
+
+    /// Zero stops the tick.
+    fn set_tick_period(&self, period: Duration) -> HostResult<()>;
+}

@@ -1,0 +1,411 @@
+// Test support: a panic here is a failed test, never a failed request.
+#![allow(
+    clippy::panic,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
+
+//! A fake Envoy, in-process, for unit tests of filters (feature `testing`).
+//!
+//! Tests configure a filter from JSON, drive requests and responses through
+//! it, and then look at the outcome — the headers the upstream would receive,
+//! the local response, logs, metrics, callouts, shared data — instead of
+//! scripting every host call. The filter runs through the same runtime as in
+//! Envoy; only the [`crate::host::Host`] underneath differs.
+//!
+//! Behaviours of Envoy the test host reproduces: header names are
+//! lower-cased; `get` returns the first of repeated values; maps not yet
+//! available in a phase are refused; a local reply goes back through the
+//! filter's response phases; callouts need `:method`, `:path`, `:authority`
+//! and a known cluster; a missing shared-data key is created whatever the CAS;
+//! each VM (worker) has its own plugin instance and timers but shares data,
+//! metrics and the clock with the others.
+//!
+//! ```
+//! # use portico::testing::TestHost;
+//! # fn demo<P: portico::Plugin>() {
+//! let host = TestHost::new().with_cluster("auth");
+//! let worker_a = host.vm::<P>(r#"{}"#).unwrap();
+//! let worker_b = host.vm::<P>(r#"{}"#).unwrap();
+//! let reply = worker_a.get("/x").header("authorization", "Bearer t").send();
+//! host.advance(std::time::Duration::from_secs(60)); // fires due timers on both VMs
+//! # }
+//! ```
+
+mod state;
+mod stream;
+
+pub use state::{LocalReply, LogLine, PendingCall};
+pub use stream::{Exchange, Request, TestStream};
+
+use crate::config::ConfigError;
+use crate::filter::Plugin;
+use crate::host::{LogLevel, MapType};
+use crate::runtime::{RootRuntime, StreamRuntime};
+use state::{HostState, VmHost};
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::rc::{Rc, Weak};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Where the fake clock starts: 2026-01-01T00:00:00Z.
+pub const START_TIME_UNIX: u64 = 1_767_225_600;
+
+thread_local! {
+    static CAPTURED: RefCell<Vec<LogLine>> = const { RefCell::new(Vec::new()) };
+}
+
+struct CaptureLogger;
+
+impl log::Log for CaptureLogger {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        let level = match record.level() {
+            log::Level::Error => LogLevel::Error,
+            log::Level::Warn => LogLevel::Warn,
+            log::Level::Info => LogLevel::Info,
+            log::Level::Debug => LogLevel::Debug,
+            log::Level::Trace => LogLevel::Trace,
+        };
+        CAPTURED.with(|c| {
+            c.borrow_mut().push(LogLine {
+                level,
+                message: record.args().to_string(),
+            })
+        });
+    }
+
+    fn flush(&self) {}
+}
+
+static LOGGER: CaptureLogger = CaptureLogger;
+
+fn install_logger() {
+    // Fails harmlessly if another test already installed it.
+    let _ = log::set_logger(&LOGGER);
+    log::set_max_level(log::LevelFilter::Trace);
+}
+
+/// Work the host does on a VM without knowing the plugin type.
+trait VmDriver {
+    fn tick(&self);
+    fn deliver(&self, call: &PendingCall, num_headers: usize, body_size: usize);
+}
+
+/// The fake proxy: clock, shared data, metrics, logs and callouts for every VM in it.
+#[derive(Clone)]
+pub struct TestHost {
+    state: Rc<RefCell<HostState>>,
+    vms: Rc<RefCell<Vec<(u32, Weak<dyn VmDriver>)>>>,
+}
+
+impl Default for TestHost {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TestHost {
+    pub fn new() -> Self {
+        install_logger();
+        let mut properties = HashMap::new();
+        properties.insert("plugin_name".to_string(), b"portico-test".to_vec());
+        properties.insert("xds.route_name".to_string(), b"test-route".to_vec());
+        TestHost {
+            state: Rc::new(RefCell::new(HostState {
+                now: UNIX_EPOCH + Duration::from_secs(START_TIME_UNIX),
+                shared: HashMap::new(),
+                next_cas: 0,
+                metrics: Vec::new(),
+                logs: Vec::new(),
+                clusters: HashSet::new(),
+                calls: BTreeMap::new(),
+                next_token: 0,
+                next_context: 0,
+                streams: HashMap::new(),
+                properties,
+                ticks: HashMap::new(),
+                call_reply: None,
+                plugin_config: HashMap::new(),
+                injected_cas_conflicts: 0,
+            })),
+            vms: Rc::new(RefCell::new(Vec::new())),
+        }
+    }
+
+    /// Declares a cluster that callouts may target (Envoy refuses unknown ones).
+    pub fn with_cluster(self, name: &str) -> Self {
+        self.state.borrow_mut().clusters.insert(name.to_string());
+        self
+    }
+
+    /// Sets a VM-wide attribute, e.g. `set_property(&["plugin_name"], b"jwt")`.
+    pub fn set_property(&self, path: &[&str], value: &[u8]) {
+        self.state
+            .borrow_mut()
+            .properties
+            .insert(state::property_key(path), value.to_vec());
+    }
+
+    /// Starts a VM (one Envoy worker) and configures the plugin in it.
+    /// A configuration Envoy would refuse gives the error the filter logged.
+    pub fn vm<P: Plugin>(&self, config: &str) -> Result<TestVm<P>, ConfigError> {
+        let (vm_id, root_id) = {
+            let mut s = self.state.borrow_mut();
+            s.next_context += 2;
+            (s.next_context - 1, s.next_context)
+        };
+        self.state
+            .borrow_mut()
+            .plugin_config
+            .insert(vm_id, config.as_bytes().to_vec());
+        let inner = Rc::new(VmInner::<P> {
+            host: VmHost {
+                state: Rc::clone(&self.state),
+                vm: vm_id,
+                root: root_id,
+                current: Cell::new(root_id),
+                dispatching: Cell::new(root_id),
+            },
+            root: RootRuntime::new(root_id),
+            streams: RefCell::new(HashMap::new()),
+        });
+        let result = inner.at(root_id, |host| {
+            let raw = host
+                .state
+                .borrow()
+                .plugin_config
+                .get(&vm_id)
+                .cloned()
+                .unwrap_or_default();
+            inner.root.configure(host, &raw)
+        });
+        result?;
+        let driver: Rc<dyn VmDriver> = inner.clone();
+        self.vms.borrow_mut().push((vm_id, Rc::downgrade(&driver)));
+        Ok(TestVm {
+            host: self.clone(),
+            inner,
+            _driver: driver,
+        })
+    }
+
+    /// The fake clock.
+    pub fn now(&self) -> SystemTime {
+        self.state.borrow().now
+    }
+
+    /// Moves the clock forward, firing every VM's timer ticks that fall due on
+    /// the way, in time order.
+    pub fn advance(&self, by: Duration) {
+        let target = self.now() + by;
+        for _ in 0..1_000_000 {
+            let next = {
+                let s = self.state.borrow();
+                s.ticks
+                    .iter()
+                    .filter(|(_, t)| t.next <= target)
+                    .min_by_key(|(vm, t)| (t.next, **vm))
+                    .map(|(vm, t)| (*vm, t.next, t.period))
+            };
+            let Some((vm, at, period)) = next else { break };
+            {
+                let mut s = self.state.borrow_mut();
+                s.now = at;
+                if let Some(t) = s.ticks.get_mut(&vm) {
+                    t.next = at + period;
+                }
+            }
+            if let Some(driver) = self.driver(vm) {
+                driver.tick();
+            }
+        }
+        self.state.borrow_mut().now = target;
+    }
+
+    fn driver(&self, vm: u32) -> Option<Rc<dyn VmDriver>> {
+        self.vms
+            .borrow()
+            .iter()
+            .find(|(id, _)| *id == vm)
+            .and_then(|(_, d)| d.upgrade())
+    }
+
+    /// Callouts made and not yet answered, oldest first.
+    pub fn pending_calls(&self) -> Vec<PendingCall> {
+        self.state.borrow().calls.values().cloned().collect()
+    }
+
+    /// Answers a callout; the filter's closure runs before this returns.
+    pub fn respond(&self, call_id: u32, status: u16, headers: &[(&str, &str)], body: &[u8]) {
+        let mut pairs = vec![(":status".to_string(), status.to_string().into_bytes())];
+        pairs.extend(
+            headers
+                .iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), v.as_bytes().to_vec())),
+        );
+        self.deliver(call_id, Some((pairs, body.to_vec())));
+    }
+
+    /// Fails a callout as a reset connection would (no response at all).
+    pub fn fail_call(&self, call_id: u32) {
+        self.deliver(call_id, None);
+    }
+
+    fn deliver(&self, call_id: u32, reply: Option<(Vec<(String, Vec<u8>)>, Vec<u8>)>) {
+        let Some(call) = self.state.borrow_mut().calls.remove(&call_id) else {
+            panic!("no pending callout with id {call_id}");
+        };
+        let (num_headers, body_size) = reply.as_ref().map_or((0, 0), |(h, b)| (h.len(), b.len()));
+        self.state.borrow_mut().call_reply = reply;
+        if let Some(driver) = self.driver(call.vm) {
+            driver.deliver(&call, num_headers, body_size);
+        }
+        self.state.borrow_mut().call_reply = None;
+    }
+
+    /// Everything logged so far, by every VM.
+    pub fn logs(&self) -> Vec<LogLine> {
+        self.state.borrow().logs.clone()
+    }
+
+    /// Whether any log line at `level` or above contains `text`.
+    pub fn logged(&self, level: LogLevel, text: &str) -> bool {
+        self.state
+            .borrow()
+            .logs
+            .iter()
+            .any(|l| l.level >= level && l.message.contains(text))
+    }
+
+    /// A metric's value by name (counters and gauges; a histogram's last value).
+    pub fn metric(&self, name: &str) -> Option<u64> {
+        self.state
+            .borrow()
+            .metrics
+            .iter()
+            .find(|m| m.name == name)
+            .map(|m| u64::try_from(m.value).unwrap_or(0))
+    }
+
+    /// A shared-data value, as any VM would read it.
+    pub fn shared_data(&self, key: &str) -> Option<Vec<u8>> {
+        self.state.borrow().shared.get(key).map(|(v, _)| v.clone())
+    }
+
+    /// Makes the next `n` CAS-guarded shared-data writes fail with a
+    /// mismatch, as if another worker had written in between.
+    pub fn inject_cas_conflicts(&self, n: u32) {
+        self.state.borrow_mut().injected_cas_conflicts = n;
+    }
+
+    /// The tick period a VM asked for, if its timer is armed.
+    pub fn tick_period(&self, vm: &TestVm<impl Plugin>) -> Option<Duration> {
+        self.state
+            .borrow()
+            .ticks
+            .get(&vm.inner.host.vm)
+            .map(|t| t.period)
+    }
+}
+
+pub(crate) struct VmInner<P: Plugin> {
+    host: VmHost,
+    root: RootRuntime<P>,
+    streams: RefCell<HashMap<u32, Rc<StreamRuntime<P>>>>,
+}
+
+impl<P: Plugin> VmInner<P> {
+    /// Runs `f` as the host dispatching a callback to context `id`.
+    fn at<T>(&self, id: u32, f: impl FnOnce(&VmHost) -> T) -> T {
+        self.host.current.set(id);
+        self.host.dispatching.set(id);
+        let out = f(&self.host);
+        let captured = CAPTURED.with(|c| std::mem::take(&mut *c.borrow_mut()));
+        self.host.state.borrow_mut().logs.extend(captured);
+        self.host.current.set(self.host.root);
+        self.host.dispatching.set(self.host.root);
+        out
+    }
+
+    fn stream(&self, id: u32) -> Option<Rc<StreamRuntime<P>>> {
+        self.streams.borrow().get(&id).cloned()
+    }
+}
+
+impl<P: Plugin> VmDriver for VmInner<P> {
+    fn tick(&self) {
+        self.at(self.host.root, |h| self.root.on_tick(h));
+    }
+
+    fn deliver(&self, call: &PendingCall, num_headers: usize, body_size: usize) {
+        if call.owner == self.host.root {
+            self.at(call.owner, |h| {
+                self.root
+                    .on_http_call_response(h, call.id, num_headers, body_size)
+            });
+        } else if let Some(stream) = self.stream(call.owner) {
+            self.at(call.owner, |h| {
+                stream.on_http_call_response(h, call.id, num_headers, body_size)
+            });
+        }
+    }
+}
+
+/// One simulated VM (an Envoy worker) running the plugin.
+pub struct TestVm<P: Plugin> {
+    host: TestHost,
+    inner: Rc<VmInner<P>>,
+    _driver: Rc<dyn VmDriver>,
+}
+
+impl<P: Plugin> TestVm<P> {
+    pub fn host(&self) -> &TestHost {
+        &self.host
+    }
+
+    /// A new stream, for driving phases one at a time.
+    pub fn stream(&self) -> TestStream<P> {
+        let id = {
+            let mut s = self.host.state.borrow_mut();
+            s.next_context += 1;
+            let id = s.next_context;
+            s.streams.insert(id, state::StreamData::default());
+            id
+        };
+        let runtime = self
+            .inner
+            .at(self.inner.host.root, |h| self.inner.root.new_stream(h, id))
+            .map(Rc::new);
+        if let Some(rt) = &runtime {
+            self.inner.streams.borrow_mut().insert(id, Rc::clone(rt));
+        }
+        TestStream::new(self.host.clone(), Rc::clone(&self.inner), id, runtime)
+    }
+
+    /// A request to send through the filter (see [`Request`]).
+    pub fn request(&self, method: &str, path: &str) -> Request<'_, P> {
+        Request::new(self, method, path)
+    }
+
+    pub fn get(&self, path: &str) -> Request<'_, P> {
+        self.request("GET", path)
+    }
+
+    pub fn post(&self, path: &str) -> Request<'_, P> {
+        self.request("POST", path)
+    }
+
+    /// Fires this VM's timer tick now, whatever the clock says.
+    pub fn tick(&self) {
+        self.inner.tick();
+    }
+}
+
+pub(crate) fn map_of(map: MapType) -> u8 {
+    state::map_key(map)
+}

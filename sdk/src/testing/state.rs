@@ -1,0 +1,448 @@
+//! The fake proxy's state and its [`Host`] implementation, one per simulated VM.
+
+use crate::host::*;
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::rc::Rc;
+use std::time::{Duration, SystemTime};
+
+/// One line logged by a filter or by Portico.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    pub level: LogLevel,
+    pub message: String,
+}
+
+/// A local response as the client received it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalReply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub details: String,
+}
+
+/// An HTTP callout a filter made, waiting for the test to answer it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingCall {
+    pub id: u32,
+    pub vm: u32,
+    pub cluster: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub timeout: Duration,
+    pub(crate) owner: u32,
+}
+
+impl PendingCall {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn path(&self) -> &str {
+        self.header(":path").unwrap_or("")
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct StreamData {
+    pub maps: HashMap<u8, Vec<(String, Vec<u8>)>>,
+    pub request_body: Vec<u8>,
+    pub response_body: Vec<u8>,
+    pub local: Option<LocalReply>,
+    pub resumed: Vec<Direction>,
+    pub properties: HashMap<String, Vec<u8>>,
+}
+
+pub(crate) struct Metric {
+    pub kind: MetricKind,
+    pub name: String,
+    pub value: i64,
+}
+
+pub(crate) struct Tick {
+    pub period: Duration,
+    pub next: SystemTime,
+}
+
+pub(crate) struct HostState {
+    pub now: SystemTime,
+    pub shared: HashMap<String, (Vec<u8>, u32)>,
+    pub next_cas: u32,
+    pub metrics: Vec<Metric>,
+    pub logs: Vec<LogLine>,
+    pub clusters: HashSet<String>,
+    pub calls: BTreeMap<u32, PendingCall>,
+    pub next_token: u32,
+    pub next_context: u32,
+    pub streams: HashMap<u32, StreamData>,
+    pub properties: HashMap<String, Vec<u8>>,
+    pub ticks: HashMap<u32, Tick>,
+    /// The callout reply being delivered: headers and body.
+    pub call_reply: Option<(Vec<(String, Vec<u8>)>, Vec<u8>)>,
+    pub plugin_config: HashMap<u32, Vec<u8>>,
+    /// Forces the next `set_shared_data` with a CAS to fail, to test conflicts.
+    pub injected_cas_conflicts: u32,
+}
+
+pub(crate) fn map_key(map: MapType) -> u8 {
+    map as u8
+}
+
+pub(crate) fn property_key(path: &[&str]) -> String {
+    path.join(".")
+}
+
+/// The [`Host`] seen by one simulated VM.
+pub(crate) struct VmHost {
+    pub state: Rc<RefCell<HostState>>,
+    pub vm: u32,
+    pub root: u32,
+    /// The context host calls act on (`set_effective_context` changes it).
+    pub current: Cell<u32>,
+    /// The context the host is dispatching to; callout replies return here,
+    /// as proxy-wasm's dispatcher does.
+    pub dispatching: Cell<u32>,
+}
+
+impl VmHost {
+    fn with_stream<T>(&self, f: impl FnOnce(&mut StreamData) -> HostResult<T>) -> HostResult<T> {
+        let mut state = self.state.borrow_mut();
+        let stream = state
+            .streams
+            .get_mut(&self.current.get())
+            .ok_or(HostError::BadArgument)?;
+        f(stream)
+    }
+
+    fn map_mut<T>(
+        &self,
+        map: MapType,
+        f: impl FnOnce(&mut Vec<(String, Vec<u8>)>) -> T,
+    ) -> HostResult<T> {
+        if matches!(
+            map,
+            MapType::HttpCallResponseHeaders | MapType::HttpCallResponseTrailers
+        ) {
+            return Err(HostError::BadArgument);
+        }
+        self.with_stream(|s| {
+            // Like Envoy, a map that has not arrived yet cannot be used.
+            let m = s
+                .maps
+                .get_mut(&map_key(map))
+                .ok_or(HostError::BadArgument)?;
+            Ok(f(m))
+        })
+    }
+
+    fn read_map(&self, map: MapType) -> HostResult<Vec<(String, Vec<u8>)>> {
+        match map {
+            MapType::HttpCallResponseHeaders => {
+                let state = self.state.borrow();
+                let (headers, _) = state.call_reply.as_ref().ok_or(HostError::BadArgument)?;
+                Ok(headers.clone())
+            }
+            MapType::HttpCallResponseTrailers => Ok(Vec::new()),
+            other => self.map_mut(other, |m| m.clone()),
+        }
+    }
+}
+
+fn check_header_name(name: &str) -> HostResult<()> {
+    if name.is_empty() || name.bytes().any(|b| b.is_ascii_uppercase()) {
+        // Portico lower-cases names before calling the host; anything else is a bug.
+        return Err(HostError::BadArgument);
+    }
+    Ok(())
+}
+
+impl Host for VmHost {
+    fn log(&self, level: LogLevel, message: &str) {
+        self.state.borrow_mut().logs.push(LogLine {
+            level,
+            message: message.to_string(),
+        });
+    }
+
+    fn log_level(&self) -> LogLevel {
+        LogLevel::Trace
+    }
+
+    fn now(&self) -> SystemTime {
+        self.state.borrow().now
+    }
+
+    fn header_pairs(&self, map: MapType) -> HostResult<Pairs> {
+        self.read_map(map)
+    }
+
+    fn header(&self, map: MapType, name: &str) -> HostResult<Option<Vec<u8>>> {
+        let pairs = self.read_map(map)?;
+        Ok(pairs
+            .into_iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v))
+    }
+
+    fn set_header(&self, map: MapType, name: &str, value: &[u8]) -> HostResult<()> {
+        check_header_name(name)?;
+        self.map_mut(map, |m| {
+            // Envoy's setCopy: replaces the first value in place, drops the others.
+            match m.iter().position(|(k, _)| k == name) {
+                Some(first) => {
+                    if let Some(slot) = m.get_mut(first) {
+                        slot.1 = value.to_vec();
+                    }
+                    let mut i = 0;
+                    m.retain(|(k, _)| {
+                        let keep = k != name || i == first;
+                        i += 1;
+                        keep
+                    });
+                }
+                None => m.push((name.to_string(), value.to_vec())),
+            }
+        })
+    }
+
+    fn add_header(&self, map: MapType, name: &str, value: &[u8]) -> HostResult<()> {
+        check_header_name(name)?;
+        self.map_mut(map, |m| m.push((name.to_string(), value.to_vec())))
+    }
+
+    fn remove_header(&self, map: MapType, name: &str) -> HostResult<()> {
+        self.map_mut(map, |m| m.retain(|(k, _)| !k.eq_ignore_ascii_case(name)))
+    }
+
+    fn buffer(&self, buffer: BufferType, start: usize, max: usize) -> HostResult<Option<Vec<u8>>> {
+        let slice = |data: &[u8]| {
+            let end = start.saturating_add(max).min(data.len());
+            data.get(start.min(end)..end).map(<[u8]>::to_vec)
+        };
+        match buffer {
+            BufferType::HttpCallResponseBody => {
+                let state = self.state.borrow();
+                let (_, body) = state.call_reply.as_ref().ok_or(HostError::BadArgument)?;
+                Ok(slice(body))
+            }
+            BufferType::PluginConfiguration => {
+                let state = self.state.borrow();
+                Ok(state.plugin_config.get(&self.vm).and_then(|c| slice(c)))
+            }
+            BufferType::RequestBody => self.with_stream(|s| Ok(slice(&s.request_body))),
+            BufferType::ResponseBody => self.with_stream(|s| Ok(slice(&s.response_body))),
+        }
+    }
+
+    fn set_buffer(
+        &self,
+        buffer: BufferType,
+        start: usize,
+        size: usize,
+        data: &[u8],
+    ) -> HostResult<()> {
+        self.with_stream(|s| {
+            let body = match buffer {
+                BufferType::RequestBody => &mut s.request_body,
+                BufferType::ResponseBody => &mut s.response_body,
+                _ => return Err(HostError::BadArgument),
+            };
+            let start = start.min(body.len());
+            let end = start.saturating_add(size).min(body.len());
+            body.splice(start..end, data.iter().copied());
+            Ok(())
+        })
+    }
+
+    fn property(&self, path: &[&str]) -> HostResult<Option<Vec<u8>>> {
+        let key = property_key(path);
+        let state = self.state.borrow();
+        if let Some(v) = state
+            .streams
+            .get(&self.current.get())
+            .and_then(|s| s.properties.get(&key))
+        {
+            return Ok(Some(v.clone()));
+        }
+        Ok(state.properties.get(&key).cloned())
+    }
+
+    fn set_property(&self, path: &[&str], value: &[u8]) -> HostResult<()> {
+        let key = property_key(path);
+        self.with_stream(|s| {
+            s.properties.insert(key, value.to_vec());
+            Ok(())
+        })
+    }
+
+    fn send_local_response(
+        &self,
+        status: u16,
+        details: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> HostResult<()> {
+        self.with_stream(|s| {
+            if s.local.is_some() {
+                return Err(HostError::BadArgument);
+            }
+            s.local = Some(LocalReply {
+                status,
+                headers: headers
+                    .iter()
+                    .map(|(k, v)| (k.to_ascii_lowercase(), v.to_string()))
+                    .collect(),
+                body: body.to_vec(),
+                details: details.to_string(),
+            });
+            Ok(())
+        })
+    }
+
+    fn resume(&self, direction: Direction) -> HostResult<()> {
+        self.with_stream(|s| {
+            s.resumed.push(direction);
+            Ok(())
+        })
+    }
+
+    fn set_effective_context(&self, context_id: u32) -> HostResult<()> {
+        let known =
+            context_id == self.root || self.state.borrow().streams.contains_key(&context_id);
+        if !known {
+            return Err(HostError::BadArgument);
+        }
+        self.current.set(context_id);
+        Ok(())
+    }
+
+    fn http_call(
+        &self,
+        cluster: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        timeout: Duration,
+    ) -> HostResult<u32> {
+        let mut state = self.state.borrow_mut();
+        // Envoy refuses unknown clusters and calls missing these pseudo-headers.
+        if !state.clusters.contains(cluster) {
+            return Err(HostError::BadArgument);
+        }
+        for required in [":method", ":path", ":authority"] {
+            if !headers.iter().any(|(k, _)| *k == required) {
+                return Err(HostError::BadArgument);
+            }
+        }
+        state.next_token += 1;
+        let id = state.next_token;
+        state.calls.insert(
+            id,
+            PendingCall {
+                id,
+                vm: self.vm,
+                cluster: cluster.to_string(),
+                headers: headers
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                body: body.to_vec(),
+                timeout,
+                owner: self.dispatching.get(),
+            },
+        );
+        Ok(id)
+    }
+
+    fn shared_data(&self, key: &str) -> HostResult<Option<(Vec<u8>, u32)>> {
+        Ok(self.state.borrow().shared.get(key).cloned())
+    }
+
+    fn set_shared_data(&self, key: &str, value: &[u8], cas: Option<u32>) -> HostResult<()> {
+        let mut state = self.state.borrow_mut();
+        if cas.is_some() && state.injected_cas_conflicts > 0 {
+            state.injected_cas_conflicts -= 1;
+            return Err(HostError::CasMismatch);
+        }
+        // Envoy's rule: an existing key needs a matching CAS (0 = any); a
+        // missing key is created whatever the CAS.
+        if let (Some((_, current)), Some(cas)) = (state.shared.get(key), cas) {
+            if cas != 0 && cas != *current {
+                return Err(HostError::CasMismatch);
+            }
+        }
+        state.next_cas = state.next_cas.wrapping_add(1).max(1);
+        let next = state.next_cas;
+        state.shared.insert(key.to_string(), (value.to_vec(), next));
+        Ok(())
+    }
+
+    fn define_metric(&self, kind: MetricKind, name: &str) -> HostResult<u32> {
+        let mut state = self.state.borrow_mut();
+        if let Some(i) = state.metrics.iter().position(|m| m.name == name) {
+            let existing = state.metrics.get(i).map(|m| m.kind);
+            if existing != Some(kind) {
+                return Err(HostError::BadArgument);
+            }
+            return u32::try_from(i).map_err(|_| HostError::BadArgument);
+        }
+        state.metrics.push(Metric {
+            kind,
+            name: name.to_string(),
+            value: 0,
+        });
+        u32::try_from(state.metrics.len() - 1).map_err(|_| HostError::BadArgument)
+    }
+
+    fn increment_metric(&self, id: u32, delta: i64) -> HostResult<()> {
+        let mut state = self.state.borrow_mut();
+        let metric = state
+            .metrics
+            .get_mut(id as usize)
+            .ok_or(HostError::NotFound)?;
+        if metric.kind == MetricKind::Histogram {
+            return Err(HostError::BadArgument);
+        }
+        if metric.kind == MetricKind::Counter && delta < 0 {
+            return Err(HostError::BadArgument);
+        }
+        metric.value = metric.value.saturating_add(delta);
+        Ok(())
+    }
+
+    fn record_metric(&self, id: u32, value: u64) -> HostResult<()> {
+        let mut state = self.state.borrow_mut();
+        let metric = state
+            .metrics
+            .get_mut(id as usize)
+            .ok_or(HostError::NotFound)?;
+        match metric.kind {
+            MetricKind::Counter => return Err(HostError::BadArgument),
+            // The test host keeps the last recorded value of a histogram.
+            MetricKind::Gauge | MetricKind::Histogram => {
+                metric.value = i64::try_from(value).unwrap_or(i64::MAX)
+            }
+        }
+        Ok(())
+    }
+
+    fn metric(&self, id: u32) -> HostResult<u64> {
+        let state = self.state.borrow();
+        let metric = state.metrics.get(id as usize).ok_or(HostError::NotFound)?;
+        Ok(u64::try_from(metric.value).unwrap_or(0))
+    }
+
+    fn set_tick_period(&self, period: Duration) -> HostResult<()> {
+        let mut state = self.state.borrow_mut();
+        if period.is_zero() {
+            state.ticks.remove(&self.vm);
+        } else {
+            let next = state.now + period;
+            state.ticks.insert(self.vm, Tick { period, next });
+        }
+        Ok(())
+    }
+}

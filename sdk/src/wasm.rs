@@ -1,0 +1,509 @@
+//! The `.wasm` side: proxy-wasm's dispatcher calls in, [`WasmHost`] calls out.
+//!
+//! Entry points, memory allocation and callout routing come from the upstream
+//! `proxy-wasm` crate. Calls out of the VM use Portico's own declarations of
+//! the same `env.proxy_*` imports, because the upstream wrappers abort the VM
+//! on any status they do not expect (a header map missing in the current
+//! phase, for one), and an aborted VM fails every request of its worker.
+
+use crate::abi_pairs;
+use crate::filter::Plugin;
+use crate::host::*;
+use crate::runtime::{Flow, RootRuntime, StreamRuntime};
+use proxy_wasm::traits::{Context, HttpContext, RootContext};
+use proxy_wasm::types::{Action, ContextType};
+use std::ptr::null_mut;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub use proxy_wasm;
+
+#[link(wasm_import_module = "env")]
+extern "C" {
+    fn proxy_log(level: u32, data: *const u8, size: usize) -> u32;
+    fn proxy_get_log_level(level: *mut u32) -> u32;
+    fn proxy_get_current_time_nanoseconds(time: *mut u64) -> u32;
+    fn proxy_set_tick_period_milliseconds(period: u32) -> u32;
+    fn proxy_get_buffer_bytes(
+        buffer: u32,
+        start: usize,
+        max: usize,
+        data: *mut *mut u8,
+        size: *mut usize,
+    ) -> u32;
+    fn proxy_set_buffer_bytes(
+        buffer: u32,
+        start: usize,
+        size: usize,
+        data: *const u8,
+        data_size: usize,
+    ) -> u32;
+    fn proxy_get_header_map_pairs(map: u32, data: *mut *mut u8, size: *mut usize) -> u32;
+    fn proxy_get_header_map_value(
+        map: u32,
+        key: *const u8,
+        key_size: usize,
+        data: *mut *mut u8,
+        size: *mut usize,
+    ) -> u32;
+    fn proxy_replace_header_map_value(
+        map: u32,
+        key: *const u8,
+        key_size: usize,
+        value: *const u8,
+        value_size: usize,
+    ) -> u32;
+    fn proxy_add_header_map_value(
+        map: u32,
+        key: *const u8,
+        key_size: usize,
+        value: *const u8,
+        value_size: usize,
+    ) -> u32;
+    fn proxy_remove_header_map_value(map: u32, key: *const u8, key_size: usize) -> u32;
+    fn proxy_get_property(
+        path: *const u8,
+        path_size: usize,
+        data: *mut *mut u8,
+        size: *mut usize,
+    ) -> u32;
+    fn proxy_set_property(
+        path: *const u8,
+        path_size: usize,
+        value: *const u8,
+        value_size: usize,
+    ) -> u32;
+    fn proxy_get_shared_data(
+        key: *const u8,
+        key_size: usize,
+        data: *mut *mut u8,
+        size: *mut usize,
+        cas: *mut u32,
+    ) -> u32;
+    fn proxy_set_shared_data(
+        key: *const u8,
+        key_size: usize,
+        value: *const u8,
+        value_size: usize,
+        cas: u32,
+    ) -> u32;
+    fn proxy_continue_stream(stream: u32) -> u32;
+    fn proxy_send_local_response(
+        status: u32,
+        details: *const u8,
+        details_size: usize,
+        body: *const u8,
+        body_size: usize,
+        headers: *const u8,
+        headers_size: usize,
+        grpc_status: i32,
+    ) -> u32;
+    fn proxy_set_effective_context(context_id: u32) -> u32;
+    fn proxy_define_metric(kind: u32, name: *const u8, name_size: usize, id: *mut u32) -> u32;
+    fn proxy_increment_metric(id: u32, offset: i64) -> u32;
+    fn proxy_record_metric(id: u32, value: u64) -> u32;
+    fn proxy_get_metric(id: u32, value: *mut u64) -> u32;
+}
+
+fn status(code: u32) -> HostResult<()> {
+    match code {
+        0 => Ok(()),
+        1 => Err(HostError::NotFound),
+        2 => Err(HostError::BadArgument),
+        3 => Err(HostError::SerializationFailure),
+        8 => Err(HostError::CasMismatch),
+        12 => Err(HostError::Unimplemented),
+        other => Err(HostError::Other(other)),
+    }
+}
+
+/// Takes ownership of a buffer the host allocated in our memory (through
+/// proxy-wasm's `proxy_on_memory_allocate`, which hands out boxed slices).
+///
+/// # Safety
+/// `data`/`size` must come from a host call that just succeeded.
+unsafe fn take(data: *mut u8, size: usize) -> Vec<u8> {
+    if data.is_null() {
+        Vec::new()
+    } else {
+        Vec::from_raw_parts(data, size, size)
+    }
+}
+
+fn path_bytes(path: &[&str]) -> Vec<u8> {
+    path.join("\0").into_bytes()
+}
+
+/// Calls out of the VM over the proxy-wasm ABI.
+pub struct WasmHost;
+
+impl Host for WasmHost {
+    fn log(&self, level: LogLevel, message: &str) {
+        unsafe {
+            proxy_log(level as u32, message.as_ptr(), message.len());
+        }
+    }
+
+    fn log_level(&self) -> LogLevel {
+        let mut level = 0u32;
+        let code = unsafe { proxy_get_log_level(&mut level) };
+        match (code, level) {
+            (0, 0) => LogLevel::Trace,
+            (0, 1) => LogLevel::Debug,
+            (0, 2) => LogLevel::Info,
+            (0, 3) => LogLevel::Warn,
+            (0, 4) => LogLevel::Error,
+            (0, _) => LogLevel::Critical,
+            _ => LogLevel::Info,
+        }
+    }
+
+    fn now(&self) -> SystemTime {
+        let mut nanos = 0u64;
+        unsafe {
+            proxy_get_current_time_nanoseconds(&mut nanos);
+        }
+        UNIX_EPOCH + Duration::from_nanos(nanos)
+    }
+
+    fn header_pairs(&self, map: MapType) -> HostResult<Pairs> {
+        let (mut data, mut size) = (null_mut(), 0usize);
+        status(unsafe { proxy_get_header_map_pairs(map as u32, &mut data, &mut size) })?;
+        let bytes = unsafe { take(data, size) };
+        abi_pairs::decode(&bytes).ok_or(HostError::SerializationFailure)
+    }
+
+    fn header(&self, map: MapType, name: &str) -> HostResult<Option<Vec<u8>>> {
+        let (mut data, mut size) = (null_mut(), 0usize);
+        let code = unsafe {
+            proxy_get_header_map_value(map as u32, name.as_ptr(), name.len(), &mut data, &mut size)
+        };
+        match status(code) {
+            Ok(()) => Ok(Some(unsafe { take(data, size) })),
+            Err(HostError::NotFound) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn set_header(&self, map: MapType, name: &str, value: &[u8]) -> HostResult<()> {
+        status(unsafe {
+            proxy_replace_header_map_value(
+                map as u32,
+                name.as_ptr(),
+                name.len(),
+                value.as_ptr(),
+                value.len(),
+            )
+        })
+    }
+
+    fn add_header(&self, map: MapType, name: &str, value: &[u8]) -> HostResult<()> {
+        status(unsafe {
+            proxy_add_header_map_value(
+                map as u32,
+                name.as_ptr(),
+                name.len(),
+                value.as_ptr(),
+                value.len(),
+            )
+        })
+    }
+
+    fn remove_header(&self, map: MapType, name: &str) -> HostResult<()> {
+        status(unsafe { proxy_remove_header_map_value(map as u32, name.as_ptr(), name.len()) })
+    }
+
+    fn buffer(&self, buffer: BufferType, start: usize, max: usize) -> HostResult<Option<Vec<u8>>> {
+        let (mut data, mut size) = (null_mut(), 0usize);
+        let code =
+            unsafe { proxy_get_buffer_bytes(buffer as u32, start, max, &mut data, &mut size) };
+        match status(code) {
+            Ok(()) => Ok(Some(unsafe { take(data, size) })),
+            Err(HostError::NotFound) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn set_buffer(
+        &self,
+        buffer: BufferType,
+        start: usize,
+        size: usize,
+        data: &[u8],
+    ) -> HostResult<()> {
+        status(unsafe {
+            proxy_set_buffer_bytes(buffer as u32, start, size, data.as_ptr(), data.len())
+        })
+    }
+
+    fn property(&self, path: &[&str]) -> HostResult<Option<Vec<u8>>> {
+        let path = path_bytes(path);
+        let (mut data, mut size) = (null_mut(), 0usize);
+        let code = unsafe { proxy_get_property(path.as_ptr(), path.len(), &mut data, &mut size) };
+        match status(code) {
+            Ok(()) => Ok(Some(unsafe { take(data, size) })),
+            Err(HostError::NotFound) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn set_property(&self, path: &[&str], value: &[u8]) -> HostResult<()> {
+        let path = path_bytes(path);
+        status(unsafe {
+            proxy_set_property(path.as_ptr(), path.len(), value.as_ptr(), value.len())
+        })
+    }
+
+    fn send_local_response(
+        &self,
+        status_code: u16,
+        details: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> HostResult<()> {
+        let headers = abi_pairs::encode(headers);
+        status(unsafe {
+            proxy_send_local_response(
+                u32::from(status_code),
+                details.as_ptr(),
+                details.len(),
+                body.as_ptr(),
+                body.len(),
+                headers.as_ptr(),
+                headers.len(),
+                -1,
+            )
+        })
+    }
+
+    fn resume(&self, direction: Direction) -> HostResult<()> {
+        let stream = match direction {
+            Direction::Request => 0,
+            Direction::Response => 1,
+        };
+        status(unsafe { proxy_continue_stream(stream) })
+    }
+
+    fn set_effective_context(&self, context_id: u32) -> HostResult<()> {
+        status(unsafe { proxy_set_effective_context(context_id) })
+    }
+
+    fn http_call(
+        &self,
+        cluster: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        timeout: Duration,
+    ) -> HostResult<u32> {
+        // Through the upstream wrapper: it registers the token with its
+        // dispatcher, which routes the reply back to this context.
+        let body = if body.is_empty() { None } else { Some(body) };
+        proxy_wasm::hostcalls::dispatch_http_call(cluster, headers.to_vec(), body, vec![], timeout)
+            .map_err(|s| HostError::Other(s as u32))
+    }
+
+    fn shared_data(&self, key: &str) -> HostResult<Option<(Vec<u8>, u32)>> {
+        let (mut data, mut size, mut cas) = (null_mut(), 0usize, 0u32);
+        let code = unsafe {
+            proxy_get_shared_data(key.as_ptr(), key.len(), &mut data, &mut size, &mut cas)
+        };
+        match status(code) {
+            Ok(()) => Ok(Some((unsafe { take(data, size) }, cas))),
+            Err(HostError::NotFound) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn set_shared_data(&self, key: &str, value: &[u8], cas: Option<u32>) -> HostResult<()> {
+        status(unsafe {
+            proxy_set_shared_data(
+                key.as_ptr(),
+                key.len(),
+                value.as_ptr(),
+                value.len(),
+                cas.unwrap_or(0),
+            )
+        })
+    }
+
+    fn define_metric(&self, kind: MetricKind, name: &str) -> HostResult<u32> {
+        let mut id = 0u32;
+        status(unsafe { proxy_define_metric(kind as u32, name.as_ptr(), name.len(), &mut id) })?;
+        Ok(id)
+    }
+
+    fn increment_metric(&self, id: u32, delta: i64) -> HostResult<()> {
+        status(unsafe { proxy_increment_metric(id, delta) })
+    }
+
+    fn record_metric(&self, id: u32, value: u64) -> HostResult<()> {
+        status(unsafe { proxy_record_metric(id, value) })
+    }
+
+    fn metric(&self, id: u32) -> HostResult<u64> {
+        let mut value = 0u64;
+        status(unsafe { proxy_get_metric(id, &mut value) })?;
+        Ok(value)
+    }
+
+    fn set_tick_period(&self, period: Duration) -> HostResult<()> {
+        let ms = u32::try_from(period.as_millis()).unwrap_or(u32::MAX);
+        status(unsafe { proxy_set_tick_period_milliseconds(ms) })
+    }
+}
+
+/// Routes the `log` crate's macros to Envoy's log.
+struct HostLogger;
+
+impl log::Log for HostLogger {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        let level = match record.level() {
+            log::Level::Error => LogLevel::Error,
+            log::Level::Warn => LogLevel::Warn,
+            log::Level::Info => LogLevel::Info,
+            log::Level::Debug => LogLevel::Debug,
+            log::Level::Trace => LogLevel::Trace,
+        };
+        WasmHost.log(level, &record.args().to_string());
+    }
+
+    fn flush(&self) {}
+}
+
+static LOGGER: HostLogger = HostLogger;
+
+fn sync_log_level() {
+    let filter = match WasmHost.log_level() {
+        LogLevel::Trace => log::LevelFilter::Trace,
+        LogLevel::Debug => log::LevelFilter::Debug,
+        LogLevel::Info => log::LevelFilter::Info,
+        LogLevel::Warn => log::LevelFilter::Warn,
+        LogLevel::Error | LogLevel::Critical => log::LevelFilter::Error,
+    };
+    log::set_max_level(filter);
+}
+
+/// Called by [`crate::main!`] when the VM starts.
+pub fn start<P: Plugin>() {
+    let _ = log::set_logger(&LOGGER);
+    sync_log_level();
+    proxy_wasm::set_root_context(|context_id| -> Box<dyn RootContext> {
+        Box::new(WasmRoot::<P> {
+            runtime: RootRuntime::new(context_id),
+        })
+    });
+}
+
+struct WasmRoot<P: Plugin> {
+    runtime: RootRuntime<P>,
+}
+
+impl<P: Plugin> Context for WasmRoot<P> {
+    fn on_http_call_response(
+        &mut self,
+        token: u32,
+        num_headers: usize,
+        body_size: usize,
+        _: usize,
+    ) {
+        self.runtime
+            .on_http_call_response(&WasmHost, token, num_headers, body_size);
+    }
+}
+
+impl<P: Plugin> RootContext for WasmRoot<P> {
+    fn on_configure(&mut self, size: usize) -> bool {
+        sync_log_level();
+        let raw = WasmHost
+            .buffer(BufferType::PluginConfiguration, 0, size)
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        self.runtime.configure(&WasmHost, &raw).is_ok()
+    }
+
+    fn on_tick(&mut self) {
+        self.runtime.on_tick(&WasmHost);
+    }
+
+    fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
+        // Returning None would abort the VM in the upstream dispatcher; an
+        // unconfigured plugin gets a stream that lets everything through
+        // (Envoy does not route traffic to a plugin that failed to configure).
+        Some(Box::new(WasmStream {
+            runtime: self.runtime.new_stream(&WasmHost, context_id),
+        }))
+    }
+
+    fn get_type(&self) -> Option<ContextType> {
+        Some(ContextType::HttpContext)
+    }
+}
+
+struct WasmStream<P: Plugin> {
+    runtime: Option<StreamRuntime<P>>,
+}
+
+fn action(flow: Flow) -> Action {
+    match flow {
+        Flow::Continue => Action::Continue,
+        Flow::Pause => Action::Pause,
+    }
+}
+
+impl<P: Plugin> WasmStream<P> {
+    fn run(&self, f: impl FnOnce(&StreamRuntime<P>) -> Flow) -> Action {
+        self.runtime
+            .as_ref()
+            .map_or(Action::Continue, |rt| action(f(rt)))
+    }
+}
+
+impl<P: Plugin> Context for WasmStream<P> {
+    fn on_http_call_response(
+        &mut self,
+        token: u32,
+        num_headers: usize,
+        body_size: usize,
+        _: usize,
+    ) {
+        if let Some(rt) = &self.runtime {
+            rt.on_http_call_response(&WasmHost, token, num_headers, body_size);
+        }
+    }
+}
+
+impl<P: Plugin> HttpContext for WasmStream<P> {
+    fn on_http_request_headers(&mut self, _: usize, end_of_stream: bool) -> Action {
+        self.run(|rt| rt.on_request_headers(&WasmHost, end_of_stream))
+    }
+
+    fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        self.run(|rt| rt.on_request_body(&WasmHost, body_size, end_of_stream))
+    }
+
+    fn on_http_request_trailers(&mut self, _: usize) -> Action {
+        self.run(|rt| rt.on_request_trailers(&WasmHost))
+    }
+
+    fn on_http_response_headers(&mut self, _: usize, end_of_stream: bool) -> Action {
+        self.run(|rt| rt.on_response_headers(&WasmHost, end_of_stream))
+    }
+
+    fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        self.run(|rt| rt.on_response_body(&WasmHost, body_size, end_of_stream))
+    }
+
+    fn on_http_response_trailers(&mut self, _: usize) -> Action {
+        self.run(|rt| rt.on_response_trailers(&WasmHost))
+    }
+
+    fn on_log(&mut self) {
+        if let Some(rt) = &self.runtime {
+            rt.on_done(&WasmHost);
+        }
+    }
+}
