@@ -1,1 +1,45 @@
-pub fn placeholder() {}
+//! The real-Envoy test harness: Envoy from PyPI, an echo upstream, a client.
+//!
+//! ```no_run
+//! use integration_tests::{bootstrap, Envoy, Upstream};
+//!
+//! let upstream = Upstream::start();
+//! let wasm = integration_tests::wasm_path("hello").unwrap();
+//! let config = bootstrap::Bootstrap::new(upstream.port())
+//!     .listener("main", vec![bootstrap::wasm_filter("hello", &wasm, r#"{"value": "hi"}"#)])
+//!     .render();
+//! let envoy = Envoy::start(&config, 1);
+//! let reply = envoy.get("main", "/anything").send();
+//! assert_eq!(reply.echo().unwrap().header("x-portico-hello"), Some("hi"));
+//! ```
+
+pub mod bootstrap;
+pub mod client;
+mod envoy;
+pub mod install;
+mod upstream;
+
+pub use client::{Echo, Reply, RequestBuilder};
+pub use envoy::{Envoy, Refusal};
+pub use install::{ensure_envoy, find_envoy, wasm_path, workspace_root};
+pub use upstream::Upstream;
+
+use std::sync::OnceLock;
+
+/// The tokio runtime shared by the upstream servers and the client of a test binary.
+pub fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("build the tokio runtime")
+    })
+}
+
+/// Reads a file of the repository's `envoy/` directory.
+pub fn envoy_file(name: &str) -> String {
+    let path = workspace_root().join("envoy").join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+}

@@ -388,8 +388,9 @@ fn sync_log_level() {
 
 /// Called by [`crate::main!`] when the VM starts.
 pub fn start<P: Plugin>() {
+    // No host calls here: Envoy refuses them while `_initialize` runs
+    // ("restricted_callback"); the log level is read in `on_configure`.
     let _ = log::set_logger(&LOGGER);
-    sync_log_level();
     proxy_wasm::set_root_context(|context_id| -> Box<dyn RootContext> {
         Box::new(WasmRoot::<P> {
             runtime: RootRuntime::new(context_id),

@@ -1,0 +1,147 @@
+//! Envoy bootstraps for tests, built as JSON (which Envoy reads as YAML),
+//! so filter configurations embed without quoting pitfalls.
+//!
+//! Every listener and the admin bind `127.0.0.1:0`; [`crate::Envoy`] reads
+//! the ports Envoy picked from its admin API, so tests never race for ports.
+
+use serde_json::{json, Value};
+use std::path::Path;
+
+/// The `envoy.filters.http.wasm` entry that loads `wasm` with `config`.
+pub fn wasm_filter(name: &str, wasm: &Path, config: &str) -> Value {
+    json!({
+        "name": name,
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
+            "config": {
+                "name": name,
+                "root_id": name,
+                "vm_config": {
+                    "vm_id": name,
+                    "runtime": "envoy.wasm.runtime.v8",
+                    "code": { "local": { "filename": wasm.display().to_string() } }
+                },
+                "configuration": {
+                    "@type": "type.googleapis.com/google.protobuf.StringValue",
+                    "value": config
+                },
+                "failure_policy": "FAIL_CLOSED"
+            }
+        }
+    })
+}
+
+fn router() -> Value {
+    json!({
+        "name": "envoy.filters.http.router",
+        "typed_config": { "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router" }
+    })
+}
+
+fn static_cluster(name: &str, port: u16) -> Value {
+    json!({
+        "name": name,
+        "type": "STATIC",
+        "connect_timeout": "1s",
+        "load_assignment": {
+            "cluster_name": name,
+            "endpoints": [{ "lb_endpoints": [{ "endpoint": { "address": {
+                "socket_address": { "address": "127.0.0.1", "port_value": port }
+            }}}]}]
+        }
+    })
+}
+
+/// A bootstrap under construction: listeners, each with its HTTP filters in
+/// front of the router, all routed to the test upstream (cluster `upstream`).
+#[derive(Clone, Debug)]
+pub struct Bootstrap {
+    upstream_port: u16,
+    listeners: Vec<(String, Vec<Value>)>,
+    clusters: Vec<Value>,
+}
+
+impl Bootstrap {
+    pub fn new(upstream_port: u16) -> Self {
+        Bootstrap {
+            upstream_port,
+            listeners: Vec::new(),
+            clusters: Vec::new(),
+        }
+    }
+
+    /// Adds a listener whose filter chain is `filters` then the router.
+    pub fn listener(mut self, name: &str, filters: Vec<Value>) -> Self {
+        self.listeners.push((name.to_string(), filters));
+        self
+    }
+
+    /// Adds a static cluster pointing at a loopback port (for callouts).
+    pub fn cluster(mut self, name: &str, port: u16) -> Self {
+        self.clusters.push(static_cluster(name, port));
+        self
+    }
+
+    pub fn render(&self) -> String {
+        let listeners: Vec<Value> = self
+            .listeners
+            .iter()
+            .map(|(name, filters)| {
+                let mut chain = filters.clone();
+                chain.push(router());
+                json!({
+                    "name": name,
+                    "address": { "socket_address": { "address": "127.0.0.1", "port_value": 0 } },
+                    "filter_chains": [{ "filters": [{
+                        "name": "envoy.filters.network.http_connection_manager",
+                        "typed_config": {
+                            "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+                            "stat_prefix": name,
+                            "route_config": {
+                                "name": "local",
+                                "virtual_hosts": [{
+                                    "name": "all",
+                                    "domains": ["*"],
+                                    "routes": [{ "match": { "prefix": "/" }, "route": { "cluster": "upstream" } }]
+                                }]
+                            },
+                            "http_filters": chain
+                        }
+                    }]}]
+                })
+            })
+            .collect();
+        let mut clusters = vec![static_cluster("upstream", self.upstream_port)];
+        clusters.extend(self.clusters.iter().cloned());
+        let doc = json!({
+            "admin": { "address": { "socket_address": { "address": "127.0.0.1", "port_value": 0 } } },
+            "static_resources": { "listeners": listeners, "clusters": clusters }
+        });
+        serde_json::to_string_pretty(&doc).unwrap_or_default()
+    }
+}
+
+/// Replaces `${NAME}` placeholders in a config file from `envoy/` with test
+/// values. Unknown placeholders are an error, so a file and its tests cannot
+/// drift apart silently.
+pub fn render_template(text: &str, vars: &[(&str, String)]) -> Result<String, String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after
+            .find('}')
+            .ok_or_else(|| "unterminated ${ in template".to_string())?;
+        let name = &after[..end];
+        let value = vars
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+            .ok_or_else(|| format!("template placeholder ${{{name}}} has no value"))?;
+        out.push_str(value);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
