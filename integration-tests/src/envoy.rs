@@ -164,6 +164,11 @@ impl Envoy {
         Ok(())
     }
 
+    /// Blocks until Envoy exits (Ctrl-C in a terminal stops it).
+    pub fn wait(mut self) {
+        let _ = self.child.wait();
+    }
+
     /// The port a listener is bound to.
     pub fn port(&self, listener: &str) -> u16 {
         *self

@@ -66,7 +66,11 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ConfigError> {
     };
     let mut de = serde_json::Deserializer::from_slice(text);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
-        let path = err.path().to_string();
+        let mut path = err.path().to_string();
+        if path.is_empty() || path == "?" {
+            // A syntax error can leave no usable path: point at the document.
+            path = ".".into();
+        }
         let inner = err.into_inner();
         ConfigError::at(path, describe_json_error(&inner))
     })?;

@@ -33,9 +33,12 @@ pub(crate) trait Waker {
     fn register_stream_call(&self, token: u32, stream: u32);
 }
 
+pub(crate) type OnceTimer<P> = Box<dyn FnOnce(&Rc<P>, &mut Root<'_, P>)>;
+pub(crate) type EveryTimer<P> = Box<dyn FnMut(&Rc<P>, &mut Root<'_, P>)>;
+
 pub(crate) enum TimerFn<P: Plugin> {
-    Once(Box<dyn FnOnce(&Rc<P>, &mut Root<'_, P>)>),
-    Every(Box<dyn FnMut(&Rc<P>, &mut Root<'_, P>)>),
+    Once(OnceTimer<P>),
+    Every(EveryTimer<P>),
 }
 
 struct Timer<P: Plugin> {
@@ -50,6 +53,9 @@ struct StreamCell<F> {
     state: StreamState<F>,
 }
 
+/// Streams of a VM by context id, weakly: a stream that ended is simply gone.
+type StreamRegistry<F> = RefCell<HashMap<u32, Weak<RefCell<StreamCell<F>>>>>;
+
 /// Per-VM state shared by the root context and every stream.
 pub struct VmCore<P: Plugin> {
     root_id: u32,
@@ -63,7 +69,7 @@ pub struct VmCore<P: Plugin> {
     cancelled: RefCell<Vec<u64>>,
     next_timer: Cell<u64>,
     armed: Cell<Option<u128>>,
-    streams: RefCell<HashMap<u32, Weak<RefCell<StreamCell<P::Filter>>>>>,
+    streams: StreamRegistry<P::Filter>,
 }
 
 fn nanos(host: &dyn Host) -> u128 {

@@ -1,1 +1,273 @@
-fn main() {}
+//! `cargo xtask build | test | demo`: the project's tasks, in Rust so they run
+//! wherever cargo does.
+
+use integration_tests::bootstrap::render_template;
+use integration_tests::{ensure_envoy, envoy_file, workspace_root, Envoy, Upstream};
+use std::path::PathBuf;
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+const WASM_TARGET: &str = "wasm32-wasip1";
+
+const USAGE: &str = "usage: cargo xtask <command>
+
+commands:
+  build            build every filter to dist/portico_<name>.wasm and print sizes
+  test             install what is missing (wasm target, Envoy), build, then fmt check,
+                   clippy, unit tests and integration tests against real Envoy
+  demo [--smoke]   run Envoy with the filters and a demo upstream on 127.0.0.1:10000,
+                   print curl lines to try; Ctrl-C stops it. --smoke performs the
+                   printed requests, checks them and exits.";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("build") => build().map(|_| ()),
+        Some("test") => test(),
+        Some("demo") => demo(args.iter().any(|a| a == "--smoke")),
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        _ => Err(USAGE.to_string()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(workspace_root());
+    cmd
+}
+
+fn run(what: &str, cmd: &mut Command) -> Result<(), String> {
+    eprintln!("xtask: {what}");
+    let started = Instant::now();
+    let status = cmd
+        .status()
+        .map_err(|e| format!("{what}: cannot start: {e}"))?;
+    if !status.success() {
+        return Err(format!("{what}: failed ({status})"));
+    }
+    eprintln!(
+        "xtask: {what}: ok in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn ensure_wasm_target() -> Result<(), String> {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .any(|l| l.trim() == WASM_TARGET)
+        })
+        .unwrap_or(false);
+    if installed {
+        return Ok(());
+    }
+    run(
+        "installing the wasm32-wasip1 target",
+        Command::new("rustup").args(["target", "add", WASM_TARGET]),
+    )
+    .map_err(|e| format!("{e}. Portico needs rustup to add the {WASM_TARGET} target."))
+}
+
+fn ensure_components() -> Result<(), String> {
+    for (tool, component) in [("rustfmt", "rustfmt"), ("cargo-clippy", "clippy")] {
+        let present = Command::new(tool)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !present {
+            run(
+                &format!("installing {component}"),
+                Command::new("rustup").args(["component", "add", component]),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Directory names under `filters/`, each a crate `portico-<name>` building `portico_<name>.wasm`.
+fn filters() -> Result<Vec<String>, String> {
+    let dir = workspace_root().join("filters");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .map_err(|e| format!("read {}: {e}", dir.display()))?
+        .flatten()
+        .filter(|e| e.path().join("Cargo.toml").is_file())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+fn build() -> Result<Vec<(String, PathBuf)>, String> {
+    ensure_wasm_target()?;
+    let names = filters()?;
+    let mut cmd = cargo();
+    cmd.args(["build", "--release", "--target", WASM_TARGET]);
+    for name in &names {
+        cmd.args(["-p", &format!("portico-{name}")]);
+    }
+    run("building the filters (release, wasm32-wasip1)", &mut cmd)?;
+    let root = workspace_root();
+    let dist = root.join("dist");
+    std::fs::create_dir_all(&dist).map_err(|e| format!("create dist/: {e}"))?;
+    let mut built = Vec::new();
+    println!("{:<32} {:>10}", "filter", "size");
+    for name in names {
+        let file = format!("portico_{name}.wasm");
+        let from = root
+            .join("target")
+            .join(WASM_TARGET)
+            .join("release")
+            .join(&file);
+        let to = dist.join(&file);
+        std::fs::copy(&from, &to).map_err(|e| format!("copy {}: {e}", from.display()))?;
+        let size = std::fs::metadata(&to).map(|m| m.len()).unwrap_or(0);
+        println!(
+            "{:<32} {:>7} KB",
+            format!("dist/{file}"),
+            size.div_ceil(1024)
+        );
+        built.push((name, to));
+    }
+    Ok(built)
+}
+
+fn test() -> Result<(), String> {
+    let started = Instant::now();
+    ensure_wasm_target()?;
+    ensure_components()?;
+    ensure_envoy()?;
+    build()?;
+    run(
+        "cargo fmt --check",
+        cargo().args(["fmt", "--all", "--", "--check"]),
+    )?;
+    run(
+        "clippy (native, all targets)",
+        cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
+    let mut wasm_clippy = cargo();
+    wasm_clippy.args(["clippy", "--target", WASM_TARGET, "-p", "portico"]);
+    for name in filters()? {
+        wasm_clippy.args(["-p", &format!("portico-{name}")]);
+    }
+    wasm_clippy.args(["--", "-D", "warnings"]);
+    run(
+        "clippy (wasm32-wasip1: the code only the .wasm compiles)",
+        &mut wasm_clippy,
+    )?;
+    run(
+        "unit and integration tests",
+        cargo().args(["test", "--workspace"]),
+    )?;
+    demo(true)?;
+    eprintln!(
+        "xtask: all checks passed in {:.0}s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+struct Curl {
+    line: String,
+    path: &'static str,
+    expect_status: u16,
+    expect_header: Option<(&'static str, &'static str)>,
+}
+
+fn demo(smoke: bool) -> Result<(), String> {
+    ensure_wasm_target()?;
+    ensure_envoy()?;
+    build()?;
+    let upstream = Upstream::start();
+    let (listen, admin) = if smoke { (0, 0) } else { (10000, 9901) };
+    let dist = workspace_root().join("dist");
+    let config = render_template(
+        &envoy_file("hello.yaml"),
+        &[
+            ("ADMIN_PORT", admin.to_string()),
+            ("LISTEN_PORT", listen.to_string()),
+            ("UPSTREAM_PORT", upstream.port().to_string()),
+            ("WASM_DIR", dist.display().to_string()),
+        ],
+    )?;
+    let envoy = Envoy::start(&config, 2);
+    let port = envoy.port("main");
+    let base = format!("http://127.0.0.1:{port}");
+    let curls = [
+        Curl {
+            line: format!("curl -i {base}/hello"),
+            path: "/hello",
+            expect_status: 200,
+            expect_header: Some(("x-portico-hello", "world")),
+        },
+        Curl {
+            line: format!("curl -i {base}/anything?q=1     # the upstream echoes what it got: see x-portico-hello"),
+            path: "/anything?q=1",
+            expect_status: 200,
+            expect_header: Some(("x-upstream", "echo")),
+        },
+    ];
+    let stats = format!(
+        "curl -s 'http://{}/stats?filter=wasmcustom'",
+        envoy.admin_address()
+    );
+    if smoke {
+        for curl in &curls {
+            let reply = envoy.get("main", curl.path).send();
+            let header_ok = curl
+                .expect_header
+                .is_none_or(|(k, v)| reply.header(k) == Some(v));
+            if reply.status != curl.expect_status || !header_ok {
+                return Err(format!(
+                    "demo line `{}` gave {} {:?}",
+                    curl.line, reply.status, reply.headers
+                ));
+            }
+        }
+        let greeted = envoy.stat("wasmcustom.hello.greeted");
+        if greeted != Some(1) {
+            return Err(format!(
+                "demo stats: hello.greeted is {greeted:?}, expected 1"
+            ));
+        }
+        eprintln!(
+            "xtask: demo smoke run: {} requests behaved as printed",
+            curls.len()
+        );
+        return Ok(());
+    }
+    println!(
+        "\nPortico demo: Envoy with portico_hello.wasm on {base} (admin http://{})",
+        envoy.admin_address()
+    );
+    println!("Config: envoy/hello.yaml. Try:\n");
+    for curl in &curls {
+        println!("  {}", curl.line);
+    }
+    println!("  {stats}");
+    println!("\nCtrl-C stops Envoy and the upstream.");
+    envoy.wait();
+    drop(upstream);
+    Ok(())
+}

@@ -96,11 +96,13 @@ trait VmDriver {
     fn deliver(&self, call: &PendingCall, num_headers: usize, body_size: usize);
 }
 
+type VmList = Rc<RefCell<Vec<(u32, Weak<dyn VmDriver>)>>>;
+
 /// The fake proxy: clock, shared data, metrics, logs and callouts for every VM in it.
 #[derive(Clone)]
 pub struct TestHost {
     state: Rc<RefCell<HostState>>,
-    vms: Rc<RefCell<Vec<(u32, Weak<dyn VmDriver>)>>>,
+    vms: VmList,
 }
 
 impl Default for TestHost {
@@ -256,7 +258,7 @@ impl TestHost {
         self.deliver(call_id, None);
     }
 
-    fn deliver(&self, call_id: u32, reply: Option<(Vec<(String, Vec<u8>)>, Vec<u8>)>) {
+    fn deliver(&self, call_id: u32, reply: Option<state::CallReply>) {
         let Some(call) = self.state.borrow_mut().calls.remove(&call_id) else {
             panic!("no pending callout with id {call_id}");
         };

@@ -68,6 +68,9 @@ pub(crate) struct Tick {
     pub next: SystemTime,
 }
 
+/// A callout reply being delivered: headers (with `:status`) and body.
+pub(crate) type CallReply = (Vec<(String, Vec<u8>)>, Vec<u8>);
+
 pub(crate) struct HostState {
     pub now: SystemTime,
     pub shared: HashMap<String, (Vec<u8>, u32)>,
@@ -82,7 +85,7 @@ pub(crate) struct HostState {
     pub properties: HashMap<String, Vec<u8>>,
     pub ticks: HashMap<u32, Tick>,
     /// The callout reply being delivered: headers and body.
-    pub call_reply: Option<(Vec<(String, Vec<u8>)>, Vec<u8>)>,
+    pub call_reply: Option<CallReply>,
     pub plugin_config: HashMap<u32, Vec<u8>>,
     /// Forces the next `set_shared_data` with a CAS to fail, to test conflicts.
     pub injected_cas_conflicts: u32,
