@@ -222,7 +222,7 @@ fn demo(smoke: bool) -> Result<(), String> {
             expect_header: Some(("x-portico-hello", "world")),
         },
         Curl {
-            line: format!("curl -i {base}/anything?q=1     # the upstream echoes what it got: see x-portico-hello"),
+            line: format!("curl -i '{base}/anything?q=1'   # the upstream echoes what it got: see x-portico-hello"),
             path: "/anything?q=1",
             expect_status: 200,
             expect_header: Some(("x-upstream", "echo")),
