@@ -102,7 +102,7 @@ impl Bootstrap {
                                 "virtual_hosts": [{
                                     "name": "all",
                                     "domains": ["*"],
-                                    "routes": [{ "match": { "prefix": "/" }, "route": { "cluster": "upstream" } }]
+                                    "routes": [{ "name": "default", "match": { "prefix": "/" }, "route": { "cluster": "upstream" } }]
                                 }]
                             },
                             "http_filters": chain

@@ -105,3 +105,16 @@ pub fn wasm_path(filter: &str) -> Result<PathBuf, String> {
         ))
     }
 }
+
+/// The test-only probe filter (`integration-tests/probe`), as `cargo xtask build` leaves it.
+pub fn probe_wasm_path() -> Result<PathBuf, String> {
+    let path = workspace_root().join("target/wasm32-wasip1/release/portico_probe.wasm");
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(format!(
+            "{} is missing: run `cargo xtask build` first",
+            path.display()
+        ))
+    }
+}

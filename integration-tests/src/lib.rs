@@ -21,7 +21,7 @@ mod upstream;
 
 pub use client::{Echo, Reply, RequestBuilder};
 pub use envoy::{Envoy, Refusal};
-pub use install::{ensure_envoy, find_envoy, wasm_path, workspace_root};
+pub use install::{ensure_envoy, find_envoy, probe_wasm_path, wasm_path, workspace_root};
 pub use upstream::Upstream;
 
 use std::sync::OnceLock;

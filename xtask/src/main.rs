@@ -119,6 +119,8 @@ fn build() -> Result<Vec<(String, PathBuf)>, String> {
     for name in &names {
         cmd.args(["-p", &format!("portico-{name}")]);
     }
+    // The integration tests' probe filter: built alongside, never shipped in dist/.
+    cmd.args(["-p", "portico-probe"]);
     run("building the filters (release, wasm32-wasip1)", &mut cmd)?;
     let root = workspace_root();
     let dist = root.join("dist");
@@ -167,7 +169,15 @@ fn test() -> Result<(), String> {
         ]),
     )?;
     let mut wasm_clippy = cargo();
-    wasm_clippy.args(["clippy", "--target", WASM_TARGET, "-p", "portico"]);
+    wasm_clippy.args([
+        "clippy",
+        "--target",
+        WASM_TARGET,
+        "-p",
+        "portico",
+        "-p",
+        "portico-probe",
+    ]);
     for name in filters()? {
         wasm_clippy.args(["-p", &format!("portico-{name}")]);
     }

@@ -1,0 +1,144 @@
+//! A test-only filter that reports, as request headers the echo upstream
+//! sends back, what the SDK's wasm glue sees in a real Envoy.
+//!
+//! - `/probe/props`: properties and the clock;
+//! - `/probe/count`: a shared-data counter across workers;
+//! - `/probe/callout`: a callout from the stream, resumed by its reply;
+//! - `/probe/wait`: waits for a document the root fetches from a timer
+//!   (`fetch_delay` after start), then is woken.
+
+use portico::{
+    Action, ConfigError, Env, HttpFilter, HttpRequest, LocalResponse, Plugin, Root, Stream,
+    StreamId,
+};
+use serde::Deserialize;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    cluster: String,
+    fetch_delay: portico::config::Duration,
+}
+
+pub struct Probe {
+    cluster: String,
+    doc: RefCell<Option<String>>,
+    waiting: RefCell<Vec<StreamId>>,
+}
+
+impl Plugin for Probe {
+    type Config = Config;
+    type Filter = ProbeFilter;
+
+    fn configure(config: Config, root: &mut Root<'_, Self>) -> Result<Self, ConfigError> {
+        let cluster = config.cluster.clone();
+        root.set_timer(*config.fetch_delay, move |_, root| {
+            let request = HttpRequest::get(&cluster, "upstream", "/doc");
+            let sent = root.http_call(request, |plugin, root, reply| {
+                let text = match reply {
+                    Ok(r) => format!("{} {}", r.status, String::from_utf8_lossy(&r.body)),
+                    Err(e) => format!("error {e}"),
+                };
+                *plugin.doc.borrow_mut() = Some(text);
+                let waiting: Vec<StreamId> = plugin.waiting.borrow_mut().drain(..).collect();
+                for id in waiting {
+                    root.wake(id);
+                }
+            });
+            if let Err(err) = sent {
+                log::error!("probe: root callout refused: {err}");
+            }
+        });
+        Ok(Probe {
+            cluster: config.cluster,
+            doc: RefCell::new(None),
+            waiting: RefCell::new(Vec::new()),
+        })
+    }
+
+    fn new_filter(plugin: &Rc<Self>, _: &Env<'_>) -> ProbeFilter {
+        ProbeFilter {
+            plugin: Rc::clone(plugin),
+        }
+    }
+}
+
+pub struct ProbeFilter {
+    plugin: Rc<Probe>,
+}
+
+impl HttpFilter for ProbeFilter {
+    fn on_request_headers(&mut self, s: &mut Stream<'_, Self>) -> Action {
+        let h = s.request_headers();
+        match portico::query::path_only(&s.path()) {
+            "/probe/props" => {
+                h.set("x-probe-source", &s.source_address().unwrap_or_default());
+                h.set("x-probe-source-ip", &s.source_ip().unwrap_or_default());
+                h.set("x-probe-request-id", &s.request_id().unwrap_or_default());
+                h.set("x-probe-route", &s.route_name().unwrap_or_default());
+                h.set("x-probe-plugin", &s.plugin_name().unwrap_or_default());
+                h.set("x-probe-now", &s.unix_seconds().to_string());
+                h.set("x-probe-query", &s.query_param("q").unwrap_or_default());
+                h.set("x-probe-cookie", &s.cookie("c").unwrap_or_default());
+                Action::Continue
+            }
+            "/probe/count" => {
+                let n = s.shared_update("probe.count", |cur| {
+                    let n = cur
+                        .and_then(|b| std::str::from_utf8(b).ok())
+                        .and_then(|t| t.parse::<u64>().ok())
+                        .unwrap_or(0)
+                        + 1;
+                    (Some(n.to_string().into_bytes()), n)
+                });
+                match n {
+                    Ok(n) => h.set("x-probe-count", &n.to_string()),
+                    Err(e) => h.set("x-probe-count", &format!("error {e}")),
+                }
+                Action::Continue
+            }
+            "/probe/callout" => {
+                let request = HttpRequest::get(&self.plugin.cluster, "upstream", "/doc");
+                let sent = s.http_call(request, |_, s, reply| match reply {
+                    Ok(r) => {
+                        let body = String::from_utf8_lossy(&r.body).into_owned();
+                        s.request_headers()
+                            .set("x-probe-callout", &format!("{} {body}", r.status));
+                        Action::Continue
+                    }
+                    Err(e) => LocalResponse::new(502).body(e.to_string()).into_action(),
+                });
+                match sent {
+                    Ok(_) => Action::Pause,
+                    Err(e) => LocalResponse::new(500)
+                        .body(format!("callout refused: {e}"))
+                        .into_action(),
+                }
+            }
+            "/probe/wait" => match self.plugin.doc.borrow().as_ref() {
+                Some(doc) => {
+                    h.set("x-probe-doc", doc);
+                    h.set("x-probe-waited", "no");
+                    Action::Continue
+                }
+                None => {
+                    self.plugin.waiting.borrow_mut().push(s.id());
+                    Action::Pause
+                }
+            },
+            _ => Action::Continue,
+        }
+    }
+
+    fn on_wake(&mut self, s: &mut Stream<'_, Self>) -> Action {
+        let doc = self.plugin.doc.borrow().clone().unwrap_or_default();
+        let h = s.request_headers();
+        h.set("x-probe-doc", &doc);
+        h.set("x-probe-waited", "yes");
+        Action::Continue
+    }
+}
+
+portico::main!(Probe);
