@@ -59,7 +59,7 @@ fn answers_hello_locally_and_its_response_phase_sees_the_local_reply() {
 }
 
 #[test]
-fn every_worker_runs_the_filter() {
+fn two_workers_serve_concurrent_requests() {
     let upstream = Upstream::start();
     let envoy = hello_envoy(&upstream, 2);
     let runtime = integration_tests::runtime();

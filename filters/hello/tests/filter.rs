@@ -77,7 +77,7 @@ fn defaults_apply_when_only_the_value_is_given() {
 }
 
 #[test]
-fn every_worker_runs_the_filter() {
+fn two_workers_serve_concurrent_requests() {
     let host = TestHost::new();
     let workers: Vec<_> = (0..2).map(|_| host.vm::<Hello>(CONFIG).unwrap()).collect();
     for i in 0..40 {
