@@ -275,3 +275,19 @@ mod tests {
             .starts_with("foo: unknown field"));
     }
 }
+
+#[cfg(test)]
+mod re2_difference_tests {
+    use super::Regex;
+
+    /// What sdk/README.md tells users about classes and RE2.
+    #[test]
+    fn ascii_spellings_match_ascii_only() {
+        let unicode = Regex::new(r"\d+").unwrap();
+        assert!(unicode.is_full_match("١٢٣")); // Arabic-Indic digits
+        let ascii = Regex::new(r"(?-u:\d)+").unwrap();
+        assert!(ascii.is_full_match("123") && !ascii.is_full_match("١٢٣"));
+        let range = Regex::new(r"[0-9]+").unwrap();
+        assert!(!range.is_full_match("١٢٣"));
+    }
+}
