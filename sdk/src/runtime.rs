@@ -153,13 +153,14 @@ impl<P: Plugin> VmCore<P> {
         self.streams.borrow().get(&id).and_then(Weak::upgrade)
     }
 
-    /// Runs `f` on another stream of this VM as if in a callback of its own.
-    fn run_on_stream(
+    /// Runs `f` on another stream of this VM, with the host acting on that
+    /// stream's context meanwhile. False if the stream is gone or is `current`.
+    fn with_stream(
         &self,
         host: &dyn Host,
         target: u32,
         current: u32,
-        f: impl FnOnce(&mut P::Filter, &mut Stream<'_, P::Filter>) -> Action,
+        f: impl FnOnce(&mut StreamCell<P::Filter>),
     ) -> bool {
         if target == current {
             return false;
@@ -173,7 +174,7 @@ impl<P: Plugin> VmCore<P> {
         if host.set_effective_context(target).is_err() {
             return false;
         }
-        run_callback(host, self, &mut cell, f);
+        f(&mut cell);
         if let Err(err) = host.set_effective_context(current) {
             host.log(
                 LogLevel::Error,
@@ -186,7 +187,9 @@ impl<P: Plugin> VmCore<P> {
 
 impl<P: Plugin> Waker for VmCore<P> {
     fn wake(&self, host: &dyn Host, target: u32, current: u32) -> bool {
-        self.run_on_stream(host, target, current, |f, s| f.on_wake(s))
+        self.with_stream(host, target, current, |cell| {
+            run_callback(host, self, cell, |f, s| f.on_wake(s))
+        })
     }
 
     fn register_stream_call(&self, token: u32, stream: u32) {
@@ -301,6 +304,27 @@ fn run_callback<F: HttpFilter>(
         Action::Pause => {}
         Action::Respond(response) => send_local(host, state, response),
     }
+}
+
+/// Hands a callout reply to the stream that made the call.
+fn deliver_call<F: HttpFilter>(
+    host: &dyn Host,
+    waker: &dyn Waker,
+    cell: &mut StreamCell<F>,
+    token: u32,
+    num_headers: usize,
+    body_size: usize,
+) {
+    let limit = cell.state.limits.remove(&token).unwrap_or(0);
+    let Some(then) = cell.state.calls.remove(&token) else {
+        host.log(
+            LogLevel::Debug,
+            &format!("portico: reply to unknown callout {token} dropped"),
+        );
+        return;
+    };
+    let response = read_call_response(host, num_headers, body_size, limit);
+    run_callback(host, waker, cell, |f, s| then(f, s, response));
 }
 
 /// The root context of one VM.
@@ -423,29 +447,17 @@ impl<P: Plugin> RootRuntime<P> {
             return;
         }
         let owner = self.vm.stream_calls.borrow_mut().remove(&token);
-        match owner {
-            Some(stream) => {
-                let Some(cell) = self.vm.stream_cell(stream) else {
-                    return;
-                };
-                let Ok(mut cell) = cell.try_borrow_mut() else {
-                    return;
-                };
-                let limit = cell.state.limits.remove(&token).unwrap_or(0);
-                let Some(then) = cell.state.calls.remove(&token) else {
-                    return;
-                };
-                let response = read_call_response(host, num_headers, body_size, limit);
-                if host.set_effective_context(stream).is_err() {
-                    return;
-                }
-                run_callback(host, &*self.vm, &mut cell, |f, s| then(f, s, response));
-                let _ = host.set_effective_context(self.vm.root_id);
-            }
-            None => host.log(
+        let vm = &*self.vm;
+        let delivered = owner.is_some_and(|stream| {
+            vm.with_stream(host, stream, vm.root_id, |cell| {
+                deliver_call(host, vm, cell, token, num_headers, body_size)
+            })
+        });
+        if !delivered {
+            host.log(
                 LogLevel::Debug,
-                &format!("portico: reply to unknown callout {token} dropped"),
-            ),
+                &format!("portico: reply to callout {token} had no live owner; dropped"),
+            );
         }
     }
 
@@ -567,16 +579,7 @@ impl<P: Plugin> StreamRuntime<P> {
         let Ok(mut cell) = self.cell.try_borrow_mut() else {
             return;
         };
-        let limit = cell.state.limits.remove(&token).unwrap_or(0);
-        let Some(then) = cell.state.calls.remove(&token) else {
-            host.log(
-                LogLevel::Debug,
-                &format!("portico: reply to unknown callout {token} dropped"),
-            );
-            return;
-        };
-        let response = read_call_response(host, num_headers, body_size, limit);
-        run_callback(host, &*self.vm, &mut cell, |f, s| then(f, s, response));
+        deliver_call(host, &*self.vm, &mut cell, token, num_headers, body_size);
     }
 
     fn phase(
@@ -610,12 +613,15 @@ impl<P: Plugin> StreamRuntime<P> {
                 Flow::Pause
             }
             Action::Respond(response) => {
-                if state.responded {
-                    send_local(host, state, response);
-                    return Flow::Continue;
-                }
+                // A second reply on one stream is refused by send_local; the
+                // stream then carries on with the first.
+                let first = !state.responded;
                 send_local(host, state, response);
-                Flow::Pause
+                if first {
+                    Flow::Pause
+                } else {
+                    Flow::Continue
+                }
             }
         }
     }

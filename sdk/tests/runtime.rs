@@ -180,7 +180,22 @@ impl HttpFilter for KitchenFilter {
     }
 
     fn on_wake(&mut self, s: &mut Stream<'_, Self>) -> Action {
-        match self.plugin.fetched.borrow().as_ref() {
+        let fetched = self.plugin.fetched.borrow().clone();
+        match fetched.as_ref() {
+            // A stream woken from the root that calls out in turn: the reply
+            // is routed to the root (as proxy-wasm does) and forwarded here.
+            Some(doc) if doc == "call again" => {
+                let req = HttpRequest::get(&self.plugin.cluster, "auth.local", "/after-wake");
+                let sent = s.http_call(req, |_, s, reply| {
+                    let status = reply.map(|r| r.status.to_string()).unwrap_or_default();
+                    s.request_headers().set("x-after-wake", &status);
+                    Action::Continue
+                });
+                match sent {
+                    Ok(_) => Action::Pause,
+                    Err(_) => LocalResponse::new(500).into_action(),
+                }
+            }
             Some(doc) if doc.starts_with("error") => LocalResponse::new(503).into_action(),
             Some(doc) => {
                 s.request_headers().set("x-doc", doc);
@@ -484,4 +499,25 @@ fn timers_disarm_when_nothing_is_due() {
         host.tick_period(&periodic),
         Some(Duration::from_millis(2500))
     );
+}
+
+#[test]
+fn a_callout_made_by_a_woken_stream_reaches_that_stream() {
+    let host = host();
+    let vm = host
+        .vm::<Kitchen>(r#"{"cluster": "backend", "refresh": "30s"}"#)
+        .unwrap();
+    let mut ex = vm.get("/wait").send();
+    host.advance(Duration::from_millis(1));
+    let fetch = host.pending_calls()[0].id;
+    host.respond(fetch, 200, &[], b"call again");
+    // on_wake called out instead of continuing.
+    assert!(ex.paused() && !ex.stream().request_resumed());
+    let calls = host.pending_calls();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].path(), "/after-wake");
+    host.respond(calls[0].id, 204, &[], b"");
+    assert!(ex.stream().request_resumed());
+    ex.proceed();
+    assert_eq!(ex.upstream_header("x-after-wake").as_deref(), Some("204"));
 }
