@@ -1,17 +1,11 @@
 //! `portico_hello.wasm` in a real Envoy, configured by `envoy/hello.yaml`.
 
-use integration_tests::bootstrap::{render_template, wasm_filter, Bootstrap};
-use integration_tests::{envoy_file, wasm_path, Envoy, Upstream};
+use integration_tests::bootstrap::{wasm_filter, Bootstrap};
+use integration_tests::{render_envoy_file, wasm_path, Envoy, Upstream};
 
 fn hello_envoy(upstream: &Upstream, concurrency: usize) -> Envoy {
-    let wasm_dir = wasm_path("hello").unwrap();
-    let vars = [
-        ("ADMIN_PORT", "0".to_string()),
-        ("LISTEN_PORT", "0".to_string()),
-        ("UPSTREAM_PORT", upstream.port().to_string()),
-        ("WASM_DIR", wasm_dir.parent().unwrap().display().to_string()),
-    ];
-    let config = render_template(&envoy_file("hello.yaml"), &vars).unwrap();
+    wasm_path("hello").unwrap();
+    let config = render_envoy_file("hello.yaml", 0, 0, upstream.port()).unwrap();
     Envoy::start(&config, concurrency)
 }
 
@@ -127,14 +121,8 @@ fn a_bad_config_is_refused_at_load_with_its_json_path() {
 
 #[test]
 fn the_shipped_config_validates() {
-    let wasm = wasm_path("hello").unwrap();
-    let vars = [
-        ("ADMIN_PORT", "9901".to_string()),
-        ("LISTEN_PORT", "10000".to_string()),
-        ("UPSTREAM_PORT", "8080".to_string()),
-        ("WASM_DIR", wasm.parent().unwrap().display().to_string()),
-    ];
-    let config = render_template(&envoy_file("hello.yaml"), &vars).unwrap();
+    wasm_path("hello").unwrap();
+    let config = render_envoy_file("hello.yaml", 10000, 9901, 8080).unwrap();
     let (ok, output) = Envoy::validate(&config);
     assert!(ok, "{output}");
 }

@@ -1,8 +1,7 @@
 //! `cargo xtask build | test | demo`: the project's tasks, in Rust so they run
 //! wherever cargo does.
 
-use integration_tests::bootstrap::render_template;
-use integration_tests::{ensure_envoy, envoy_file, workspace_root, Envoy, Upstream};
+use integration_tests::{ensure_envoy, render_envoy_file, workspace_root, Envoy, Upstream};
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 use std::time::Instant;
@@ -190,7 +189,7 @@ fn test() -> Result<(), String> {
         "unit and integration tests",
         cargo().args(["test", "--workspace"]),
     )?;
-    demo(true)?;
+    run_demo(true)?;
     eprintln!(
         "xtask: all checks passed in {:.0}s",
         started.elapsed().as_secs_f64()
@@ -209,18 +208,14 @@ fn demo(smoke: bool) -> Result<(), String> {
     ensure_wasm_target()?;
     ensure_envoy()?;
     build()?;
+    run_demo(smoke)
+}
+
+/// The demo on what `build` left in `dist/`.
+fn run_demo(smoke: bool) -> Result<(), String> {
     let upstream = Upstream::start();
     let (listen, admin) = if smoke { (0, 0) } else { (10000, 9901) };
-    let dist = workspace_root().join("dist");
-    let config = render_template(
-        &envoy_file("hello.yaml"),
-        &[
-            ("ADMIN_PORT", admin.to_string()),
-            ("LISTEN_PORT", listen.to_string()),
-            ("UPSTREAM_PORT", upstream.port().to_string()),
-            ("WASM_DIR", dist.display().to_string()),
-        ],
-    )?;
+    let config = render_envoy_file("hello.yaml", listen, admin, upstream.port())?;
     let envoy = Envoy::start(&config, 2);
     let port = envoy.port("main");
     let base = format!("http://127.0.0.1:{port}");
