@@ -78,6 +78,26 @@ impl<'a> Env<'a> {
         self.property_str(&["xds", "route_name"])
     }
 
+    /// The request's protocol as Envoy names it (`HTTP/1.1`, `HTTP/2`, `HTTP/3`).
+    pub fn request_protocol(&self) -> Option<String> {
+        self.property_str(&["request", "protocol"])
+    }
+
+    /// When the first byte of the request arrived (`request.time`); the
+    /// current time where the host does not say.
+    pub fn request_start(&self) -> SystemTime {
+        match self.property_i64(&["request", "time"]) {
+            Some(nanos) if nanos > 0 => UNIX_EPOCH + Duration::from_nanos(nanos.unsigned_abs()),
+            _ => self.now(),
+        }
+    }
+
+    /// An environment variable of the VM. Envoy passes a VM only what
+    /// `vm_config.environment_variables` lists (`host_env_keys`, `key_values`).
+    pub fn env_var(&self, name: &str) -> Option<String> {
+        self.host.env_var(name)
+    }
+
     /// `config.name` of this wasm filter in the Envoy config (`plugin_name`).
     pub fn plugin_name(&self) -> Option<String> {
         self.property_str(&["plugin_name"])

@@ -153,4 +153,8 @@ pub trait Host {
 
     /// Zero stops the tick.
     fn set_tick_period(&self, period: Duration) -> HostResult<()>;
+
+    /// An environment variable of the VM (Envoy passes only those listed in
+    /// `vm_config.environment_variables`).
+    fn env_var(&self, name: &str) -> Option<String>;
 }

@@ -26,7 +26,7 @@ pub mod wasm;
 
 pub use action::{Action, LocalResponse};
 pub use config::ConfigError;
-pub use env::{Env, MAX_CAS_ATTEMPTS};
+pub use env::{strip_port, Env, MAX_CAS_ATTEMPTS};
 pub use filter::{HttpFilter, Plugin};
 pub use headers::Headers;
 pub use http_call::{CallError, CallId, HttpRequest, HttpResponse, DEFAULT_MAX_RESPONSE_BYTES};

@@ -17,19 +17,24 @@ pub struct Regex {
     source: String,
 }
 
+/// Compiles `pattern` to match anywhere in its input (for search and
+/// replace), under the same size and nesting limits as [`Regex`].
+pub fn compile_unanchored(pattern: &str) -> Result<regex::Regex, String> {
+    regex::RegexBuilder::new(pattern)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .nest_limit(REGEX_NEST_LIMIT)
+        .build()
+        .map_err(|err| match err {
+            regex::Error::CompiledTooBig(limit) => {
+                format!("regex is too large (compiled size over {limit} bytes)")
+            }
+            other => format!("invalid regex: {other}"),
+        })
+}
+
 impl Regex {
     pub fn new(pattern: &str) -> Result<Self, String> {
-        let anchored = format!("^(?:{pattern})$");
-        let full = regex::RegexBuilder::new(&anchored)
-            .size_limit(REGEX_SIZE_LIMIT)
-            .nest_limit(REGEX_NEST_LIMIT)
-            .build()
-            .map_err(|err| match err {
-                regex::Error::CompiledTooBig(limit) => {
-                    format!("regex is too large (compiled size over {limit} bytes)")
-                }
-                other => format!("invalid regex: {other}"),
-            })?;
+        let full = compile_unanchored(&format!("^(?:{pattern})$"))?;
         Ok(Regex {
             full,
             source: pattern.to_string(),

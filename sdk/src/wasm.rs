@@ -235,6 +235,11 @@ impl Host for WasmHost {
         })
     }
 
+    fn env_var(&self, name: &str) -> Option<String> {
+        // WASI `environ_get`: Envoy fills it from `vm_config.environment_variables`.
+        std::env::var(name).ok()
+    }
+
     fn property(&self, path: &[&str]) -> HostResult<Option<Vec<u8>>> {
         let path = path_bytes(path);
         let (mut data, mut size) = (null_mut(), 0usize);

@@ -130,6 +130,7 @@ impl TestHost {
                 next_context: 0,
                 streams: HashMap::new(),
                 properties,
+                env: HashMap::new(),
                 ticks: HashMap::new(),
                 call_reply: None,
                 plugin_config: HashMap::new(),
@@ -151,6 +152,15 @@ impl TestHost {
             .borrow_mut()
             .properties
             .insert(state::property_key(path), value.to_vec());
+    }
+
+    /// Sets an environment variable every VM sees (Envoy's
+    /// `vm_config.environment_variables`).
+    pub fn set_env(&self, name: &str, value: &str) {
+        self.state
+            .borrow_mut()
+            .env
+            .insert(name.to_string(), value.to_string());
     }
 
     /// Starts a VM (one Envoy worker) and configures the plugin in it.

@@ -83,6 +83,7 @@ pub(crate) struct HostState {
     pub next_context: u32,
     pub streams: HashMap<u32, StreamData>,
     pub properties: HashMap<String, Vec<u8>>,
+    pub env: HashMap<String, String>,
     pub ticks: HashMap<u32, Tick>,
     /// The callout reply being delivered: headers and body.
     pub call_reply: Option<CallReply>,
@@ -259,6 +260,10 @@ impl Host for VmHost {
             body.splice(start..end, data.iter().copied());
             Ok(())
         })
+    }
+
+    fn env_var(&self, name: &str) -> Option<String> {
+        self.state.borrow().env.get(name).cloned()
     }
 
     fn property(&self, path: &[&str]) -> HostResult<Option<Vec<u8>>> {

@@ -367,6 +367,14 @@ impl<'v, P: Plugin> Request<'v, P> {
         let stream = self.vm.stream();
         let source = self.source.unwrap_or_else(|| "127.0.0.1:40000".into());
         stream.set_property(&["source", "address"], source.as_bytes());
+        stream.set_property(&["request", "protocol"], b"HTTP/1.1");
+        let start = self.vm.host().now();
+        let nanos = start
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let nanos = i64::try_from(nanos).unwrap_or(i64::MAX);
+        stream.set_property(&["request", "time"], &nanos.to_le_bytes());
         if let Some((_, id)) = self.headers.iter().find(|(k, _)| k == "x-request-id") {
             stream.set_property(&["request", "id"], id.as_bytes());
         }

@@ -1,0 +1,254 @@
+//! `portico_headers.wasm`: rewrites request and response headers with the
+//! configuration vocabulary of Envoy's `header_mutation` filter, plus rules,
+//! rename/copy, path and host rewrites and status overrides.
+//!
+//! - `config.rs`: the JSON as written, checked and compiled at load;
+//! - `template.rs`: values with `%REQ(...)%`-style substitutions;
+//! - `ops.rs`: what each header operation does;
+//! - `query_params.rs`: query parameter mutations;
+//! - this file: which mutations run for a request, and when.
+
+pub mod config;
+mod names;
+pub mod ops;
+pub mod query_params;
+mod start_time;
+pub mod template;
+
+use ops::{Op, Tally};
+use portico::route_match::RouteMatch;
+use portico::{Action, ConfigError, Counter, Env, Headers, HttpFilter, Plugin, Root, Stream};
+use query_params::QueryOp;
+use std::rc::Rc;
+use std::time::SystemTime;
+use template::Source;
+
+/// One set of mutations: the top level, or a rule's.
+#[derive(Debug, Default)]
+pub struct Mutations {
+    pub request: Vec<Op>,
+    pub query: Vec<QueryOp>,
+    pub response: Vec<Op>,
+}
+
+#[derive(Debug)]
+pub struct Rule {
+    pub route: RouteMatch,
+    pub mutations: Mutations,
+}
+
+/// The whole configuration, compiled.
+#[derive(Debug)]
+pub struct Compiled {
+    base: Mutations,
+    rules: Vec<Rule>,
+    /// Request headers that response-side values read; captured when the
+    /// request has been rewritten, so the response sees what went upstream.
+    captures: Vec<String>,
+    stat_prefix: String,
+}
+
+impl Compiled {
+    fn new(base: Mutations, rules: Vec<Rule>, stat_prefix: String) -> Self {
+        let mut captures: Vec<String> = Vec::new();
+        let all_response = base
+            .response
+            .iter()
+            .chain(rules.iter().flat_map(|r| &r.mutations.response));
+        for op in all_response {
+            if let Op::Append { value, .. } = op {
+                for name in value.request_headers() {
+                    if !captures.iter().any(|c| c == name) {
+                        captures.push(name.to_string());
+                    }
+                }
+            }
+        }
+        Compiled {
+            base,
+            rules,
+            captures,
+            stat_prefix,
+        }
+    }
+}
+
+/// Per VM: the compiled configuration and metric handles.
+pub struct HeaderRewriter {
+    config: Compiled,
+    applied: Counter,
+    rules_matched: Counter,
+    dropped: Counter,
+}
+
+impl Plugin for HeaderRewriter {
+    type Config = config::Config;
+    type Filter = HeaderFilter;
+
+    fn configure(config: config::Config, root: &mut Root<'_, Self>) -> Result<Self, ConfigError> {
+        let hostname = root.env_var("HOSTNAME");
+        let config = config.compile(&config::Context {
+            hostname: hostname.as_deref(),
+        })?;
+        let prefix = &config.stat_prefix;
+        let plugin = HeaderRewriter {
+            applied: root.counter(&format!("{prefix}.mutations_applied"))?,
+            rules_matched: root.counter(&format!("{prefix}.rules_matched"))?,
+            dropped: root.counter(&format!("{prefix}.values_dropped"))?,
+            config,
+        };
+        log::info!(
+            "headers: {} request, {} query, {} response mutations; {} rules",
+            plugin.config.base.request.len(),
+            plugin.config.base.query.len(),
+            plugin.config.base.response.len(),
+            plugin.config.rules.len()
+        );
+        Ok(plugin)
+    }
+
+    fn new_filter(plugin: &Rc<Self>, _: &Env<'_>) -> HeaderFilter {
+        HeaderFilter {
+            plugin: Rc::clone(plugin),
+            rule: None,
+            captured: Vec::new(),
+        }
+    }
+}
+
+/// Per request: the rule chosen on the request side and what the response
+/// side needs from the request.
+pub struct HeaderFilter {
+    plugin: Rc<HeaderRewriter>,
+    rule: Option<usize>,
+    captured: Vec<Option<String>>,
+}
+
+impl HttpFilter for HeaderFilter {
+    fn on_request_headers(&mut self, s: &mut Stream<'_, Self>) -> Action {
+        let plugin = Rc::clone(&self.plugin);
+        let config = &plugin.config;
+        let headers = s.request_headers();
+        // Rules see the request as the client sent it.
+        self.rule = config
+            .rules
+            .iter()
+            .position(|r| r.route.matches_request(&headers));
+        let source = RequestSide {
+            headers,
+            env: s.env(),
+        };
+        let mut tally = Tally::default();
+        let mut scratch = String::new();
+        let rule = self.rule.and_then(|i| config.rules.get(i));
+        for m in std::iter::once(&config.base).chain(rule.map(|r| &r.mutations)) {
+            for op in &m.request {
+                op.apply(&headers, &source, &mut scratch, &mut tally);
+            }
+            if !m.query.is_empty() {
+                if let Some(path) = headers.path() {
+                    if let Some(new) = query_params::apply(&path, &m.query, &source, &mut scratch) {
+                        headers.set(":path", &new);
+                        tally.applied += m.query.len() as u64;
+                    }
+                }
+            }
+        }
+        if !config.captures.is_empty() {
+            self.captured = config
+                .captures
+                .iter()
+                .map(|name| headers.get(name))
+                .collect();
+        }
+        self.count(s.env(), tally, rule.is_some());
+        Action::Continue
+    }
+
+    fn on_response_headers(&mut self, s: &mut Stream<'_, Self>) -> Action {
+        let plugin = Rc::clone(&self.plugin);
+        let config = &plugin.config;
+        let headers = s.response_headers();
+        let source = ResponseSide {
+            captures: &config.captures,
+            captured: &self.captured,
+            headers,
+            env: s.env(),
+        };
+        let mut tally = Tally::default();
+        let mut scratch = String::new();
+        let rule = self.rule.and_then(|i| config.rules.get(i));
+        for m in std::iter::once(&config.base).chain(rule.map(|r| &r.mutations)) {
+            for op in &m.response {
+                op.apply(&headers, &source, &mut scratch, &mut tally);
+            }
+        }
+        self.count(s.env(), tally, false);
+        Action::Continue
+    }
+}
+
+impl HeaderFilter {
+    fn count(&self, env: &Env<'_>, tally: Tally, rule_matched: bool) {
+        if tally.applied > 0 {
+            self.plugin.applied.add(env, tally.applied);
+        }
+        if tally.dropped > 0 {
+            self.plugin.dropped.add(env, tally.dropped);
+        }
+        if rule_matched {
+            self.plugin.rules_matched.inc(env);
+        }
+    }
+}
+
+struct RequestSide<'a, 'e> {
+    headers: Headers<'a>,
+    env: &'e Env<'a>,
+}
+
+impl Source for RequestSide<'_, '_> {
+    fn request_header(&self, name: &str) -> Option<String> {
+        self.headers.get(name)
+    }
+    fn response_header(&self, _: &str) -> Option<String> {
+        None
+    }
+    fn remote_address(&self) -> Option<String> {
+        self.env.source_address()
+    }
+    fn protocol(&self) -> Option<String> {
+        self.env.request_protocol()
+    }
+    fn start_time(&self) -> SystemTime {
+        self.env.request_start()
+    }
+}
+
+struct ResponseSide<'a, 'e> {
+    captures: &'e [String],
+    captured: &'e [Option<String>],
+    headers: Headers<'a>,
+    env: &'e Env<'a>,
+}
+
+impl Source for ResponseSide<'_, '_> {
+    fn request_header(&self, name: &str) -> Option<String> {
+        let i = self.captures.iter().position(|c| c == name)?;
+        self.captured.get(i).cloned().flatten()
+    }
+    fn response_header(&self, name: &str) -> Option<String> {
+        self.headers.get(name)
+    }
+    fn remote_address(&self) -> Option<String> {
+        self.env.source_address()
+    }
+    fn protocol(&self) -> Option<String> {
+        self.env.request_protocol()
+    }
+    fn start_time(&self) -> SystemTime {
+        self.env.request_start()
+    }
+}
+
+portico::main!(HeaderRewriter);

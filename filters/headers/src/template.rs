@@ -1,0 +1,341 @@
+//! Header values with Envoy's substitution commands (`%REQ(x-id)%`, ...),
+//! parsed once at load into literal and variable pieces.
+
+use std::time::SystemTime;
+
+/// Which side a value is rendered on: `%RESP(...)%` only exists on the response side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Request,
+    Response,
+}
+
+/// `%REQ(a?b):N%`: a header, an alternative if the first is absent, a length cap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeaderRef {
+    pub name: String,
+    pub fallback: Option<String>,
+    pub max_len: Option<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Piece {
+    Text(String),
+    Req(HeaderRef),
+    Resp(HeaderRef),
+    RemoteAddress,
+    RemoteAddressWithoutPort,
+    Protocol,
+    StartTime,
+}
+
+/// What a template reads at request time.
+pub trait Source {
+    fn request_header(&self, name: &str) -> Option<String>;
+    fn response_header(&self, name: &str) -> Option<String>;
+    fn remote_address(&self) -> Option<String>;
+    fn protocol(&self) -> Option<String>;
+    fn start_time(&self) -> SystemTime;
+}
+
+/// A compiled header value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    pieces: Vec<Piece>,
+}
+
+const COMMANDS: &str = "REQ(name), RESP(name), DOWNSTREAM_REMOTE_ADDRESS, \
+    DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT, PROTOCOL, START_TIME, HOSTNAME";
+
+impl Template {
+    /// Parses `text`. `hostname` is what `%HOSTNAME%` becomes (resolved once,
+    /// at load); `None` makes `%HOSTNAME%` an error.
+    pub fn parse(text: &str, side: Side, hostname: Option<&str>) -> Result<Template, String> {
+        let mut pieces = Vec::new();
+        let mut literal = String::new();
+        let mut rest = text;
+        while let Some(start) = rest.find('%') {
+            literal.push_str(rest.get(..start).unwrap_or_default());
+            let after = rest.get(start + 1..).unwrap_or_default();
+            if let Some(tail) = after.strip_prefix('%') {
+                literal.push('%');
+                rest = tail;
+                continue;
+            }
+            let (command, tail) = split_command(after).ok_or_else(|| {
+                format!(
+                    "`%` at byte {start} does not start a command (write `%%` for a literal %); \
+                     supported: {COMMANDS}"
+                )
+            })?;
+            let piece = parse_command(command, side, hostname)?;
+            match piece {
+                Piece::Text(t) => literal.push_str(&t),
+                other => {
+                    if !literal.is_empty() {
+                        pieces.push(Piece::Text(std::mem::take(&mut literal)));
+                    }
+                    pieces.push(other);
+                }
+            }
+            rest = tail;
+        }
+        literal.push_str(rest);
+        if !literal.is_empty() {
+            pieces.push(Piece::Text(literal));
+        }
+        Ok(Template { pieces })
+    }
+
+    /// The value when it has no command to substitute.
+    pub fn as_literal(&self) -> Option<&str> {
+        match self.pieces.as_slice() {
+            [] => Some(""),
+            [Piece::Text(t)] => Some(t),
+            _ => None,
+        }
+    }
+
+    /// Request headers that the template reads (for capture on the request side).
+    pub fn request_headers(&self) -> impl Iterator<Item = &str> {
+        self.pieces
+            .iter()
+            .flat_map(|p| match p {
+                Piece::Req(r) => [Some(r.name.as_str()), r.fallback.as_deref()],
+                _ => [None, None],
+            })
+            .flatten()
+    }
+
+    /// Renders into `out` (cleared first).
+    pub fn render(&self, source: &dyn Source, out: &mut String) {
+        out.clear();
+        for piece in &self.pieces {
+            match piece {
+                Piece::Text(t) => out.push_str(t),
+                Piece::Req(r) => push_header(out, r, |n| source.request_header(n)),
+                Piece::Resp(r) => push_header(out, r, |n| source.response_header(n)),
+                Piece::RemoteAddress => {
+                    if let Some(a) = source.remote_address() {
+                        out.push_str(&a);
+                    }
+                }
+                Piece::RemoteAddressWithoutPort => {
+                    if let Some(a) = source.remote_address() {
+                        out.push_str(portico::strip_port(&a));
+                    }
+                }
+                Piece::Protocol => {
+                    if let Some(p) = source.protocol() {
+                        out.push_str(&p);
+                    }
+                }
+                Piece::StartTime => {
+                    crate::start_time::push_rfc3339_millis(out, source.start_time())
+                }
+            }
+        }
+    }
+}
+
+fn push_header(out: &mut String, r: &HeaderRef, get: impl Fn(&str) -> Option<String>) {
+    let value = get(&r.name).or_else(|| r.fallback.as_deref().and_then(&get));
+    let Some(value) = value else { return };
+    let mut end = r.max_len.unwrap_or(value.len()).min(value.len());
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    out.push_str(value.get(..end).unwrap_or_default());
+}
+
+/// `NAME(args):N%rest` → (`NAME(args):N`, `rest`). Command names are upper
+/// case with digits and `_`; arguments may hold anything but `)`.
+fn split_command(s: &str) -> Option<(&str, &str)> {
+    let name_len = s
+        .bytes()
+        .take_while(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || *b == b'_')
+        .count();
+    if name_len == 0 {
+        return None;
+    }
+    let mut i = name_len;
+    let bytes = s.as_bytes();
+    if bytes.get(i) == Some(&b'(') {
+        i += s.get(i..)?.find(')')? + 1;
+    }
+    if bytes.get(i) == Some(&b':') {
+        i += 1;
+        let digits = s.get(i..)?.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        i += digits;
+    }
+    if bytes.get(i) != Some(&b'%') {
+        return None;
+    }
+    Some((s.get(..i)?, s.get(i + 1..)?))
+}
+
+fn parse_command(command: &str, side: Side, hostname: Option<&str>) -> Result<Piece, String> {
+    let (head, max_len) = match command.rsplit_once(':') {
+        Some((head, n)) if !n.contains(')') => {
+            let n: usize = n
+                .parse()
+                .map_err(|_| format!("%{command}%: bad length `{n}`"))?;
+            (head, Some(n))
+        }
+        _ => (command, None),
+    };
+    let (name, args) = match head.split_once('(') {
+        Some((name, args)) => (name, Some(args.strip_suffix(')').unwrap_or(args))),
+        None => (head, None),
+    };
+    let no_args = |piece: Piece| {
+        if args.is_some() || max_len.is_some() {
+            Err(format!("%{command}%: {name} takes no arguments or length"))
+        } else {
+            Ok(piece)
+        }
+    };
+    match name {
+        "REQ" => Ok(Piece::Req(header_ref(command, args, max_len)?)),
+        "RESP" if side == Side::Response => Ok(Piece::Resp(header_ref(command, args, max_len)?)),
+        "RESP" => Err(format!(
+            "%{command}%: response headers do not exist yet on the request side"
+        )),
+        "DOWNSTREAM_REMOTE_ADDRESS" => no_args(Piece::RemoteAddress),
+        "DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT" => no_args(Piece::RemoteAddressWithoutPort),
+        "PROTOCOL" => no_args(Piece::Protocol),
+        "START_TIME" => {
+            if args.is_some() {
+                return Err(format!(
+                    "%{command}%: custom time formats are not supported; \
+                     %START_TIME% gives Envoy's default (2006-01-02T15:04:05.000Z)"
+                ));
+            }
+            no_args(Piece::StartTime)
+        }
+        "HOSTNAME" => match hostname {
+            Some(h) => no_args(Piece::Text(h.to_string())),
+            None => Err(
+                "%HOSTNAME% needs the host name, which a wasm VM cannot look up: \
+                 pass it with `vm_config.environment_variables.host_env_keys: [HOSTNAME]` \
+                 (or `key_values: {HOSTNAME: ...}`)"
+                    .to_string(),
+            ),
+        },
+        other => Err(format!("unknown command %{other}%; supported: {COMMANDS}")),
+    }
+}
+
+fn header_ref(
+    command: &str,
+    args: Option<&str>,
+    max_len: Option<usize>,
+) -> Result<HeaderRef, String> {
+    let args =
+        args.ok_or_else(|| format!("%{command}%: needs a header name, as in %REQ(x-id)%"))?;
+    let (name, fallback) = match args.split_once('?') {
+        Some((a, b)) => (a, Some(b)),
+        None => (args, None),
+    };
+    let check = |n: &str| -> Result<String, String> {
+        if crate::names::is_header_name(n) {
+            Ok(n.to_ascii_lowercase())
+        } else {
+            Err(format!("%{command}%: `{n}` is not a header name"))
+        }
+    };
+    Ok(HeaderRef {
+        name: check(name)?,
+        fallback: fallback.map(check).transpose()?,
+        max_len,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    struct Fixed;
+    impl Source for Fixed {
+        fn request_header(&self, name: &str) -> Option<String> {
+            match name {
+                "x-id" => Some("abcdef".into()),
+                ":path" => Some("/p?q".into()),
+                "x-utf" => Some("héllo".into()),
+                _ => None,
+            }
+        }
+        fn response_header(&self, name: &str) -> Option<String> {
+            (name == "content-type").then(|| "text/plain".into())
+        }
+        fn remote_address(&self) -> Option<String> {
+            Some("10.1.2.3:4567".into())
+        }
+        fn protocol(&self) -> Option<String> {
+            Some("HTTP/1.1".into())
+        }
+        fn start_time(&self) -> SystemTime {
+            UNIX_EPOCH + Duration::from_millis(1_700_000_000_123)
+        }
+    }
+
+    fn render(text: &str, side: Side) -> String {
+        let t = Template::parse(text, side, Some("box")).unwrap();
+        let mut out = String::new();
+        t.render(&Fixed, &mut out);
+        out
+    }
+
+    #[test]
+    fn substitutes_every_command() {
+        assert_eq!(render("id=%REQ(X-Id)%", Side::Request), "id=abcdef");
+        assert_eq!(render("%REQ(x-none)%", Side::Request), "");
+        assert_eq!(render("%REQ(x-none?x-id)%", Side::Request), "abcdef");
+        assert_eq!(render("%REQ(x-id):3%", Side::Request), "abc");
+        assert_eq!(render("%REQ(x-utf):2%", Side::Request), "h");
+        assert_eq!(render("%RESP(content-type)%", Side::Response), "text/plain");
+        assert_eq!(
+            render(
+                "%DOWNSTREAM_REMOTE_ADDRESS% %DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%",
+                Side::Request
+            ),
+            "10.1.2.3:4567 10.1.2.3"
+        );
+        assert_eq!(render("%PROTOCOL%", Side::Request), "HTTP/1.1");
+        assert_eq!(
+            render("%START_TIME%", Side::Request),
+            "2023-11-14T22:13:20.123Z"
+        );
+        assert_eq!(render("%HOSTNAME%", Side::Request), "box");
+        assert_eq!(
+            render("100%% of %REQ(:path)%", Side::Request),
+            "100% of /p?q"
+        );
+    }
+
+    #[test]
+    fn literals_are_recognised_as_such() {
+        let t = Template::parse("plain 50%% off", Side::Request, None).unwrap();
+        assert_eq!(t.as_literal(), Some("plain 50% off"));
+        let t = Template::parse("%REQ(a?b)%", Side::Response, None).unwrap();
+        assert_eq!(t.as_literal(), None);
+        assert_eq!(t.request_headers().collect::<Vec<_>>(), vec!["a", "b"]);
+    }
+
+    #[test]
+    fn refuses_what_it_cannot_substitute() {
+        let err = |text: &str, side| Template::parse(text, side, None).unwrap_err();
+        assert!(err("%UPSTREAM_HOST%", Side::Request).contains("unknown command %UPSTREAM_HOST%"));
+        assert!(err("50%", Side::Request).contains("write `%%`"));
+        assert!(err("%REQ%", Side::Request).contains("needs a header name"));
+        assert!(err("%REQ(bad name)%", Side::Request).contains("not a header name"));
+        assert!(err("%RESP(x)%", Side::Request).contains("request side"));
+        assert!(err("%HOSTNAME%", Side::Request).contains("host_env_keys"));
+        assert!(err("%START_TIME(%s)%", Side::Request).contains("custom time formats"));
+        assert!(err("%PROTOCOL:3%", Side::Request).contains("takes no arguments"));
+    }
+}
