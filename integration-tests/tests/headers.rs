@@ -1,0 +1,248 @@
+//! `portico_headers.wasm` in a real Envoy: side by side with Envoy's native
+//! `header_mutation` on the same `mutations`, then each Portico extension.
+
+use integration_tests::bootstrap::{wasm_filter, Bootstrap};
+use integration_tests::client::Reply;
+use integration_tests::{wasm_path, Envoy, Upstream};
+use serde_json::{json, Value};
+
+/// The `mutations` both filters run: every append action, removals, every
+/// substitution command, query parameter mutations.
+fn shared_mutations() -> Value {
+    json!({
+        "request_mutations": [
+            {"append": {"header": {"key": "x-added", "value": "static"}}},
+            {"append": {"header": {"key": "x-multi", "value": "m"}, "append_action": "APPEND_IF_EXISTS_OR_ADD"}},
+            {"append": {"header": {"key": "x-if-absent", "value": "new"}, "append_action": "ADD_IF_ABSENT"}},
+            {"append": {"header": {"key": "x-over", "value": "o"}, "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}},
+            {"append": {"header": {"key": "x-over-if", "value": "oi"}, "append_action": "OVERWRITE_IF_EXISTS"}},
+            {"append": {"header": {"key": "user-agent", "value": "extra"}}},
+            {"remove": "x-remove-me"},
+            {"remove_on_match": {"key_matcher": {"prefix": "x-internal-"}}},
+            {"remove_on_match": {"key_matcher": {"suffix": "-DEBUG", "ignore_case": true}}},
+            {"append": {"header": {"key": "X-Copy", "value": "%REQ(x-in)%|%REQ(X-Case)%"}}},
+            {"append": {"header": {"key": "x-empty", "value": "%REQ(x-none)%"}}},
+            {"append": {"header": {"key": "x-kept-empty", "value": "%REQ(x-none)%"}, "keep_empty_value": true}},
+            {"append": {"header": {"key": "x-trunc", "value": "%REQ(x-in):3%|%REQ(x-none?x-in)%"}}},
+            {"append": {"header": {"key": "x-peer", "value": "%DOWNSTREAM_REMOTE_ADDRESS%"}}},
+            {"append": {"header": {"key": "x-peer-ip", "value": "%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%"}}},
+            {"append": {"header": {"key": "x-meta", "value": "%PROTOCOL% on %HOSTNAME%, 100%%"}}},
+            {"append": {"header": {"key": "x-start", "value": "%START_TIME%"}}}
+        ],
+        "query_parameter_mutations": [
+            {"remove": "debug"},
+            {"append": {"record": {"key": "src", "value": "%REQ(x-in)%"}, "action": "OVERWRITE_IF_EXISTS_OR_ADD"}},
+            {"append": {"record": {"key": "v", "value": "2"}, "action": "ADD_IF_ABSENT"}},
+            {"append": {"record": {"key": "tag", "value": "a b/c"}, "action": "APPEND_IF_EXISTS_OR_ADD"}}
+        ],
+        "response_mutations": [
+            {"append": {"header": {"key": "x-echo-in", "value": "%REQ(x-in)%"}}},
+            {"append": {"header": {"key": "x-resp-type", "value": "[%RESP(content-type)%]"}}},
+            {"remove": "x-upstream"},
+            {"append": {"header": {"key": "x-frame-options", "value": "DENY"}, "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}},
+            {"append": {"header": {"key": "x-resp-added", "value": "r"}, "append_action": "ADD_IF_ABSENT"}}
+        ]
+    })
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// The wasm filter entry, with `HOSTNAME` passed to the VM as `%HOSTNAME%` needs.
+fn portico_filter(config: &Value) -> Value {
+    let wasm = wasm_path("headers").unwrap();
+    let mut filter = wasm_filter("portico.headers", &wasm, &config.to_string());
+    filter["typed_config"]["config"]["vm_config"]["environment_variables"] =
+        json!({"key_values": {"HOSTNAME": hostname()}});
+    filter
+}
+
+fn native_filter(mutations: &Value) -> Value {
+    json!({
+        "name": "envoy.filters.http.header_mutation",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.header_mutation.v3.HeaderMutation",
+            "mutations": mutations
+        }
+    })
+}
+
+/// Headers whose values differ between any two requests (ids, clocks, client
+/// ports): checked for shape, then blanked.
+fn normalise(mut headers: Vec<(String, String)>) -> Vec<(String, String)> {
+    for (name, value) in &mut headers {
+        let shape_ok = match name.as_str() {
+            "x-request-id" => value.len() == 36,
+            "x-start" => {
+                value.len() == 24 && value.ends_with('Z') && value.as_bytes().get(10) == Some(&b'T')
+            }
+            "x-peer" => value.starts_with("127.0.0.1:"),
+            "date" | "x-envoy-upstream-service-time" | "content-length" => true,
+            _ => continue,
+        };
+        assert!(shape_ok, "{name}: {value:?}");
+        *value = "<varies>".into();
+    }
+    headers
+}
+
+struct Seen {
+    status: u16,
+    upstream_path: String,
+    upstream: Vec<(String, String)>,
+    client: Vec<(String, String)>,
+}
+
+fn seen(reply: Reply) -> Seen {
+    let echo = reply.echo().expect("the request reached the upstream");
+    Seen {
+        status: reply.status,
+        upstream_path: echo.path.clone(),
+        upstream: normalise(echo.headers.clone()),
+        client: normalise(reply.headers.clone()),
+    }
+}
+
+#[test]
+fn same_mutations_same_headers_as_native_header_mutation() {
+    let upstream = Upstream::start();
+    let mutations = shared_mutations();
+    let config = Bootstrap::new(upstream.port())
+        .listener("native", vec![native_filter(&mutations)])
+        .listener("portico", vec![portico_filter(&json!({ "mutations": mutations }))])
+        .render();
+    let envoy = Envoy::start(&config, 1);
+    type Case = (&'static str, &'static str, Vec<(&'static str, &'static str)>);
+    let cases: Vec<Case> = vec![
+        ("plain", "/plain", vec![]),
+        ("single values", "/s", vec![("x-multi", "a"), ("x-if-absent", "kept"), ("x-over", "a"), ("x-over-if", "a"), ("x-in", "hello")]),
+        ("repeated values", "/r", vec![("x-multi", "a"), ("x-multi", "b"), ("x-over", "1"), ("x-over", "2"), ("x-over-if", "1"), ("x-over-if", "2"), ("x-in", "first"), ("x-in", "second")]),
+        ("inline header joined by Envoy", "/ua", vec![("user-agent", "u1"), ("user-agent", "u2")]),
+        ("case differences", "/c", vec![("X-Case", "Upper"), ("X-MULTI", "shout"), ("X-Remove-Me", "1"), ("X-Internal-Token", "t"), ("x-trace-Debug", "1"), ("x-keep-debugger", "1")]),
+        ("removals", "/rm", vec![("x-remove-me", "1"), ("x-internal-a", "1"), ("x-internal-b", "2"), ("x-foo-debug", "1")]),
+        ("query parameters", "/q?b=2&a=1&debug=1&src=old&flag", vec![("x-in", "app one")]),
+        ("query with v present", "/q?v=1&tag=x", vec![]),
+        ("no query", "/nq", vec![]),
+    ];
+    for (what, path, headers) in cases {
+        let send = |listener: &str| {
+            let mut req = envoy.get(listener, path);
+            for (k, v) in &headers {
+                req = req.header(k, v);
+            }
+            seen(req.send())
+        };
+        let native = send("native");
+        let portico = send("portico");
+        assert_eq!(portico.status, native.status, "{what}: status");
+        assert_eq!(portico.upstream_path, native.upstream_path, "{what}: upstream path");
+        assert_eq!(portico.upstream, native.upstream, "{what}: upstream-seen request headers");
+        assert_eq!(portico.client, native.client, "{what}: client-seen response headers");
+    }
+    assert!(envoy.stat("wasmcustom.headers.mutations_applied").unwrap_or(0) > 0);
+}
+
+#[test]
+fn portico_extensions_end_to_end() {
+    let upstream = Upstream::start();
+    let config = json!({
+        "mutations": {
+            "request_mutations": [
+                {"append": {"header": {"key": "x-request-id", "value": "generated"}, "append_action": "ADD_IF_ABSENT"}},
+                {"append": {"header": {"key": "x-long", "value": "%REQ(x-big)%%REQ(x-big)%"}}}
+            ],
+            "response_mutations": [
+                {"append": {"header": {"key": "x-request-id", "value": "%REQ(x-request-id)%"}}},
+                {"remove_on_match": {"key_matcher": {"prefix": "x-upstream"}}}
+            ]
+        },
+        "rules": [
+            {"match": {"prefix": "/api/", "headers": [{"name": ":method", "string_match": {"exact": "POST"}}]},
+             "request_mutations": [
+                {"copy": {"from": ":authority", "to": "x-original-host"}},
+                {"rewrite_path": {"regex": "^/api/v(\\d+)/", "substitution": "/internal/\\1/"}},
+                {"rewrite_host": "%REQ(x-tenant)%.backend"},
+                {"rename": {"from": "x-client-key", "to": "x-api-key"}}
+             ],
+             "response_mutations": [{"append": {"header": {"key": "x-rule", "value": "api-post"}}}]},
+            {"match": {"path": "/teapot"},
+             "response_mutations": [{"set_status": 418}]}
+        ]
+    });
+    let envoy = Envoy::start(
+        &Bootstrap::new(upstream.port())
+            .listener("main", vec![portico_filter(&config)])
+            .render(),
+        1,
+    );
+
+    let reply = envoy
+        .request("main", "POST", "/api/v3/users?id=7")
+        .header("x-tenant", "acme")
+        .header("x-client-key", "k1")
+        .header("x-request-id", "11111111-2222-3333-4444-555555555555")
+        .send();
+    let echo = reply.echo().unwrap();
+    assert_eq!(echo.path, "/internal/3/users?id=7");
+    assert_eq!(echo.header("host"), Some("acme.backend"));
+    assert_eq!(echo.header("x-api-key"), Some("k1"));
+    assert_eq!(echo.header("x-client-key"), None);
+    // The harness client sends `Host: portico.test`.
+    assert_eq!(echo.header("x-original-host"), Some("portico.test"));
+    assert_eq!(reply.header("x-rule"), Some("api-post"));
+    assert_eq!(reply.header("x-request-id"), Some("11111111-2222-3333-4444-555555555555"));
+    assert_eq!(reply.header("x-upstream"), None);
+
+    // A GET to the same path: the first rule wants POST, so nothing is rewritten.
+    let get = envoy.get("main", "/api/v3/users").header("x-tenant", "acme").send();
+    assert_eq!(get.echo().unwrap().path, "/api/v3/users");
+    assert_eq!(get.header("x-rule"), None);
+    // Envoy generated the id; the response echoes what went upstream.
+    let upstream_id = get.echo().unwrap().header("x-request-id").map(str::to_string);
+    assert!(upstream_id.is_some());
+    assert_eq!(get.header("x-request-id").map(str::to_string), upstream_id);
+
+    let teapot = envoy.get("main", "/teapot").send();
+    assert_eq!(teapot.status, 418);
+
+    // A substituted value too long to forward is dropped and counted.
+    let big = "b".repeat(9000);
+    let dropped = envoy.get("main", "/x").header("x-big", &big).send();
+    assert_eq!(dropped.status, 200);
+    assert_eq!(dropped.echo().unwrap().header("x-long"), None);
+    assert_eq!(envoy.stat("wasmcustom.headers.values_dropped"), Some(1));
+    assert_eq!(envoy.stat("wasmcustom.headers.rules_matched"), Some(2));
+}
+
+#[test]
+fn bad_configs_are_refused_at_load_with_their_json_path() {
+    let cases = [
+        (
+            json!({"mutations": {"request_mutations": [{"remove": ":authority"}]}}),
+            "mutations.request_mutations[0].remove: pseudo-header :authority cannot be changed this way",
+        ),
+        (
+            json!({"mutations": {"response_mutations": [{"remove_on_match": {"key_matcher": {"safe_regex": {"regex": "(unclosed"}}}}]}}),
+            "mutations.response_mutations[0].remove_on_match.key_matcher.safe_regex.regex: invalid regex",
+        ),
+        (
+            json!({"mutations": {"request_mutations": [{"append": {"header": {"key": "x", "value": "%UPSTREAM_HOST%"}}}]}}),
+            "mutations.request_mutations[0].append.header.value: unknown command %UPSTREAM_HOST%",
+        ),
+        (
+            json!({"rules": [{"match": {"prefix": "/"}, "response_mutations": [{"set_status": 1000}]}]}),
+            "rules[0].response_mutations[0].set_status: 1000 is not a final HTTP status",
+        ),
+    ];
+    for (config, expected) in cases {
+        let bootstrap = Bootstrap::new(9)
+            .listener("main", vec![portico_filter(&config)])
+            .render();
+        let (ok, output) = Envoy::validate(&bootstrap);
+        assert!(!ok, "Envoy accepted {config}");
+        assert!(output.contains(expected), "log for {config} lacks {expected:?}:\n{output}");
+    }
+}
