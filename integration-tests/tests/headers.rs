@@ -112,18 +112,76 @@ fn same_mutations_same_headers_as_native_header_mutation() {
     let mutations = shared_mutations();
     let config = Bootstrap::new(upstream.port())
         .listener("native", vec![native_filter(&mutations)])
-        .listener("portico", vec![portico_filter(&json!({ "mutations": mutations }))])
+        .listener(
+            "portico",
+            vec![portico_filter(&json!({ "mutations": mutations }))],
+        )
         .render();
     let envoy = Envoy::start(&config, 1);
-    type Case = (&'static str, &'static str, Vec<(&'static str, &'static str)>);
+    type Case = (
+        &'static str,
+        &'static str,
+        Vec<(&'static str, &'static str)>,
+    );
     let cases: Vec<Case> = vec![
         ("plain", "/plain", vec![]),
-        ("single values", "/s", vec![("x-multi", "a"), ("x-if-absent", "kept"), ("x-over", "a"), ("x-over-if", "a"), ("x-in", "hello")]),
-        ("repeated values", "/r", vec![("x-multi", "a"), ("x-multi", "b"), ("x-over", "1"), ("x-over", "2"), ("x-over-if", "1"), ("x-over-if", "2"), ("x-in", "first"), ("x-in", "second")]),
-        ("inline header joined by Envoy", "/ua", vec![("user-agent", "u1"), ("user-agent", "u2")]),
-        ("case differences", "/c", vec![("X-Case", "Upper"), ("X-MULTI", "shout"), ("X-Remove-Me", "1"), ("X-Internal-Token", "t"), ("x-trace-Debug", "1"), ("x-keep-debugger", "1")]),
-        ("removals", "/rm", vec![("x-remove-me", "1"), ("x-internal-a", "1"), ("x-internal-b", "2"), ("x-foo-debug", "1")]),
-        ("query parameters", "/q?b=2&a=1&debug=1&src=old&flag", vec![("x-in", "app one")]),
+        (
+            "single values",
+            "/s",
+            vec![
+                ("x-multi", "a"),
+                ("x-if-absent", "kept"),
+                ("x-over", "a"),
+                ("x-over-if", "a"),
+                ("x-in", "hello"),
+            ],
+        ),
+        (
+            "repeated values",
+            "/r",
+            vec![
+                ("x-multi", "a"),
+                ("x-multi", "b"),
+                ("x-over", "1"),
+                ("x-over", "2"),
+                ("x-over-if", "1"),
+                ("x-over-if", "2"),
+                ("x-in", "first"),
+                ("x-in", "second"),
+            ],
+        ),
+        (
+            "inline header joined by Envoy",
+            "/ua",
+            vec![("user-agent", "u1"), ("user-agent", "u2")],
+        ),
+        (
+            "case differences",
+            "/c",
+            vec![
+                ("X-Case", "Upper"),
+                ("X-MULTI", "shout"),
+                ("X-Remove-Me", "1"),
+                ("X-Internal-Token", "t"),
+                ("x-trace-Debug", "1"),
+                ("x-keep-debugger", "1"),
+            ],
+        ),
+        (
+            "removals",
+            "/rm",
+            vec![
+                ("x-remove-me", "1"),
+                ("x-internal-a", "1"),
+                ("x-internal-b", "2"),
+                ("x-foo-debug", "1"),
+            ],
+        ),
+        (
+            "query parameters",
+            "/q?b=2&a=1&debug=1&src=old&flag",
+            vec![("x-in", "app one")],
+        ),
         ("query with v present", "/q?v=1&tag=x", vec![]),
         ("no query", "/nq", vec![]),
     ];
@@ -138,11 +196,25 @@ fn same_mutations_same_headers_as_native_header_mutation() {
         let native = send("native");
         let portico = send("portico");
         assert_eq!(portico.status, native.status, "{what}: status");
-        assert_eq!(portico.upstream_path, native.upstream_path, "{what}: upstream path");
-        assert_eq!(portico.upstream, native.upstream, "{what}: upstream-seen request headers");
-        assert_eq!(portico.client, native.client, "{what}: client-seen response headers");
+        assert_eq!(
+            portico.upstream_path, native.upstream_path,
+            "{what}: upstream path"
+        );
+        assert_eq!(
+            portico.upstream, native.upstream,
+            "{what}: upstream-seen request headers"
+        );
+        assert_eq!(
+            portico.client, native.client,
+            "{what}: client-seen response headers"
+        );
     }
-    assert!(envoy.stat("wasmcustom.headers.mutations_applied").unwrap_or(0) > 0);
+    assert!(
+        envoy
+            .stat("wasmcustom.headers.mutations_applied")
+            .unwrap_or(0)
+            > 0
+    );
 }
 
 #[test]
@@ -193,15 +265,25 @@ fn portico_extensions_end_to_end() {
     // The harness client sends `Host: portico.test`.
     assert_eq!(echo.header("x-original-host"), Some("portico.test"));
     assert_eq!(reply.header("x-rule"), Some("api-post"));
-    assert_eq!(reply.header("x-request-id"), Some("11111111-2222-3333-4444-555555555555"));
+    assert_eq!(
+        reply.header("x-request-id"),
+        Some("11111111-2222-3333-4444-555555555555")
+    );
     assert_eq!(reply.header("x-upstream"), None);
 
     // A GET to the same path: the first rule wants POST, so nothing is rewritten.
-    let get = envoy.get("main", "/api/v3/users").header("x-tenant", "acme").send();
+    let get = envoy
+        .get("main", "/api/v3/users")
+        .header("x-tenant", "acme")
+        .send();
     assert_eq!(get.echo().unwrap().path, "/api/v3/users");
     assert_eq!(get.header("x-rule"), None);
     // Envoy generated the id; the response echoes what went upstream.
-    let upstream_id = get.echo().unwrap().header("x-request-id").map(str::to_string);
+    let upstream_id = get
+        .echo()
+        .unwrap()
+        .header("x-request-id")
+        .map(str::to_string);
     assert!(upstream_id.is_some());
     assert_eq!(get.header("x-request-id").map(str::to_string), upstream_id);
 
@@ -243,6 +325,9 @@ fn bad_configs_are_refused_at_load_with_their_json_path() {
             .render();
         let (ok, output) = Envoy::validate(&bootstrap);
         assert!(!ok, "Envoy accepted {config}");
-        assert!(output.contains(expected), "log for {config} lacks {expected:?}:\n{output}");
+        assert!(
+            output.contains(expected),
+            "log for {config} lacks {expected:?}:\n{output}"
+        );
     }
 }

@@ -40,7 +40,7 @@ pub enum Op {
         to: String,
     },
     RewritePath {
-        regex: regex::Regex,
+        regex: regex_lite::Regex,
         /// In `regex`'s replacement syntax (`${1}`), translated from Envoy's `\1`.
         replacement: String,
     },
