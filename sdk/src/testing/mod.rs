@@ -309,6 +309,13 @@ impl TestHost {
         self.state.borrow().shared.get(key).map(|(v, _)| v.clone())
     }
 
+    /// Every shared-data key, sorted.
+    pub fn shared_data_keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self.state.borrow().shared.keys().cloned().collect();
+        keys.sort();
+        keys
+    }
+
     /// Makes the next `n` CAS-guarded shared-data writes fail with a
     /// mismatch, as if another worker had written in between.
     pub fn inject_cas_conflicts(&self, n: u32) {

@@ -1,0 +1,222 @@
+//! Descriptor actions (the names of Envoy's `RateLimit.Action`) and the
+//! bucket key they build from a request.
+
+use portico::route_match::HeaderMatcher;
+use portico::Headers;
+use serde::de::IgnoredAny;
+use serde::Deserialize;
+use std::fmt::Write;
+
+/// Values longer than this are replaced by a digest in the key, so a client
+/// cannot make shared-data entries arbitrarily large.
+pub const MAX_VALUE_BYTES: usize = 96;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Action {
+    RequestHeaders(RequestHeaders),
+    RemoteAddress(RemoteAddress),
+    GenericKey(GenericKey),
+    HeaderValueMatch(HeaderValueMatch),
+    /// Portico's: a query parameter of the request.
+    QueryParameter(QueryParameter),
+    // Envoy actions that depend on what a wasm filter cannot see.
+    SourceCluster(IgnoredAny),
+    DestinationCluster(IgnoredAny),
+    DynamicMetadata(IgnoredAny),
+    Metadata(IgnoredAny),
+    MaskedRemoteAddress(IgnoredAny),
+    QueryParameterValueMatch(IgnoredAny),
+    Extension(IgnoredAny),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestHeaders {
+    pub header_name: String,
+    pub descriptor_key: String,
+    #[serde(default)]
+    pub skip_if_absent: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoteAddress {}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenericKey {
+    pub descriptor_value: String,
+    #[serde(default)]
+    pub descriptor_key: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeaderValueMatch {
+    pub descriptor_value: String,
+    #[serde(default)]
+    pub descriptor_key: Option<String>,
+    #[serde(default = "yes")]
+    pub expect_match: bool,
+    pub headers: Vec<HeaderMatcher>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueryParameter {
+    pub name: String,
+    #[serde(default)]
+    pub descriptor_key: Option<String>,
+    #[serde(default)]
+    pub skip_if_absent: bool,
+}
+
+impl Action {
+    /// Refuses, at load, the Envoy actions Portico cannot evaluate.
+    pub fn check(&self) -> Result<(), String> {
+        let unsupported = match self {
+            Action::SourceCluster(_) => "source_cluster",
+            Action::DestinationCluster(_) => "destination_cluster",
+            Action::DynamicMetadata(_) => "dynamic_metadata",
+            Action::Metadata(_) => "metadata",
+            Action::MaskedRemoteAddress(_) => "masked_remote_address",
+            Action::QueryParameterValueMatch(_) => "query_parameter_value_match",
+            Action::Extension(_) => "extension",
+            Action::RequestHeaders(r)
+                if r.header_name.is_empty() || r.descriptor_key.is_empty() =>
+            {
+                return Err("`header_name` and `descriptor_key` must not be empty".into())
+            }
+            Action::QueryParameter(q) if q.name.is_empty() => {
+                return Err("`name` must not be empty".into())
+            }
+            _ => return Ok(()),
+        };
+        Err(format!(
+            "action `{unsupported}` is not supported by Portico; supported: request_headers, \
+             remote_address, generic_key, header_value_match, query_parameter"
+        ))
+    }
+}
+
+/// What the key builder reads from a request.
+pub struct RequestView<'a> {
+    pub headers: &'a Headers<'a>,
+    pub path: &'a str,
+    /// Downstream address as Envoy reports it (`source.address`).
+    pub source_address: Option<String>,
+    pub xff_num_trusted_hops: u32,
+}
+
+/// Appends this rule's descriptor to `key`. `false` when an action has no
+/// value and is not allowed to skip: the rule then does not apply, as an
+/// Envoy descriptor that cannot be produced is not sent.
+pub fn build_key(actions: &[Action], request: &RequestView<'_>, key: &mut String) -> bool {
+    for action in actions {
+        let ok = match action {
+            Action::RequestHeaders(r) => match request.headers.get(&r.header_name) {
+                Some(v) => {
+                    push_entry(key, &r.descriptor_key, &v);
+                    true
+                }
+                None => r.skip_if_absent,
+            },
+            Action::RemoteAddress(_) => match client_ip(request) {
+                Some(ip) => {
+                    push_entry(key, "remote_address", &ip);
+                    true
+                }
+                None => false,
+            },
+            Action::GenericKey(g) => {
+                let k = g.descriptor_key.as_deref().unwrap_or("generic_key");
+                push_entry(key, k, &g.descriptor_value);
+                true
+            }
+            Action::HeaderValueMatch(h) => {
+                let matched = h.headers.iter().all(|m| m.matches(request.headers));
+                if matched == h.expect_match {
+                    let k = h.descriptor_key.as_deref().unwrap_or("header_match");
+                    push_entry(key, k, &h.descriptor_value);
+                    true
+                } else {
+                    false
+                }
+            }
+            Action::QueryParameter(q) => match portico::query::query_param(request.path, &q.name) {
+                Some(v) => {
+                    push_entry(key, q.descriptor_key.as_deref().unwrap_or(&q.name), &v);
+                    true
+                }
+                None => q.skip_if_absent,
+            },
+            // Refused at load.
+            _ => false,
+        };
+        if !ok {
+            return false;
+        }
+    }
+    true
+}
+
+/// The client: Envoy's downstream address, or with `xff_num_trusted_hops`
+/// = N, the N-th address from the right of `x-forwarded-for`.
+fn client_ip(request: &RequestView<'_>) -> Option<String> {
+    let n = request.xff_num_trusted_hops as usize;
+    if n > 0 {
+        if let Some(xff) = request.headers.get("x-forwarded-for") {
+            let hops: Vec<&str> = xff
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .collect();
+            if let Some(ip) = hops.len().checked_sub(n).and_then(|i| hops.get(i)) {
+                return Some((*ip).to_string());
+            }
+        }
+    }
+    let addr = request.source_address.as_deref()?;
+    Some(portico::strip_port(addr).to_string())
+}
+
+/// `|key=len:value`, length-prefixed so no value can forge another key.
+fn push_entry(out: &mut String, key: &str, value: &str) {
+    out.push('|');
+    out.push_str(key);
+    if value.len() <= MAX_VALUE_BYTES {
+        let _ = write!(out, "={}:{value}", value.len());
+    } else {
+        let _ = write!(out, "#{}:{:016x}", value.len(), digest(value.as_bytes()));
+    }
+}
+
+/// FNV-1a, 64 bits: a compact stand-in for values too long to keep.
+fn digest(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_are_unambiguous() {
+        let mut a = String::new();
+        push_entry(&mut a, "k", "x|k=1:y");
+        let mut b = String::new();
+        push_entry(&mut b, "k", "x");
+        push_entry(&mut b, "k", "y");
+        assert_ne!(a, b);
+        let mut long = String::new();
+        push_entry(&mut long, "k", &"v".repeat(1000));
+        assert!(long.len() < 40, "{long}");
+    }
+}

@@ -1,0 +1,180 @@
+//! Token-bucket arithmetic, exact and in integers.
+//!
+//! Envoy's `local_ratelimit` refills continuously at `tokens_per_fill` per
+//! `fill_interval` up to `max_tokens` (its `AtomicTokenBucketImpl`), starting
+//! full. The whole state is one number, the instant at which the bucket was
+//! (or would have been) empty; the tokens at `now` follow from it. Instants
+//! are kept in units of nanoseconds × `tokens_per_fill`, so one token is
+//! exactly `fill_interval` nanoseconds of those units and nothing rounds.
+
+/// A bucket's shape, from the config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit {
+    pub max_tokens: u64,
+    pub tokens_per_fill: u64,
+    pub fill_interval_ns: u64,
+}
+
+/// Outcome of taking a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    pub allowed: bool,
+    /// Whole tokens left after this request.
+    pub remaining: u64,
+    /// Seconds until the next whole token (0 while one is left).
+    pub reset_seconds: u64,
+}
+
+/// The bucket's state: where it would be empty, in scaled units.
+pub type EmptyAt = u128;
+
+impl Limit {
+    fn scaled(&self, now_ns: u128) -> u128 {
+        now_ns.saturating_mul(u128::from(self.tokens_per_fill))
+    }
+
+    fn token(&self) -> u128 {
+        u128::from(self.fill_interval_ns)
+    }
+
+    /// The state of a full bucket at `now`: the empty point lies `max_tokens`
+    /// tokens back.
+    fn full_at(&self, now: u128) -> EmptyAt {
+        now.saturating_sub(u128::from(self.max_tokens).saturating_mul(self.token()))
+    }
+
+    /// Takes one token if there is one. `state` is `None` for a bucket never
+    /// used (full). Returns the new state and the decision.
+    pub fn take(&self, state: Option<EmptyAt>, now_ns: u128) -> (EmptyAt, Decision) {
+        let now = self.scaled(now_ns);
+        // Tokens beyond max_tokens are not kept: clamp the empty point.
+        let empty_at = state.unwrap_or(0).max(self.full_at(now));
+        let allowed = now.saturating_sub(empty_at) >= self.token();
+        let empty_at = if allowed {
+            empty_at + self.token()
+        } else {
+            empty_at
+        };
+        (empty_at, self.decision(allowed, empty_at, now))
+    }
+
+    fn decision(&self, allowed: bool, empty_at: EmptyAt, now: u128) -> Decision {
+        let credit = now.saturating_sub(empty_at);
+        let remaining = u64::try_from(credit / self.token()).unwrap_or(u64::MAX);
+        let reset_seconds = if remaining >= 1 {
+            0
+        } else {
+            // Scaled units until one token, back to nanoseconds, rounded up.
+            let missing = self.token() - credit;
+            let tpf = u128::from(self.tokens_per_fill.max(1));
+            let wait_ns = missing.div_ceil(tpf);
+            u64::try_from(wait_ns.div_ceil(1_000_000_000)).unwrap_or(u64::MAX)
+        };
+        Decision {
+            allowed,
+            remaining,
+            reset_seconds,
+        }
+    }
+
+    /// A bucket that has refilled completely holds nothing a fresh bucket
+    /// would not: its slot can be reused.
+    pub fn is_full(&self, state: EmptyAt, now_ns: u128) -> bool {
+        state <= self.full_at(self.scaled(now_ns))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECOND: u128 = 1_000_000_000;
+    const T0: u128 = 1_767_225_600 * SECOND;
+
+    fn limit(max: u64, per_fill: u64, interval_s: u64) -> Limit {
+        Limit {
+            max_tokens: max,
+            tokens_per_fill: per_fill,
+            fill_interval_ns: interval_s * 1_000_000_000,
+        }
+    }
+
+    /// Takes `n` tokens at `now`, returning how many were allowed.
+    fn burst(l: &Limit, state: &mut Option<EmptyAt>, now: u128, n: u32) -> u32 {
+        let mut allowed = 0;
+        for _ in 0..n {
+            let (s, d) = l.take(*state, now);
+            *state = Some(s);
+            allowed += u32::from(d.allowed);
+        }
+        allowed
+    }
+
+    #[test]
+    fn a_new_bucket_is_full_and_a_burst_gets_max_tokens() {
+        let l = limit(5, 1, 10);
+        let mut s = None;
+        assert_eq!(burst(&l, &mut s, T0, 20), 5);
+    }
+
+    #[test]
+    fn refills_tokens_per_fill_each_interval_up_to_max() {
+        let l = limit(4, 2, 10);
+        let mut s = None;
+        assert_eq!(burst(&l, &mut s, T0, 10), 4);
+        assert_eq!(
+            burst(&l, &mut s, T0 + 9 * SECOND, 10),
+            1,
+            "0.9 interval: 1.8 tokens"
+        );
+        assert_eq!(burst(&l, &mut s, T0 + 19 * SECOND, 10), 2);
+        // A long pause refills to max_tokens, not beyond.
+        assert_eq!(burst(&l, &mut s, T0 + 1000 * SECOND, 10), 4);
+    }
+
+    #[test]
+    fn remaining_and_reset_as_envoy_reports_them() {
+        let l = limit(3, 1, 10);
+        let (s, d) = l.take(None, T0);
+        assert_eq!((d.allowed, d.remaining, d.reset_seconds), (true, 2, 0));
+        let (s, d) = l.take(Some(s), T0);
+        assert_eq!((d.remaining, d.reset_seconds), (1, 0));
+        let (s, d) = l.take(Some(s), T0);
+        assert_eq!((d.allowed, d.remaining, d.reset_seconds), (true, 0, 10));
+        let (_, d) = l.take(Some(s), T0 + 2500 * 1_000_000);
+        assert_eq!((d.allowed, d.remaining, d.reset_seconds), (false, 0, 8));
+    }
+
+    #[test]
+    fn fractional_rates_do_not_drift() {
+        // 3 tokens per 1 s: a third of a second per token, exactly.
+        let l = Limit {
+            max_tokens: 1,
+            tokens_per_fill: 3,
+            fill_interval_ns: 1_000_000_000,
+        };
+        let mut s = None;
+        let mut allowed = 0;
+        for ms in 0..3000u128 {
+            allowed += burst(&l, &mut s, T0 + ms * 1_000_000, 1);
+        }
+        assert_eq!(allowed, 9, "1 at start, then one every 1/3 s for 3 s");
+    }
+
+    #[test]
+    fn a_clock_that_steps_back_grants_nothing_extra() {
+        let l = limit(2, 1, 10);
+        let mut s = None;
+        assert_eq!(burst(&l, &mut s, T0, 5), 2);
+        assert_eq!(burst(&l, &mut s, T0 - 100 * SECOND, 5), 0);
+    }
+
+    #[test]
+    fn full_buckets_are_recognised_for_reuse() {
+        let l = limit(2, 1, 10);
+        let (s, _) = l.take(None, T0);
+        assert!(!l.is_full(s, T0));
+        assert!(!l.is_full(s, T0 + 9 * SECOND));
+        assert!(l.is_full(s, T0 + 10 * SECOND));
+    }
+}

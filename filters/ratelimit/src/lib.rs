@@ -1,0 +1,311 @@
+//! `portico_ratelimit.wasm`: token buckets shared by all of Envoy's workers,
+//! one per distinct key a request carries (API key, user, client address…).
+//!
+//! - `config.rs`: the JSON, close to Envoy's `local_ratelimit`, checked at load;
+//! - `actions.rs`: descriptor actions and the key they build;
+//! - `bucket.rs`: the token-bucket arithmetic;
+//! - `table.rs`: the buckets in shared data, with compare-and-swap;
+//! - this file: which bucket a request uses and what the client sees.
+
+pub mod actions;
+pub mod bucket;
+pub mod config;
+pub mod table;
+
+use actions::{Action as KeyAction, RequestView};
+use bucket::{Decision, Limit};
+use config::{Config, XRateLimitHeaders};
+use portico::host::HostError;
+use portico::route_match::RouteMatch;
+use portico::{Action, ConfigError, Counter, Env, HttpFilter, LocalResponse, Plugin, Root, Stream};
+use std::cell::Cell;
+use std::fmt::Write;
+use std::hash::{Hash, Hasher};
+use std::rc::Rc;
+use std::time::Duration;
+use table::{Placement, Table};
+
+struct Rule {
+    route: Option<RouteMatch>,
+    actions: Vec<KeyAction>,
+}
+
+struct Metrics {
+    enabled: Counter,
+    ok: Counter,
+    rate_limited: Counter,
+    enforced: Counter,
+    overflowed: Counter,
+    errors: Counter,
+}
+
+/// Per VM: the compiled configuration and the shared table.
+pub struct RateLimiter {
+    rules: Vec<Rule>,
+    /// `limits[i]` for rule `i`; the default bucket, if any, comes last.
+    limits: Vec<Limit>,
+    has_default: bool,
+    table: Table,
+    status: u16,
+    headers_on_limit: Vec<(String, String)>,
+    x_ratelimit_headers: bool,
+    enabled: bool,
+    enforced: bool,
+    xff_num_trusted_hops: u32,
+    metrics: Metrics,
+    sweep_from: Cell<u32>,
+}
+
+impl Plugin for RateLimiter {
+    type Config = Config;
+    type Filter = RateLimitFilter;
+
+    fn configure(config: Config, root: &mut Root<'_, Self>) -> Result<Self, ConfigError> {
+        config.check_unsupported()?;
+        let mut rules = Vec::with_capacity(config.descriptors.len());
+        let mut limits = Vec::with_capacity(config.descriptors.len() + 1);
+        let identity = identity_of(&config);
+        for (i, d) in config.descriptors.into_iter().enumerate() {
+            for (j, a) in d.actions.iter().enumerate() {
+                a.check()
+                    .map_err(|m| ConfigError::at(format!("descriptors[{i}].actions[{j}]"), m))?;
+            }
+            limits.push(
+                d.token_bucket
+                    .limit(&format!("descriptors[{i}].token_bucket"))?,
+            );
+            rules.push(Rule {
+                route: d.route,
+                actions: d.actions,
+            });
+        }
+        let has_default = match &config.token_bucket {
+            Some(tb) => {
+                limits.push(tb.limit("token_bucket")?);
+                true
+            }
+            None => false,
+        };
+        if limits.is_empty() {
+            return Err(ConfigError::at(
+                ".",
+                "nothing to limit: set `token_bucket` (the default bucket), `descriptors`, or both",
+            ));
+        }
+        let status = match &config.status {
+            Some(s) => s.code.code("status.code")?,
+            None => 429,
+        };
+        let mut headers_on_limit = Vec::new();
+        for (i, h) in config.response_headers_to_add.iter().enumerate() {
+            let at = format!("response_headers_to_add[{i}].header");
+            if !is_token(&h.header.key) {
+                return Err(ConfigError::at(
+                    format!("{at}.key"),
+                    format!("{:?} is not a valid header name", h.header.key),
+                ));
+            }
+            if h.header
+                .value
+                .bytes()
+                .any(|b| matches!(b, b'\r' | b'\n' | 0))
+            {
+                return Err(ConfigError::at(
+                    format!("{at}.value"),
+                    "must not contain CR, LF or NUL",
+                ));
+            }
+            headers_on_limit.push((h.header.key.to_ascii_lowercase(), h.header.value.clone()));
+        }
+        let enabled = match &config.filter_enabled {
+            Some(p) => p.all_or_nothing("filter_enabled")?,
+            None => true,
+        };
+        let enforced = match &config.filter_enforced {
+            Some(p) => p.all_or_nothing("filter_enforced")?,
+            None => true,
+        };
+        let table =
+            Table::open(root.env(), config.max_buckets, limits.len(), identity).map_err(|e| {
+                ConfigError::at(
+                    "max_buckets",
+                    format!("cannot create the shared bucket table: {e}"),
+                )
+            })?;
+        let p = format!("{}.http_local_rate_limit", config.stat_prefix);
+        let metrics = Metrics {
+            enabled: root.counter(&format!("{p}.enabled"))?,
+            ok: root.counter(&format!("{p}.ok"))?,
+            rate_limited: root.counter(&format!("{p}.rate_limited"))?,
+            enforced: root.counter(&format!("{p}.enforced"))?,
+            overflowed: root.counter(&format!("{p}.bucket_table_full"))?,
+            errors: root.counter(&format!("{p}.errors"))?,
+        };
+        // Idle buckets give their slot back; see table.rs.
+        root.every(Duration::from_secs(1), |plugin: &Rc<RateLimiter>, root| {
+            let now = root.env().unix_nanos();
+            let next = plugin
+                .table
+                .sweep(root.env(), plugin.sweep_from.get(), &plugin.limits, now);
+            plugin.sweep_from.set(next);
+        });
+        log::info!(
+            "ratelimit: {} descriptor rules, default bucket {}, {} slots, enforced {enforced}",
+            rules.len(),
+            if has_default { "on" } else { "off" },
+            config.max_buckets
+        );
+        Ok(RateLimiter {
+            rules,
+            limits,
+            has_default,
+            table,
+            status,
+            headers_on_limit,
+            x_ratelimit_headers: config.enable_x_ratelimit_headers
+                == XRateLimitHeaders::DraftVersion03,
+            enabled,
+            enforced,
+            xff_num_trusted_hops: config.xff_num_trusted_hops,
+            metrics,
+            sweep_from: Cell::new(0),
+        })
+    }
+
+    fn new_filter(plugin: &Rc<Self>, _: &Env<'_>) -> RateLimitFilter {
+        RateLimitFilter {
+            plugin: Rc::clone(plugin),
+            outcome: None,
+        }
+    }
+}
+
+/// Per request: the decision, for the response headers.
+pub struct RateLimitFilter {
+    plugin: Rc<RateLimiter>,
+    outcome: Option<(Decision, u64)>,
+}
+
+impl RateLimiter {
+    /// The rule (index into `limits`) and bucket key for a request, if any
+    /// bucket applies.
+    fn bucket_for(&self, s: &Stream<'_, RateLimitFilter>) -> Option<(usize, String)> {
+        let headers = s.request_headers();
+        let path = s.path();
+        let view = RequestView {
+            headers: &headers,
+            path: &path,
+            source_address: s.source_address(),
+            xff_num_trusted_hops: self.xff_num_trusted_hops,
+        };
+        let mut key = String::with_capacity(64);
+        for (i, rule) in self.rules.iter().enumerate() {
+            if let Some(route) = &rule.route {
+                if !route.matches(&path, &headers) {
+                    continue;
+                }
+            }
+            key.clear();
+            let _ = write!(key, "{i}");
+            if actions::build_key(&rule.actions, &view, &mut key) {
+                return Some((i, key));
+            }
+        }
+        self.has_default
+            .then(|| (self.limits.len() - 1, "default".to_string()))
+    }
+}
+
+impl HttpFilter for RateLimitFilter {
+    fn on_request_headers(&mut self, s: &mut Stream<'_, Self>) -> Action {
+        let plugin = Rc::clone(&self.plugin);
+        if !plugin.enabled {
+            return Action::Continue;
+        }
+        let Some((rule, key)) = plugin.bucket_for(s) else {
+            return Action::Continue;
+        };
+        let m = &plugin.metrics;
+        m.enabled.inc(s);
+        let now = s.unix_nanos();
+        let decision = match plugin.table.take(s, rule, &key, &plugin.limits, now) {
+            Ok((d, placement)) => {
+                if placement == Placement::Overflow {
+                    m.overflowed.inc(s);
+                }
+                d
+            }
+            Err(HostError::CasMismatch) => {
+                // Under contention so heavy that CAS kept failing, refuse
+                // rather than let a request through uncounted.
+                m.errors.inc(s);
+                log::warn!(
+                    "ratelimit: bucket contended beyond {} attempts; limiting",
+                    32
+                );
+                Decision {
+                    allowed: false,
+                    remaining: 0,
+                    reset_seconds: 1,
+                }
+            }
+            Err(other) => {
+                m.errors.inc(s);
+                log::error!(
+                    "ratelimit: shared data unavailable ({other}); letting the request through"
+                );
+                return Action::Continue;
+            }
+        };
+        let max_tokens = plugin.limits.get(rule).map_or(0, |l| l.max_tokens);
+        self.outcome = Some((decision, max_tokens));
+        if decision.allowed {
+            m.ok.inc(s);
+            return Action::Continue;
+        }
+        m.rate_limited.inc(s);
+        if !plugin.enforced {
+            return Action::Continue;
+        }
+        m.enforced.inc(s);
+        let mut reply = LocalResponse::new(plugin.status)
+            .header("content-type", "text/plain")
+            .header("retry-after", decision.reset_seconds.max(1).to_string())
+            .body(&b"local_rate_limited"[..])
+            .details("local_rate_limited");
+        for (k, v) in &plugin.headers_on_limit {
+            reply = reply.header(k.as_str(), v.as_str());
+        }
+        reply.into_action()
+    }
+
+    fn on_response_headers(&mut self, s: &mut Stream<'_, Self>) -> Action {
+        if !self.plugin.x_ratelimit_headers {
+            return Action::Continue;
+        }
+        if let Some((d, max_tokens)) = self.outcome {
+            let h = s.response_headers();
+            h.set("x-ratelimit-limit", &max_tokens.to_string());
+            h.set("x-ratelimit-remaining", &d.remaining.to_string());
+            h.set("x-ratelimit-reset", &d.reset_seconds.to_string());
+        }
+        Action::Continue
+    }
+}
+
+fn is_token(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// A digest of what decides bucket placement and semantics, so that VMs
+/// with the same configuration share a table and a changed one does not.
+fn identity_of(config: &Config) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    format!("{config:?}").hash(&mut h);
+    h.finish()
+}
+
+portico::main!(RateLimiter);

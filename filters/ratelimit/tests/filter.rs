@@ -1,0 +1,406 @@
+//! `portico_ratelimit` on the SDK's test host: a fake clock and several
+//! simulated worker VMs sharing one shared-data store, as in Envoy.
+//! The same behaviours run in a real Envoy in `integration-tests/tests/ratelimit.rs`.
+
+// Clippy's test allowances cover `#[test]` functions, not their helpers.
+#![allow(clippy::expect_used)]
+
+use portico::testing::{TestHost, TestVm};
+use portico_ratelimit::RateLimiter;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+fn vm(host: &TestHost, config: &Value) -> TestVm<RateLimiter> {
+    host.vm::<RateLimiter>(&config.to_string())
+        .map_err(|e| e.to_string())
+        .expect("config accepted")
+}
+
+fn refused(config: Value) -> String {
+    TestHost::new()
+        .vm::<RateLimiter>(&config.to_string())
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_else(|| format!("<accepted: {config}>"))
+}
+
+fn default_bucket(max: u32, per_fill: u32, interval: &str) -> Value {
+    json!({
+        "stat_prefix": "rl",
+        "token_bucket": {"max_tokens": max, "tokens_per_fill": per_fill, "fill_interval": interval}
+    })
+}
+
+/// Sends `n` requests with `headers` through `vm`; returns how many passed.
+fn passed(vm: &TestVm<RateLimiter>, path: &str, headers: &[(&str, &str)], n: usize) -> usize {
+    (0..n)
+        .filter(|_| {
+            let mut req = vm.get(path);
+            for (k, v) in headers {
+                req = req.header(k, v);
+            }
+            req.send().reached_upstream()
+        })
+        .count()
+}
+
+#[test]
+fn a_burst_gets_max_tokens_then_429_local_rate_limited() {
+    let host = TestHost::new();
+    let vm = vm(&host, &default_bucket(5, 1, "60s"));
+    assert_eq!(passed(&vm, "/", &[], 5), 5);
+    let limited = vm.get("/").send();
+    assert_eq!(limited.status(), 429);
+    assert_eq!(limited.body(), "local_rate_limited");
+    assert_eq!(
+        limited.response_header("content-type").as_deref(),
+        Some("text/plain")
+    );
+    assert_eq!(
+        limited.response_header("retry-after").as_deref(),
+        Some("60")
+    );
+    assert_eq!(passed(&vm, "/", &[], 10), 0);
+    assert_eq!(host.metric("rl.http_local_rate_limit.enabled"), Some(16));
+    assert_eq!(host.metric("rl.http_local_rate_limit.ok"), Some(5));
+    assert_eq!(
+        host.metric("rl.http_local_rate_limit.rate_limited"),
+        Some(11)
+    );
+    assert_eq!(host.metric("rl.http_local_rate_limit.enforced"), Some(11));
+}
+
+#[test]
+fn refill_follows_the_clock_up_to_max_tokens() {
+    let host = TestHost::new();
+    let vm = vm(&host, &default_bucket(4, 2, "10s"));
+    assert_eq!(passed(&vm, "/", &[], 10), 4);
+    host.advance(Duration::from_secs(5));
+    assert_eq!(
+        passed(&vm, "/", &[], 10),
+        1,
+        "half an interval: one of the two tokens"
+    );
+    host.advance(Duration::from_secs(10));
+    assert_eq!(passed(&vm, "/", &[], 10), 2);
+    host.advance(Duration::from_secs(3600));
+    assert_eq!(passed(&vm, "/", &[], 10), 4, "never more than max_tokens");
+}
+
+#[test]
+fn worker_vms_share_one_bucket() {
+    let host = TestHost::new();
+    let config = default_bucket(10, 1, "60s");
+    let workers: Vec<_> = (0..3).map(|_| vm(&host, &config)).collect();
+    let mut total = 0;
+    for round in 0..10 {
+        for w in &workers {
+            total += passed(w, &format!("/{round}"), &[], 1);
+        }
+    }
+    assert_eq!(total, 10);
+}
+
+#[test]
+fn cas_conflicts_are_retried_without_losing_or_granting_tokens() {
+    let host = TestHost::new();
+    let config = default_bucket(6, 1, "60s");
+    let a = vm(&host, &config);
+    let b = vm(&host, &config);
+    let mut total = 0;
+    for i in 0..20 {
+        host.inject_cas_conflicts(3);
+        total += passed(if i % 2 == 0 { &a } else { &b }, "/", &[], 1);
+    }
+    assert_eq!(total, 6);
+    assert_eq!(host.metric("rl.http_local_rate_limit.errors"), Some(0));
+}
+
+fn per_key(actions: Value, max: u32) -> Value {
+    json!({
+        "stat_prefix": "rl",
+        "descriptors": [{
+            "actions": actions,
+            "token_bucket": {"max_tokens": max, "fill_interval": "60s"}
+        }]
+    })
+}
+
+#[test]
+fn each_key_has_its_own_bucket() {
+    let host = TestHost::new();
+    let vm = vm(
+        &host,
+        &per_key(
+            json!([{"request_headers": {"header_name": "x-api-key", "descriptor_key": "api_key"}}]),
+            3,
+        ),
+    );
+    assert_eq!(passed(&vm, "/", &[("x-api-key", "alice")], 10), 3);
+    assert_eq!(passed(&vm, "/", &[("x-api-key", "bob")], 10), 3);
+    assert_eq!(passed(&vm, "/", &[("x-api-key", "alice")], 10), 0);
+    // No key, no rule, no default bucket: not limited.
+    assert_eq!(passed(&vm, "/", &[], 10), 10);
+}
+
+#[test]
+fn every_action_builds_the_key() {
+    let host = TestHost::new();
+    let vm = vm(
+        &host,
+        &per_key(
+            json!([
+                {"generic_key": {"descriptor_value": "api"}},
+                {"remote_address": {}},
+                {"query_parameter": {"name": "tenant"}},
+                {"header_value_match": {"descriptor_value": "post", "headers": [{"name": ":method", "string_match": {"exact": "GET"}}], "expect_match": false}}
+            ]),
+            2,
+        ),
+    );
+    let send = |path: &str, method: &str, source: &str| {
+        vm.request(method, path)
+            .source(source)
+            .send()
+            .reached_upstream()
+    };
+    assert!(send("/?tenant=a", "POST", "10.0.0.1:1000"));
+    assert!(
+        send("/?tenant=a", "POST", "10.0.0.1:2000"),
+        "the port is not part of the address"
+    );
+    assert!(!send("/?tenant=a", "POST", "10.0.0.1:3000"));
+    assert!(
+        send("/?tenant=b", "POST", "10.0.0.1:1000"),
+        "another tenant"
+    );
+    assert!(
+        send("/?tenant=a", "POST", "10.0.0.2:1000"),
+        "another client"
+    );
+    // A GET does not produce the descriptor (expect_match false), a request
+    // without the parameter neither: no bucket applies.
+    assert!((0..5).all(|_| send("/?tenant=a", "GET", "10.0.0.1:1000")));
+    assert!((0..5).all(|_| send("/", "POST", "10.0.0.1:1000")));
+}
+
+#[test]
+fn skip_if_absent_and_first_claiming_rule_then_default() {
+    let host = TestHost::new();
+    let vm = vm(
+        &host,
+        &json!({
+            "stat_prefix": "rl",
+            "token_bucket": {"max_tokens": 1, "fill_interval": "60s"},
+            "descriptors": [
+                {"match": {"prefix": "/login"},
+                 "actions": [{"generic_key": {"descriptor_value": "login"}}],
+                 "token_bucket": {"max_tokens": 2, "fill_interval": "60s"}},
+                {"actions": [{"request_headers": {"header_name": "x-user", "descriptor_key": "user"}},
+                             {"request_headers": {"header_name": "x-org", "descriptor_key": "org", "skip_if_absent": true}}],
+                 "token_bucket": {"max_tokens": 3, "fill_interval": "60s"}}
+            ]
+        }),
+    );
+    assert_eq!(
+        passed(&vm, "/login", &[("x-user", "u")], 10),
+        2,
+        "first matching rule"
+    );
+    assert_eq!(passed(&vm, "/api", &[("x-user", "u")], 10), 3);
+    assert_eq!(
+        passed(&vm, "/api", &[("x-user", "u"), ("x-org", "o")], 10),
+        3,
+        "x-org makes another key"
+    );
+    assert_eq!(
+        passed(&vm, "/api", &[], 10),
+        1,
+        "no rule claims it: the default bucket"
+    );
+}
+
+#[test]
+fn xff_num_trusted_hops_picks_the_client_from_x_forwarded_for() {
+    let host = TestHost::new();
+    let mut config = per_key(json!([{"remote_address": {}}]), 1);
+    config["xff_num_trusted_hops"] = json!(1);
+    let vm = vm(&host, &config);
+    let send = |xff: &str| {
+        vm.get("/")
+            .header("x-forwarded-for", xff)
+            .source("10.9.9.9:1")
+            .send()
+            .reached_upstream()
+    };
+    assert!(send("1.1.1.1, 2.2.2.2"));
+    assert!(
+        !send("3.3.3.3, 2.2.2.2"),
+        "same right-most hop: same client"
+    );
+    assert!(send("1.1.1.1, 4.4.4.4"));
+}
+
+#[test]
+fn shadow_mode_counts_and_reports_but_never_rejects() {
+    let host = TestHost::new();
+    let mut config = default_bucket(2, 1, "60s");
+    config["filter_enforced"] =
+        json!({"default_value": {"numerator": 0, "denominator": "HUNDRED"}, "runtime_key": "x"});
+    config["enable_x_ratelimit_headers"] = json!("DRAFT_VERSION_03");
+    let vm = vm(&host, &config);
+    let replies: Vec<_> = (0..4).map(|_| vm.get("/").send()).collect();
+    assert!(replies
+        .iter()
+        .all(|r| r.reached_upstream() && r.status() == 200));
+    let remaining: Vec<_> = replies
+        .iter()
+        .map(|r| {
+            r.response_header("x-ratelimit-remaining")
+                .unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(remaining, vec!["1", "0", "0", "0"]);
+    assert_eq!(
+        host.metric("rl.http_local_rate_limit.rate_limited"),
+        Some(2)
+    );
+    assert_eq!(host.metric("rl.http_local_rate_limit.enforced"), Some(0));
+}
+
+#[test]
+fn x_ratelimit_headers_like_envoy() {
+    let host = TestHost::new();
+    let mut config = default_bucket(3, 1, "10s");
+    config["enable_x_ratelimit_headers"] = json!("DRAFT_VERSION_03");
+    let vm = vm(&host, &config);
+    let seen: Vec<(u16, String, String, String)> = (0..4)
+        .map(|_| {
+            let r = vm.get("/").send();
+            let h = |n: &str| r.response_header(n).unwrap_or_default();
+            (
+                r.status(),
+                h("x-ratelimit-limit"),
+                h("x-ratelimit-remaining"),
+                h("x-ratelimit-reset"),
+            )
+        })
+        .collect();
+    let expected = [
+        (200, "3", "2", "0"),
+        (200, "3", "1", "0"),
+        (200, "3", "0", "10"),
+        (429, "3", "0", "10"),
+    ];
+    for (got, want) in seen.iter().zip(expected) {
+        assert_eq!(
+            (got.0, got.1.as_str(), got.2.as_str(), got.3.as_str()),
+            want
+        );
+    }
+}
+
+#[test]
+fn custom_status_and_headers_on_the_limited_response() {
+    let host = TestHost::new();
+    let mut config = default_bucket(1, 1, "1s");
+    config["status"] = json!({"code": "ServiceUnavailable"});
+    config["response_headers_to_add"] = json!([{"append_action": "OVERWRITE_IF_EXISTS_OR_ADD", "header": {"key": "X-Local-Rate-Limit", "value": "true"}}]);
+    let vm = vm(&host, &config);
+    let ok = vm.get("/").send();
+    assert_eq!(ok.response_header("x-local-rate-limit"), None);
+    let limited = vm.get("/").send();
+    assert_eq!(limited.status(), 503);
+    assert_eq!(
+        limited.response_header("x-local-rate-limit").as_deref(),
+        Some("true")
+    );
+    assert_eq!(limited.response_header("retry-after").as_deref(), Some("1"));
+}
+
+#[test]
+fn a_full_table_sends_new_keys_to_the_overflow_bucket_and_idle_slots_are_swept() {
+    let host = TestHost::new();
+    let mut config = per_key(
+        json!([{"request_headers": {"header_name": "x-k", "descriptor_key": "k"}}]),
+        1,
+    );
+    config["max_buckets"] = json!(4);
+    config["descriptors"][0]["token_bucket"]["fill_interval"] = json!("10s");
+    let vm = vm(&host, &config);
+    for k in ["a", "b", "c", "d"] {
+        assert_eq!(passed(&vm, "/", &[("x-k", k)], 1), 1);
+    }
+    // Four live buckets fill the table: new keys share the overflow bucket.
+    assert_eq!(passed(&vm, "/", &[("x-k", "e")], 1), 1);
+    assert_eq!(
+        passed(&vm, "/", &[("x-k", "f")], 1),
+        0,
+        "overflow bucket is empty now"
+    );
+    assert_eq!(
+        host.metric("rl.http_local_rate_limit.bucket_table_full"),
+        Some(2)
+    );
+    let occupied = |host: &TestHost| {
+        (0..4)
+            .filter(|i| {
+                host.shared_data_keys().iter().any(|k| {
+                    k.ends_with(&format!("|s{i}"))
+                        && host.shared_data(k).is_some_and(|v| !v.is_empty())
+                })
+            })
+            .count()
+    };
+    assert_eq!(occupied(&host), 4);
+    // After a refill the buckets are idle; the sweep timer empties them.
+    host.advance(Duration::from_secs(11));
+    assert_eq!(occupied(&host), 0);
+    assert_eq!(
+        passed(&vm, "/", &[("x-k", "f")], 1),
+        1,
+        "f now gets a slot of its own"
+    );
+}
+
+#[test]
+fn disabled_filter_does_nothing() {
+    let host = TestHost::new();
+    let mut config = default_bucket(1, 1, "60s");
+    config["filter_enabled"] = json!({"default_value": {"numerator": 0}});
+    let vm = vm(&host, &config);
+    assert_eq!(passed(&vm, "/", &[], 5), 5);
+    assert_eq!(host.metric("rl.http_local_rate_limit.enabled"), Some(0));
+}
+
+#[test]
+fn refusals_name_the_json_path() {
+    let bucket = json!({"max_tokens": 1, "fill_interval": "1s"});
+    let cases = [
+        (json!({"stat_prefix": "rl", "token_bucket": {"max_tokens": 0, "fill_interval": "1s"}}), "token_bucket.max_tokens: must be at least 1"),
+        (json!({"stat_prefix": "rl", "token_bucket": {"max_tokens": 1, "fill_interval": "0s"}}), "token_bucket.fill_interval: must be at least 50ms"),
+        (json!({"stat_prefix": "rl", "token_bucket": {"max_tokens": 1, "tokens_per_fill": 0, "fill_interval": "1s"}}), "token_bucket.tokens_per_fill: must be at least 1"),
+        (json!({"stat_prefix": "rl", "token_bucket": {"max_tokens": 1, "fill_interval": "soon"}}), "token_bucket.fill_interval"),
+        (json!({"stat_prefix": "rl", "descriptors": [{"actions": [{"launch_rockets": {}}], "token_bucket": bucket}]}), "descriptors[0].actions[0]: unknown variant `launch_rockets`"),
+        (json!({"stat_prefix": "rl", "descriptors": [{"actions": [{"destination_cluster": {}}], "token_bucket": bucket}]}), "descriptors[0].actions[0]: action `destination_cluster` is not supported"),
+        (json!({"stat_prefix": "rl", "descriptors": [{"actions": [{"generic_key": {"descriptor_value": "x"}}]}]}), "descriptors[0]: missing field `token_bucket`"),
+        (json!({"stat_prefix": "rl", "descriptors": [{"entries": [{"key": "k", "value": "v"}], "token_bucket": bucket}]}), "descriptors[0].entries: Envoy's `entries` need route-level"),
+        (json!({"stat_prefix": "rl", "token_bucket": bucket, "local_rate_limit_per_downstream_connection": true}), "local_rate_limit_per_downstream_connection: per-connection buckets are not supported"),
+        (json!({"stat_prefix": "rl", "token_bucket": bucket, "filter_enforced": {"default_value": {"numerator": 50}}}), "filter_enforced.default_value.numerator: Portico applies a limit to all requests or none"),
+        (json!({"stat_prefix": "rl", "token_bucket": bucket, "status": {"code": 200}}), "status.code: 200 is not a 4xx or 5xx status"),
+        (json!({"stat_prefix": "rl", "token_bucket": bucket, "max_buckets": 0}), "max_buckets: must be between 1 and"),
+        (json!({"stat_prefix": "rl", "token_bucket": bucket, "always_consume_default_token_bucket": true}), "always_consume_default_token_bucket: is not supported"),
+        (json!({"stat_prefix": "rl", "token_bucket": bucket, "enable_x_ratelimit_headers": "DRAFT_VERSION_99"}), "enable_x_ratelimit_headers: unknown variant"),
+        (json!({"stat_prefix": "rl", "token_bucket": bucket, "response_headers_to_add": [{"header": {"key": "bad key", "value": "v"}}]}), "response_headers_to_add[0].header.key"),
+        (json!({"stat_prefix": "rl"}), "nothing to limit"),
+        (json!({"token_bucket": bucket}), "missing field `stat_prefix`"),
+        (json!({"stat_prefix": "rl", "token_bucket": bucket, "tokens": 1}), "unknown field `tokens`"),
+    ];
+    for (config, expected) in cases {
+        let err = refused(config.clone());
+        assert!(
+            err.contains(expected),
+            "config {config}\n  error: {err}\n  expected: {expected}"
+        );
+    }
+}
