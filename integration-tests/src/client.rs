@@ -1,4 +1,5 @@
-//! A small blocking HTTP/1.1 client for tests (one connection per request).
+//! A small HTTP/1.1 client for tests: one connection per request, or a
+//! keep-alive [`Connection`] for load.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -189,4 +190,54 @@ impl RequestBuilder {
 /// GET `path` from `address` (`host:port`).
 pub fn get_url(address: &str, path: &str) -> Result<Reply, String> {
     RequestBuilder::new(address.to_string(), "GET", path).try_send()
+}
+
+/// One keep-alive HTTP/1.1 connection, for load: many requests, one handshake.
+pub struct Connection {
+    sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+}
+
+impl Connection {
+    pub async fn open(address: &str) -> Result<Connection, String> {
+        let stream = TcpStream::connect(address)
+            .await
+            .map_err(|e| format!("connect {address}: {e}"))?;
+        let (sender, conn) = http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| e.to_string())?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        Ok(Connection { sender })
+    }
+
+    /// Sends a GET and returns the status, draining the body.
+    pub async fn get_status(
+        &mut self,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<u16, String> {
+        self.sender.ready().await.map_err(|e| e.to_string())?;
+        let mut req = Request::builder()
+            .method("GET")
+            .uri(path)
+            .header("host", "portico.test");
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| e.to_string())?;
+        let resp = self
+            .sender
+            .send_request(req)
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = resp.status().as_u16();
+        resp.into_body()
+            .collect()
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(status)
+    }
 }

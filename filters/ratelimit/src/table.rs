@@ -23,7 +23,7 @@ use portico::Env;
 /// Slots tried per key.
 pub const PROBES: u32 = 8;
 /// Full passes over the probes before giving up under contention.
-const ATTEMPTS: u32 = 32;
+pub const ATTEMPTS: u32 = 32;
 /// Slots examined per sweep tick.
 pub const SWEEP_BATCH: u32 = 1024;
 
@@ -167,7 +167,8 @@ impl Table {
                 .and_then(|v| v.try_into().ok())
                 .map(u128::from_le_bytes);
             let (next, decision) = limit.take(state, now_ns);
-            (Some(next.to_le_bytes().to_vec()), decision)
+            let write = decision.allowed || state.is_none();
+            (write.then(|| next.to_le_bytes().to_vec()), decision)
         })
     }
 

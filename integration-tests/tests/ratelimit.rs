@@ -1,0 +1,296 @@
+//! `portico_ratelimit.wasm` in a real Envoy with two workers: exact bursts
+//! under concurrency, refill, per-key buckets, side by side with native
+//! `local_ratelimit`, and memory under a flood of distinct keys.
+
+use integration_tests::bootstrap::{wasm_filter, Bootstrap};
+use integration_tests::client::Connection;
+use integration_tests::{wasm_path, Envoy, Upstream};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+fn portico_filter(config: &Value) -> Value {
+    let wasm = wasm_path("ratelimit").unwrap();
+    wasm_filter("portico.ratelimit", &wasm, &config.to_string())
+}
+
+fn native_filter(config: &Value) -> Value {
+    let mut config = config.clone();
+    config["@type"] = json!(
+        "type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit"
+    );
+    // Native defaults to 0% enabled; Portico to 100%.
+    let all =
+        json!({"default_value": {"numerator": 100, "denominator": "HUNDRED"}, "runtime_key": "rl"});
+    config["filter_enabled"] = all.clone();
+    config["filter_enforced"] = all;
+    json!({"name": "envoy.filters.http.local_ratelimit", "typed_config": config})
+}
+
+/// Fires `total` GETs over `connections` keep-alive connections at once;
+/// `headers(i)` gives request `i`'s headers. Returns the statuses.
+fn burst(
+    envoy: &Envoy,
+    listener: &str,
+    connections: usize,
+    total: usize,
+    headers: impl Fn(usize) -> Vec<(String, String)> + Send + Sync + 'static,
+) -> Vec<u16> {
+    let address = format!("127.0.0.1:{}", envoy.port(listener));
+    let headers = std::sync::Arc::new(headers);
+    integration_tests::runtime().block_on(async move {
+        let mut tasks = Vec::new();
+        for c in 0..connections {
+            let address = address.clone();
+            let headers = headers.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut conn = Connection::open(&address).await.unwrap();
+                let mut statuses = Vec::new();
+                for i in (c..total).step_by(connections) {
+                    let h = headers(i);
+                    let refs: Vec<(&str, &str)> =
+                        h.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                    statuses.push(conn.get_status(&format!("/r{i}"), &refs).await.unwrap());
+                }
+                statuses
+            }));
+        }
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await.unwrap());
+        }
+        all
+    })
+}
+
+fn count(statuses: &[u16], status: u16) -> usize {
+    statuses.iter().filter(|s| **s == status).count()
+}
+
+fn no_headers(_: usize) -> Vec<(String, String)> {
+    Vec::new()
+}
+
+#[test]
+fn a_concurrent_burst_over_two_workers_gets_exactly_max_tokens() {
+    let upstream = Upstream::start();
+    let config = json!({
+        "stat_prefix": "rl",
+        "token_bucket": {"max_tokens": 50, "tokens_per_fill": 1, "fill_interval": "3600s"}
+    });
+    let envoy = Envoy::start(
+        &Bootstrap::new(upstream.port())
+            .listener("main", vec![portico_filter(&config)])
+            .render(),
+        2,
+    );
+    for round in 0..3 {
+        let statuses = burst(&envoy, "main", 32, 400, no_headers);
+        let expected_ok = if round == 0 { 50 } else { 0 };
+        assert_eq!(count(&statuses, 200), expected_ok, "round {round}");
+        assert_eq!(count(&statuses, 429), 400 - expected_ok, "round {round}");
+    }
+    assert_eq!(upstream.request_count(), 50);
+    assert_eq!(
+        envoy.stat("wasmcustom.rl.http_local_rate_limit.ok"),
+        Some(50)
+    );
+    assert_eq!(
+        envoy.stat("wasmcustom.rl.http_local_rate_limit.rate_limited"),
+        Some(1150)
+    );
+    assert_eq!(
+        envoy.stat("wasmcustom.rl.http_local_rate_limit.errors"),
+        Some(0)
+    );
+}
+
+#[test]
+fn per_key_buckets_are_independent_and_exact_under_concurrency() {
+    let upstream = Upstream::start();
+    let config = json!({
+        "stat_prefix": "rl",
+        "descriptors": [{
+            "actions": [{"request_headers": {"header_name": "x-api-key", "descriptor_key": "key"}}],
+            "token_bucket": {"max_tokens": 7, "fill_interval": "3600s"}
+        }]
+    });
+    let envoy = Envoy::start(
+        &Bootstrap::new(upstream.port())
+            .listener("main", vec![portico_filter(&config)])
+            .render(),
+        2,
+    );
+    let keys = 10;
+    let statuses = burst(&envoy, "main", 24, 300, move |i| {
+        vec![("x-api-key".to_string(), format!("key-{}", i % keys))]
+    });
+    assert_eq!(count(&statuses, 200), 7 * keys);
+    // A request without the header matches no rule and there is no default bucket.
+    let free = burst(&envoy, "main", 4, 40, no_headers);
+    assert_eq!(count(&free, 200), 40);
+}
+
+#[test]
+fn tokens_come_back_after_the_fill_interval() {
+    let upstream = Upstream::start();
+    let config = json!({
+        "stat_prefix": "rl",
+        "token_bucket": {"max_tokens": 4, "tokens_per_fill": 4, "fill_interval": "1s"},
+        "enable_x_ratelimit_headers": "DRAFT_VERSION_03"
+    });
+    let envoy = Envoy::start(
+        &Bootstrap::new(upstream.port())
+            .listener("main", vec![portico_filter(&config)])
+            .render(),
+        2,
+    );
+    assert_eq!(count(&burst(&envoy, "main", 8, 40, no_headers), 200), 4);
+    let limited = envoy.get("main", "/x").send();
+    assert_eq!(limited.status, 429);
+    assert_eq!(limited.text(), "local_rate_limited");
+    assert_eq!(limited.header("retry-after"), Some("1"));
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(count(&burst(&envoy, "main", 8, 40, no_headers), 200), 4);
+}
+
+#[test]
+fn same_default_bucket_same_verdicts_as_native_local_ratelimit() {
+    let upstream = Upstream::start();
+    // A bucket that does not refill during the test, and one that refills
+    // to the brim within a second (so elapsed time cannot blur the counts).
+    let slow = json!({
+        "stat_prefix": "slow",
+        "token_bucket": {"max_tokens": 20, "tokens_per_fill": 1, "fill_interval": "3600s"},
+        "enable_x_ratelimit_headers": "DRAFT_VERSION_03",
+        "response_headers_to_add": [{"append_action": "OVERWRITE_IF_EXISTS_OR_ADD", "header": {"key": "x-local-rate-limit", "value": "true"}}]
+    });
+    let fast = json!({
+        "stat_prefix": "fast",
+        "token_bucket": {"max_tokens": 4, "tokens_per_fill": 4, "fill_interval": "1s"}
+    });
+    let envoy = Envoy::start(
+        &Bootstrap::new(upstream.port())
+            .listener("native-slow", vec![native_filter(&slow)])
+            .listener("portico-slow", vec![portico_filter(&slow)])
+            .listener("native-fast", vec![native_filter(&fast)])
+            .listener("portico-fast", vec![portico_filter(&fast)])
+            .render(),
+        2,
+    );
+    // The first and the limited replies carry the same headers and body.
+    for listener in ["native-slow", "portico-slow"] {
+        let first = envoy.get(listener, "/first").send();
+        assert_eq!(first.status, 200, "{listener}");
+        assert_eq!(first.header("x-ratelimit-limit"), Some("20"), "{listener}");
+        assert_eq!(
+            first.header("x-ratelimit-remaining"),
+            Some("19"),
+            "{listener}"
+        );
+        assert_eq!(first.header("x-ratelimit-reset"), Some("0"), "{listener}");
+    }
+    let native = burst(&envoy, "native-slow", 16, 200, no_headers);
+    let portico = burst(&envoy, "portico-slow", 16, 200, no_headers);
+    assert_eq!(count(&native, 200), 19);
+    assert_eq!(count(&portico, 200), count(&native, 200));
+    for listener in ["native-slow", "portico-slow"] {
+        let limited = envoy.get(listener, "/limited").send();
+        assert_eq!(limited.status, 429, "{listener}");
+        assert_eq!(limited.text(), "local_rate_limited", "{listener}");
+        assert_eq!(
+            limited.header("x-local-rate-limit"),
+            Some("true"),
+            "{listener}"
+        );
+        assert_eq!(
+            limited.header("content-type"),
+            Some("text/plain"),
+            "{listener}"
+        );
+        assert_eq!(
+            limited.header("x-ratelimit-limit"),
+            Some("20"),
+            "{listener}"
+        );
+        assert_eq!(
+            limited.header("x-ratelimit-remaining"),
+            Some("0"),
+            "{listener}"
+        );
+    }
+    for round in 0..2 {
+        let native = burst(&envoy, "native-fast", 8, 60, no_headers);
+        let portico = burst(&envoy, "portico-fast", 8, 60, no_headers);
+        assert_eq!(count(&native, 200), 4, "round {round}");
+        assert_eq!(count(&portico, 200), 4, "round {round}");
+        std::thread::sleep(Duration::from_millis(1200));
+    }
+}
+
+#[test]
+fn a_flood_of_distinct_keys_keeps_memory_bounded() {
+    let upstream = Upstream::start();
+    let config = json!({
+        "stat_prefix": "rl",
+        "max_buckets": 20000,
+        "descriptors": [{
+            "actions": [{"request_headers": {"header_name": "x-api-key", "descriptor_key": "key"}}],
+            "token_bucket": {"max_tokens": 5, "fill_interval": "3600s"}
+        }]
+    });
+    let envoy = Envoy::start(
+        &Bootstrap::new(upstream.port())
+            .listener("main", vec![portico_filter(&config)])
+            .render(),
+        2,
+    );
+    let key = |offset: usize| {
+        move |i: usize| vec![("x-api-key".to_string(), format!("flood-{:08}", offset + i))]
+    };
+    // Warm-up: more distinct keys than slots, so the table is full.
+    let first = burst(&envoy, "main", 32, 40_000, key(0));
+    let warm_rss = envoy.rss_kib().unwrap();
+    let rest = burst(&envoy, "main", 32, 160_000, key(40_000));
+    let end_rss = envoy.rss_kib().unwrap();
+    assert!(first.iter().chain(&rest).all(|s| *s == 200 || *s == 429));
+    let growth = end_rss.saturating_sub(warm_rss);
+    eprintln!("flood of 200000 keys: RSS {warm_rss} KiB after 40000, {end_rss} KiB after 200000");
+    assert!(
+        growth * 100 < warm_rss * 5,
+        "RSS grew by {growth} KiB (from {warm_rss} KiB) over 160000 more distinct keys"
+    );
+    // Keys beyond the table share the overflow bucket: the flood is limited as a whole.
+    let overflowed = envoy
+        .stat("wasmcustom.rl.http_local_rate_limit.bucket_table_full")
+        .unwrap();
+    assert!(overflowed >= 180_000, "{overflowed}");
+}
+
+#[test]
+fn bad_configs_are_refused_at_load_with_their_json_path() {
+    let cases = [
+        (
+            json!({"stat_prefix": "rl", "token_bucket": {"max_tokens": 5, "fill_interval": "0s"}}),
+            "token_bucket.fill_interval: must be at least 50ms",
+        ),
+        (
+            json!({"stat_prefix": "rl", "token_bucket": {"max_tokens": 0, "fill_interval": "1s"}}),
+            "token_bucket.max_tokens: must be at least 1",
+        ),
+        (
+            json!({"stat_prefix": "rl", "descriptors": [{"actions": [{"teleport": {}}], "token_bucket": {"max_tokens": 1, "fill_interval": "1s"}}]}),
+            "descriptors[0].actions[0]: unknown variant `teleport`",
+        ),
+    ];
+    for (config, expected) in cases {
+        let bootstrap = Bootstrap::new(9)
+            .listener("main", vec![portico_filter(&config)])
+            .render();
+        let (ok, output) = Envoy::validate(&bootstrap);
+        assert!(!ok, "Envoy accepted {config}");
+        assert!(
+            output.contains(expected),
+            "log for {config} lacks {expected:?}:\n{output}"
+        );
+    }
+}
