@@ -2,7 +2,7 @@
 //! bucket key they build from a request.
 
 use portico::route_match::HeaderMatcher;
-use portico::Headers;
+use portico::{Env, Headers};
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 use std::fmt::Write;
@@ -108,8 +108,8 @@ impl Action {
 pub struct RequestView<'a> {
     pub headers: &'a Headers<'a>,
     pub path: &'a str,
-    /// Downstream address as Envoy reports it (`source.address`).
-    pub source_address: Option<String>,
+    /// For the downstream address (`source.address`), read only when needed.
+    pub env: &'a Env<'a>,
     pub xff_num_trusted_hops: u32,
 }
 
@@ -181,8 +181,7 @@ fn client_ip(request: &RequestView<'_>) -> Option<String> {
             }
         }
     }
-    let addr = request.source_address.as_deref()?;
-    Some(portico::strip_port(addr).to_string())
+    request.env.source_ip()
 }
 
 /// `|key=len:value`, length-prefixed so no value can forge another key.

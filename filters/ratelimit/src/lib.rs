@@ -190,12 +190,15 @@ impl RateLimiter {
     /// The rule (index into `limits`) and bucket key for a request, if any
     /// bucket applies.
     fn bucket_for(&self, s: &Stream<'_, RateLimitFilter>) -> Option<(usize, String)> {
+        if self.rules.is_empty() {
+            return self.default_bucket();
+        }
         let headers = s.request_headers();
         let path = s.path();
         let view = RequestView {
             headers: &headers,
             path: &path,
-            source_address: s.source_address(),
+            env: s.env(),
             xff_num_trusted_hops: self.xff_num_trusted_hops,
         };
         let mut key = String::with_capacity(64);
@@ -211,6 +214,10 @@ impl RateLimiter {
                 return Some((i, key));
             }
         }
+        self.default_bucket()
+    }
+
+    fn default_bucket(&self) -> Option<(usize, String)> {
         self.has_default
             .then(|| (self.limits.len() - 1, "default".to_string()))
     }
