@@ -1,0 +1,226 @@
+//! `portico_jwt.wasm`: JWT validation with the configuration of Envoy's
+//! `jwt_authn` filter.
+//!
+//! - `config.rs`: the JSON as written;
+//! - `provider.rs`: a provider compiled, and the checks of one token;
+//! - `extract.rs`: where tokens are found; `token.rs`: a JWS split and decoded;
+//! - `claims.rs`: issuer, time, audience, subject; `verify.rs` and
+//!   `jwks.rs`: keys and signatures;
+//! - `requirement.rs`: `requires` trees; `error.rs`: what the client is told;
+//! - this file: rules, responses, and what a verified request carries upstream.
+
+pub mod claims;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod jwks;
+#[cfg(feature = "mint")]
+pub mod mint;
+pub mod provider;
+pub mod requirement;
+pub mod token;
+pub mod verify;
+
+use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
+use base64::Engine;
+use error::JwtError;
+use portico::route_match::RouteMatch;
+use portico::{Action, ConfigError, Counter, Env, HttpFilter, LocalResponse, Plugin, Root, Stream};
+use provider::Provider;
+use requirement::{Evaluation, Requirement};
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+struct Rule {
+    route: RouteMatch,
+    requires: Option<Requirement>,
+}
+
+/// Per VM: providers with their keys, rules, metric handles.
+pub struct JwtAuthn {
+    providers: Vec<Provider>,
+    rules: Vec<Rule>,
+    bypass_cors_preflight: bool,
+    strip_failure_response: bool,
+    /// Headers this filter sets on success; a client's copies are removed first.
+    owned_headers: Vec<String>,
+    allowed: Counter,
+    denied: Counter,
+}
+
+impl Plugin for JwtAuthn {
+    type Config = config::Config;
+    type Filter = JwtFilter;
+
+    fn configure(config: config::Config, root: &mut Root<'_, Self>) -> Result<Self, ConfigError> {
+        if config.requirement_map.is_some() {
+            return Err(ConfigError::at(
+                "requirement_map",
+                "per-route requirements are not supported; use `rules`",
+            ));
+        }
+        if config.filter_state_rules.is_some() {
+            return Err(ConfigError::at(
+                "filter_state_rules",
+                "filter state is not reachable from a wasm filter",
+            ));
+        }
+        let mut names = BTreeMap::new();
+        let mut providers = Vec::with_capacity(config.providers.len());
+        for (name, p) in config.providers {
+            names.insert(name.clone(), providers.len());
+            providers.push(Provider::compile(&name, p)?);
+        }
+        let mut rules = Vec::with_capacity(config.rules.len());
+        for (i, r) in config.rules.into_iter().enumerate() {
+            if r.requirement_name.is_some() {
+                return Err(ConfigError::at(
+                    format!("rules[{i}].requirement_name"),
+                    "not supported; write `requires`",
+                ));
+            }
+            let requires = r
+                .requires
+                .map(|req| Requirement::compile(&format!("rules[{i}].requires"), req, &names))
+                .transpose()?;
+            rules.push(Rule {
+                route: r.route,
+                requires,
+            });
+        }
+        let mut owned_headers: Vec<String> = Vec::new();
+        for p in &providers {
+            for h in p
+                .payload_header
+                .iter()
+                .chain(p.claim_headers.iter().map(|(h, _)| h))
+            {
+                if !owned_headers.contains(h) {
+                    owned_headers.push(h.clone());
+                }
+            }
+        }
+        let prefix = &config.stat_prefix;
+        log::info!("jwt: {} providers, {} rules", providers.len(), rules.len());
+        Ok(JwtAuthn {
+            providers,
+            rules,
+            bypass_cors_preflight: config.bypass_cors_preflight,
+            strip_failure_response: config.strip_failure_response,
+            owned_headers,
+            allowed: root.counter(&format!("{prefix}.allowed"))?,
+            denied: root.counter(&format!("{prefix}.denied"))?,
+        })
+    }
+
+    fn new_filter(plugin: &Rc<Self>, _: &Env<'_>) -> JwtFilter {
+        JwtFilter {
+            plugin: Rc::clone(plugin),
+        }
+    }
+}
+
+pub struct JwtFilter {
+    plugin: Rc<JwtAuthn>,
+}
+
+impl HttpFilter for JwtFilter {
+    fn on_request_headers(&mut self, s: &mut Stream<'_, Self>) -> Action {
+        let plugin = Rc::clone(&self.plugin);
+        let headers = s.request_headers();
+        // Whatever the outcome, the client cannot supply what this filter vouches for.
+        for h in &plugin.owned_headers {
+            headers.remove(h);
+        }
+        if plugin.bypass_cors_preflight
+            && headers.method().as_deref() == Some("OPTIONS")
+            && headers.contains("origin")
+            && headers.contains("access-control-request-method")
+        {
+            return Action::Continue;
+        }
+        let Some(rule) = plugin
+            .rules
+            .iter()
+            .find(|r| r.route.matches_request(&headers))
+        else {
+            return Action::Continue;
+        };
+        let Some(requires) = &rule.requires else {
+            return Action::Continue;
+        };
+        let path = s.path();
+        let now = i64::try_from(s.unix_seconds()).unwrap_or(i64::MAX);
+        let mut eval = Evaluation::new(&plugin.providers, &headers, &path, now);
+        match eval.evaluate(requires) {
+            Ok(()) => {
+                for (index, accepted) in &eval.accepted {
+                    let Some(p) = plugin.providers.get(*index) else {
+                        continue;
+                    };
+                    if let Some(h) = &p.payload_header {
+                        let value = if p.pad_payload {
+                            URL_SAFE.encode(
+                                URL_SAFE_NO_PAD
+                                    .decode(&accepted.payload_b64)
+                                    .unwrap_or_default(),
+                            )
+                        } else {
+                            accepted.payload_b64.clone()
+                        };
+                        headers.set(h, &value);
+                    }
+                    for (h, claim) in &p.claim_headers {
+                        if let Some(v) = provider::claim_value(&accepted.claims, claim) {
+                            headers.set(h, &v);
+                        }
+                    }
+                    if !p.forward {
+                        if let Some(loc) = p.locations.get(accepted.location) {
+                            extract::remove(loc, &headers);
+                        }
+                    }
+                }
+                plugin.allowed.inc(s);
+                Action::Continue
+            }
+            Err(e) => {
+                plugin.denied.inc(s);
+                log::debug!(
+                    "jwt: refused {} {}: {}",
+                    headers.method().unwrap_or_default(),
+                    portico::query::path_only(&path),
+                    e.message()
+                );
+                deny(&plugin, s, e)
+            }
+        }
+    }
+}
+
+fn deny(plugin: &JwtAuthn, s: &Stream<'_, JwtFilter>, e: JwtError) -> Action {
+    let headers = s.request_headers();
+    let realm = format!(
+        "{}://{}{}",
+        headers.scheme().unwrap_or_else(|| "http".into()),
+        headers.authority().unwrap_or_default(),
+        portico::query::path_only(&s.path())
+    );
+    let challenge = match e {
+        JwtError::Missing => format!("Bearer realm=\"{realm}\""),
+        _ => format!("Bearer realm=\"{realm}\", error=\"invalid_token\""),
+    };
+    let body: &[u8] = if plugin.strip_failure_response {
+        b""
+    } else {
+        e.message().as_bytes()
+    };
+    LocalResponse::new(e.status())
+        .header("www-authenticate", challenge)
+        .header("content-type", "text/plain")
+        .body(body)
+        .details("jwt_authn_access_denied")
+        .into_action()
+}
+
+portico::main!(JwtAuthn);

@@ -1,0 +1,151 @@
+//! Keys and tokens for tests and demos (feature `mint`): deterministic key
+//! pairs of every supported family and a signer that can also produce the
+//! malformed and hostile tokens a verifier must refuse.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use jwt_compact::alg::{
+    Ed25519, Es256, Hs256, Hs256Key, Hs384, Hs384Key, Hs512, Hs512Key, Rsa, RsaPrivateKey,
+};
+use jwt_compact::{Algorithm, AlgorithmSignature};
+use rand::SeedableRng;
+use rsa::traits::PublicKeyParts;
+use serde_json::{json, Value};
+
+pub struct Keys {
+    pub rsa: RsaPrivateKey,
+    pub ec: p256::ecdsa::SigningKey,
+    pub ed: ed25519_dalek::SigningKey,
+    pub hmac: Vec<u8>,
+}
+
+pub const KID_RSA: &str = "rsa-1";
+pub const KID_EC: &str = "ec-1";
+pub const KID_ED: &str = "ed-1";
+pub const KID_HMAC: &str = "hmac-1";
+
+fn b64(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+impl Keys {
+    /// The same keys for the same seed.
+    pub fn generate(seed: u64) -> Result<Keys, String> {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let rsa = RsaPrivateKey::new(&mut rng, 2048).map_err(|e| e.to_string())?;
+        let mut bytes = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rng, &mut bytes);
+        let ec = p256::ecdsa::SigningKey::from_bytes(&bytes.into()).map_err(|e| e.to_string())?;
+        rand::RngCore::fill_bytes(&mut rng, &mut bytes);
+        let ed = ed25519_dalek::SigningKey::from_bytes(&bytes);
+        rand::RngCore::fill_bytes(&mut rng, &mut bytes);
+        Ok(Keys {
+            rsa,
+            ec,
+            ed,
+            hmac: bytes.to_vec(),
+        })
+    }
+
+    /// The JWKS that verifies these keys (the HMAC key included: it is a secret).
+    pub fn jwks(&self) -> Value {
+        let ec = self.ec.verifying_key().to_encoded_point(false);
+        json!({"keys": [
+            {"kty": "RSA", "kid": KID_RSA, "use": "sig",
+             "n": b64(&self.rsa.n().to_bytes_be()), "e": b64(&self.rsa.e().to_bytes_be())},
+            {"kty": "EC", "kid": KID_EC, "crv": "P-256", "alg": "ES256",
+             "x": b64(ec.x().map(|x| &x[..]).unwrap_or_default()),
+             "y": b64(ec.y().map(|y| &y[..]).unwrap_or_default())},
+            {"kty": "OKP", "kid": KID_ED, "crv": "Ed25519", "alg": "EdDSA",
+             "x": b64(self.ed.verifying_key().as_bytes())},
+            {"kty": "oct", "kid": KID_HMAC, "k": b64(&self.hmac)}
+        ]})
+    }
+
+    /// The key id that goes with an algorithm.
+    pub fn kid_for(alg: &str) -> &'static str {
+        match alg {
+            "ES256" => KID_EC,
+            "EdDSA" => KID_ED,
+            "HS256" | "HS384" | "HS512" => KID_HMAC,
+            _ => KID_RSA,
+        }
+    }
+
+    /// Signs `header` (its `alg` chooses the key) and `claims`.
+    pub fn sign(&self, header: &Value, claims: &Value) -> String {
+        let alg = header
+            .get("alg")
+            .and_then(Value::as_str)
+            .unwrap_or("none")
+            .to_string();
+        let input = format!(
+            "{}.{}",
+            b64(header.to_string().as_bytes()),
+            b64(claims.to_string().as_bytes())
+        );
+        let sig = self.signature(&alg, input.as_bytes());
+        format!("{input}.{}", b64(&sig))
+    }
+
+    /// A token with the usual header (`alg`, `typ`, `kid`).
+    pub fn token(&self, alg: &str, claims: &Value) -> String {
+        self.sign(
+            &json!({"alg": alg, "typ": "JWT", "kid": Self::kid_for(alg)}),
+            claims,
+        )
+    }
+
+    pub fn signature(&self, alg: &str, message: &[u8]) -> Vec<u8> {
+        match alg {
+            "ES256" => Es256.sign(&self.ec, message).as_bytes().to_vec(),
+            "EdDSA" => Ed25519.sign(&self.ed, message).as_bytes().to_vec(),
+            "HS256" => Hs256
+                .sign(&Hs256Key::new(&self.hmac), message)
+                .as_bytes()
+                .to_vec(),
+            "HS384" => Hs384
+                .sign(&Hs384Key::new(&self.hmac), message)
+                .as_bytes()
+                .to_vec(),
+            "HS512" => Hs512
+                .sign(&Hs512Key::new(&self.hmac), message)
+                .as_bytes()
+                .to_vec(),
+            other => match other.parse::<Rsa>() {
+                Ok(rsa) => rsa.sign(&self.rsa, message).as_bytes().to_vec(),
+                Err(_) => Vec::new(),
+            },
+        }
+    }
+
+    /// An ES256 signature in DER, which JWS forbids (it wants R‖S).
+    pub fn es256_der(&self, message: &[u8]) -> Vec<u8> {
+        let sig: p256::ecdsa::Signature = p256::ecdsa::signature::Signer::sign(&self.ec, message);
+        sig.to_der().as_bytes().to_vec()
+    }
+
+    /// HS256 keyed with the RSA public key's JWK text: the classic
+    /// algorithm-confusion attack on verifiers that trust the token's `alg`.
+    pub fn hs256_with_rsa_public_key(&self, claims: &Value) -> String {
+        let header = json!({"alg": "HS256", "typ": "JWT", "kid": KID_RSA});
+        let input = format!(
+            "{}.{}",
+            b64(header.to_string().as_bytes()),
+            b64(claims.to_string().as_bytes())
+        );
+        let jwks = self.jwks();
+        let public = jwks
+            .get("keys")
+            .and_then(|k| k.get(0))
+            .map(Value::to_string)
+            .unwrap_or_default();
+        let sig = Hs256.sign(&Hs256Key::new(public.as_bytes()), input.as_bytes());
+        format!("{input}.{}", b64(&sig.as_bytes()))
+    }
+}
+
+/// Base64url without padding, for hand-built tokens.
+pub fn encode(bytes: &[u8]) -> String {
+    b64(bytes)
+}

@@ -1,0 +1,223 @@
+//! `requires` trees and how a request satisfies them.
+
+use crate::config;
+use crate::error::JwtError;
+use crate::extract::{self, Found};
+use crate::provider::{Accepted, Provider};
+use portico::{ConfigError, Headers};
+use std::collections::BTreeMap;
+
+#[derive(Debug)]
+pub enum Requirement {
+    Provider {
+        index: usize,
+        /// `provider_and_audiences`: replaces the provider's audiences.
+        audiences: Option<Vec<String>>,
+    },
+    Any(Vec<Requirement>),
+    All(Vec<Requirement>),
+    AllowMissingOrFailed,
+    AllowMissing,
+}
+
+impl Requirement {
+    pub fn compile(
+        at: &str,
+        raw: config::Requirement,
+        names: &BTreeMap<String, usize>,
+    ) -> Result<Requirement, ConfigError> {
+        let provider = |field: &str, name: &str| {
+            names.get(name).copied().ok_or_else(|| {
+                ConfigError::at(
+                    format!("{at}.{field}"),
+                    format!("no provider named {name:?}"),
+                )
+            })
+        };
+        Ok(match raw {
+            config::Requirement::ProviderName(name) => Requirement::Provider {
+                index: provider("provider_name", &name)?,
+                audiences: None,
+            },
+            config::Requirement::ProviderAndAudiences(pa) => Requirement::Provider {
+                index: provider("provider_and_audiences.provider_name", &pa.provider_name)?,
+                audiences: Some(
+                    pa.audiences
+                        .iter()
+                        .map(|a| crate::claims::normalise_audience(a))
+                        .collect(),
+                ),
+            },
+            config::Requirement::RequiresAny(list) => {
+                Requirement::Any(Self::list(&format!("{at}.requires_any"), list, names)?)
+            }
+            config::Requirement::RequiresAll(list) => {
+                Requirement::All(Self::list(&format!("{at}.requires_all"), list, names)?)
+            }
+            config::Requirement::AllowMissingOrFailed(_) => Requirement::AllowMissingOrFailed,
+            config::Requirement::AllowMissing(_) => Requirement::AllowMissing,
+        })
+    }
+
+    fn list(
+        at: &str,
+        list: config::RequirementList,
+        names: &BTreeMap<String, usize>,
+    ) -> Result<Vec<Requirement>, ConfigError> {
+        if list.requirements.len() < 2 {
+            return Err(ConfigError::at(
+                format!("{at}.requirements"),
+                "needs at least 2 requirements, as in Envoy",
+            ));
+        }
+        list.requirements
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| Requirement::compile(&format!("{at}.requirements[{i}]"), r, names))
+            .collect()
+    }
+}
+
+/// One request's evaluation: tokens found and verdicts, each computed once.
+pub struct Evaluation<'a> {
+    providers: &'a [Provider],
+    headers: &'a Headers<'a>,
+    path: &'a str,
+    now: i64,
+    found: BTreeMap<usize, Vec<Found>>,
+    verdicts: Vec<(usize, String, Result<(), JwtError>)>,
+    /// Tokens that verified, by provider, for forwarding.
+    pub accepted: Vec<(usize, Accepted)>,
+}
+
+impl<'a> Evaluation<'a> {
+    pub fn new(
+        providers: &'a [Provider],
+        headers: &'a Headers<'a>,
+        path: &'a str,
+        now: i64,
+    ) -> Self {
+        Evaluation {
+            providers,
+            headers,
+            path,
+            now,
+            found: BTreeMap::new(),
+            verdicts: Vec::new(),
+            accepted: Vec::new(),
+        }
+    }
+
+    fn tokens(&mut self, index: usize) -> Vec<Found> {
+        if let Some(f) = self.found.get(&index) {
+            return f.clone();
+        }
+        let found = self
+            .providers
+            .get(index)
+            .map(|p| extract::find(&p.locations, self.headers, self.path))
+            .unwrap_or_default();
+        self.found.insert(index, found.clone());
+        found
+    }
+
+    fn check(
+        &mut self,
+        index: usize,
+        found: &Found,
+        audiences: Option<&[String]>,
+    ) -> Result<(), JwtError> {
+        let memo = audiences.is_none();
+        if memo {
+            if let Some((_, _, v)) = self
+                .verdicts
+                .iter()
+                .find(|(i, t, _)| *i == index && *t == found.token)
+            {
+                return *v;
+            }
+        }
+        let provider = self.providers.get(index).ok_or(JwtError::NoValidKeys)?;
+        let verdict = provider.accept(found, self.now, audiences).map(|accepted| {
+            self.accepted.push((index, accepted));
+        });
+        if memo {
+            self.verdicts.push((index, found.token.clone(), verdict));
+        }
+        verdict
+    }
+
+    /// Every token the provider's locations hold must verify.
+    fn provider(&mut self, index: usize, audiences: Option<&[String]>) -> Result<(), JwtError> {
+        let tokens = self.tokens(index);
+        if tokens.is_empty() {
+            return Err(JwtError::Missing);
+        }
+        for t in &tokens {
+            self.check(index, t, audiences)?;
+        }
+        Ok(())
+    }
+
+    /// Each token any provider finds must verify with one of the providers
+    /// that found it; the error reported prefers a provider whose issuer
+    /// the token names. Returns whether any token was present.
+    fn any_present(&mut self) -> Result<bool, JwtError> {
+        let mut groups: Vec<(String, Vec<(usize, Found)>)> = Vec::new();
+        for index in 0..self.providers.len() {
+            for f in self.tokens(index) {
+                match groups.iter_mut().find(|(t, _)| *t == f.token) {
+                    Some((_, g)) => g.push((index, f)),
+                    None => groups.push((f.token.clone(), vec![(index, f)])),
+                }
+            }
+        }
+        for (_, group) in &groups {
+            let mut error = None;
+            let mut ok = false;
+            for (index, f) in group {
+                match self.check(*index, f, None) {
+                    Ok(()) => {
+                        ok = true;
+                        break;
+                    }
+                    Err(JwtError::UnknownIssuer) => {
+                        error.get_or_insert(JwtError::UnknownIssuer);
+                    }
+                    Err(e) => error = Some(e),
+                }
+            }
+            if !ok {
+                return Err(error.unwrap_or(JwtError::UnknownIssuer));
+            }
+        }
+        Ok(!groups.is_empty())
+    }
+
+    pub fn evaluate(&mut self, req: &Requirement) -> Result<(), JwtError> {
+        match req {
+            Requirement::Provider { index, audiences } => {
+                self.provider(*index, audiences.as_deref())
+            }
+            Requirement::All(list) => list.iter().try_for_each(|r| self.evaluate(r)),
+            Requirement::Any(list) => {
+                let mut error = JwtError::Missing;
+                for r in list {
+                    match self.evaluate(r) {
+                        Ok(()) => return Ok(()),
+                        // A missing token is the least telling failure.
+                        Err(JwtError::Missing) => {}
+                        Err(e) if error == JwtError::Missing => error = e,
+                        Err(_) => {}
+                    }
+                }
+                Err(error)
+            }
+            Requirement::AllowMissingOrFailed => {
+                let _ = self.any_present();
+                Ok(())
+            }
+            Requirement::AllowMissing => self.any_present().map(|_| ()),
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! A compact JWS, split and decoded, nothing trusted yet.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde_json::{Map, Value};
+
+use crate::error::JwtError;
+
+/// JOSE header parameters Portico understands. A `crit` naming anything
+/// else makes the token invalid (RFC 7515 §4.1.11).
+const UNDERSTOOD_CRIT: &[&str] = &[];
+
+#[derive(Debug)]
+pub struct Token<'a> {
+    pub alg: String,
+    pub kid: Option<String>,
+    /// `header.payload`, the signed bytes.
+    pub signing_input: &'a str,
+    /// The payload as sent (base64url), for `forward_payload_header`.
+    pub payload_b64: &'a str,
+    pub claims: Map<String, Value>,
+    pub signature: Vec<u8>,
+}
+
+/// Strict base64url: no padding, no stray characters, no unused bits set
+/// (the engine rejects non-canonical trailing bits).
+fn b64(part: &str) -> Option<Vec<u8>> {
+    URL_SAFE_NO_PAD.decode(part).ok()
+}
+
+pub fn parse(text: &str) -> Result<Token<'_>, JwtError> {
+    let mut parts = text.split('.');
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(JwtError::BadFormat);
+    };
+    let header_bytes = b64(h).ok_or(JwtError::HeaderBadBase64)?;
+    let header: Map<String, Value> =
+        serde_json::from_slice(&header_bytes).map_err(|_| JwtError::HeaderBadJson)?;
+    let alg = match header.get("alg") {
+        Some(Value::String(a)) => a.clone(),
+        _ => return Err(JwtError::HeaderBadAlg),
+    };
+    if !crate::verify::is_supported(&alg) {
+        return Err(JwtError::HeaderNotImplementedAlg);
+    }
+    let kid = match header.get("kid") {
+        None => None,
+        Some(Value::String(k)) => Some(k.clone()),
+        Some(_) => return Err(JwtError::HeaderBadKid),
+    };
+    if let Some(crit) = header.get("crit") {
+        let names = crit
+            .as_array()
+            .filter(|a| !a.is_empty())
+            .ok_or(JwtError::HeaderBadCrit)?;
+        for name in names {
+            let name = name.as_str().ok_or(JwtError::HeaderBadCrit)?;
+            if !UNDERSTOOD_CRIT.contains(&name) {
+                return Err(JwtError::HeaderUnknownCrit);
+            }
+        }
+    }
+    // `jku`, `x5u`, `jwk`, `x5c` are ignored: keys come from configuration only.
+    let payload_bytes = b64(p).ok_or(JwtError::PayloadBadBase64)?;
+    let claims: Map<String, Value> =
+        serde_json::from_slice(&payload_bytes).map_err(|_| JwtError::PayloadBadJson)?;
+    let signature = b64(s).ok_or(JwtError::SignatureBadBase64)?;
+    let signing_input = text
+        .get(..h.len() + 1 + p.len())
+        .ok_or(JwtError::BadFormat)?;
+    Ok(Token {
+        alg,
+        kid,
+        signing_input,
+        payload_b64: p,
+        claims,
+        signature,
+    })
+}

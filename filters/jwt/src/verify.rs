@@ -1,0 +1,83 @@
+//! Signature verification: choosing keys for a token, and checking with them.
+
+use crate::error::JwtError;
+use crate::jwks::{Family, Key, Material};
+use crate::token::Token;
+use jwt_compact::alg::{Ed25519, Es256, Hs256, Hs384, Hs512, Rsa};
+use jwt_compact::{Algorithm, AlgorithmSignature};
+
+/// The family of keys an `alg` may use. `none` and anything unknown have none.
+fn family(alg: &str) -> Option<Family> {
+    Some(match alg {
+        "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512" => Family::Rsa,
+        "ES256" => Family::P256,
+        "EdDSA" => Family::Ed25519,
+        "HS256" | "HS384" | "HS512" => Family::Hmac,
+        _ => return None,
+    })
+}
+
+pub fn is_supported(alg: &str) -> bool {
+    family(alg).is_some()
+}
+
+/// Verifies `token` with the keys that may sign it: same `kid` when the
+/// token names one, a key of the algorithm's family, and the key's own
+/// `alg` (when it has one) equal to the token's.
+pub fn verify(token: &Token<'_>, keys: &[Key]) -> Result<(), JwtError> {
+    let family = family(&token.alg).ok_or(JwtError::HeaderNotImplementedAlg)?;
+    let mut candidates = keys.iter().filter(|k| {
+        k.family() == family
+            && k.alg.as_deref().is_none_or(|a| a == token.alg)
+            && token
+                .kid
+                .as_deref()
+                .is_none_or(|kid| k.kid.as_deref() == Some(kid))
+    });
+    let mut any = false;
+    for key in candidates.by_ref() {
+        any = true;
+        if check(
+            &token.alg,
+            key,
+            token.signing_input.as_bytes(),
+            &token.signature,
+        ) {
+            return Ok(());
+        }
+    }
+    if any {
+        Err(JwtError::VerificationFail)
+    } else {
+        Err(JwtError::KidAlgMismatch)
+    }
+}
+
+fn with<A: Algorithm>(alg: A, key: &A::VerifyingKey, message: &[u8], signature: &[u8]) -> bool {
+    // Wrong-length signatures (a DER-encoded ECDSA one, say) fail to parse.
+    match A::Signature::try_from_slice(signature) {
+        Ok(sig) => alg.verify_signature(&sig, key, message),
+        Err(_) => false,
+    }
+}
+
+fn check(alg: &str, key: &Key, message: &[u8], signature: &[u8]) -> bool {
+    match (&key.material, alg) {
+        (Material::Rsa(k), _) => match alg.parse::<Rsa>() {
+            Ok(rsa) => with(rsa, k, message, signature),
+            Err(_) => false,
+        },
+        (Material::P256(k), "ES256") => with(Es256, k, message, signature),
+        (Material::Ed25519(k), "EdDSA") => with(Ed25519, k, message, signature),
+        (Material::Hmac(_), "HS256") => key
+            .hs256()
+            .is_some_and(|k| with(Hs256, &k, message, signature)),
+        (Material::Hmac(_), "HS384") => key
+            .hs384()
+            .is_some_and(|k| with(Hs384, &k, message, signature)),
+        (Material::Hmac(_), "HS512") => key
+            .hs512()
+            .is_some_and(|k| with(Hs512, &k, message, signature)),
+        _ => false,
+    }
+}
