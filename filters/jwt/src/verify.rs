@@ -21,32 +21,35 @@ pub fn is_supported(alg: &str) -> bool {
     family(alg).is_some()
 }
 
-/// Verifies `token` with the keys that may sign it: same `kid` when the
-/// token names one, a key of the algorithm's family, and the key's own
-/// `alg` (when it has one) equal to the token's.
+/// Verifies `token` with the keys that may sign it. As in Envoy, a key
+/// matches when its `kid` equals the token's (if the token names one) and
+/// its own `alg`, if it has one, equals the token's; among those, only keys
+/// of the algorithm's family are ever used to verify.
 pub fn verify(token: &Token<'_>, keys: &[Key]) -> Result<(), JwtError> {
     let family = family(&token.alg).ok_or(JwtError::HeaderNotImplementedAlg)?;
-    let mut candidates = keys.iter().filter(|k| {
-        k.family() == family
-            && k.alg.as_deref().is_none_or(|a| a == token.alg)
-            && token
+    let mut matched = false;
+    for key in keys {
+        if !key.alg.as_deref().is_none_or(|a| a == token.alg)
+            || !token
                 .kid
                 .as_deref()
-                .is_none_or(|kid| k.kid.as_deref() == Some(kid))
-    });
-    let mut any = false;
-    for key in candidates.by_ref() {
-        any = true;
-        if check(
-            &token.alg,
-            key,
-            token.signing_input.as_bytes(),
-            &token.signature,
-        ) {
+                .is_none_or(|kid| key.kid.as_deref() == Some(kid))
+        {
+            continue;
+        }
+        matched = true;
+        if key.family() == family
+            && check(
+                &token.alg,
+                key,
+                token.signing_input.as_bytes(),
+                &token.signature,
+            )
+        {
             return Ok(());
         }
     }
-    if any {
+    if matched {
         Err(JwtError::VerificationFail)
     } else {
         Err(JwtError::KidAlgMismatch)
