@@ -29,12 +29,12 @@ pub fn verify(token: &Token<'_>, keys: &[Key]) -> Result<(), JwtError> {
     let family = family(&token.alg).ok_or(JwtError::HeaderNotImplementedAlg)?;
     let mut matched = false;
     for key in keys {
-        if !key.alg.as_deref().is_none_or(|a| a == token.alg)
-            || !token
-                .kid
-                .as_deref()
-                .is_none_or(|kid| key.kid.as_deref() == Some(kid))
-        {
+        let alg_differs = key.alg.as_deref().is_some_and(|a| a != token.alg);
+        let kid_differs = token
+            .kid
+            .as_deref()
+            .is_some_and(|kid| key.kid.as_deref() != Some(kid));
+        if alg_differs || kid_differs {
             continue;
         }
         matched = true;
