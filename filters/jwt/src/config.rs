@@ -49,7 +49,7 @@ pub struct Provider {
     #[serde(default)]
     pub local_jwks: Option<LocalJwks>,
     #[serde(default)]
-    pub remote_jwks: Option<IgnoredAny>,
+    pub remote_jwks: Option<crate::remote::RawRemoteJwks>,
     #[serde(default)]
     pub forward: bool,
     #[serde(default)]

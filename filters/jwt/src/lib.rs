@@ -9,6 +9,7 @@
 //! - `requirement.rs`: `requires` trees; `error.rs`: what the client is told;
 //! - this file: rules, responses, and what a verified request carries upstream.
 
+pub mod cache;
 pub mod claims;
 pub mod config;
 pub mod error;
@@ -17,6 +18,7 @@ pub mod jwks;
 #[cfg(feature = "mint")]
 pub mod mint;
 pub mod provider;
+pub mod remote;
 pub mod requirement;
 pub mod token;
 pub mod verify;
@@ -25,11 +27,15 @@ use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
 use base64::Engine;
 use error::JwtError;
 use portico::route_match::RouteMatch;
-use portico::{Action, ConfigError, Counter, Env, HttpFilter, LocalResponse, Plugin, Root, Stream};
-use provider::Provider;
+use portico::{
+    Action, CallError, ConfigError, Counter, Env, HttpFilter, HttpResponse, LocalResponse, Plugin,
+    Root, Stream,
+};
+use provider::{Keys, Provider};
 use requirement::{Evaluation, Requirement};
 use std::collections::BTreeMap;
 use std::rc::Rc;
+use std::time::Duration;
 
 struct Rule {
     route: RouteMatch,
@@ -44,8 +50,16 @@ pub struct JwtAuthn {
     strip_failure_response: bool,
     /// Headers this filter sets on success; a client's copies are removed first.
     owned_headers: Vec<String>,
+    metrics: Metrics,
+}
+
+struct Metrics {
     allowed: Counter,
     denied: Counter,
+    cache_hit: Counter,
+    cache_miss: Counter,
+    fetch_success: Counter,
+    fetch_failed: Counter,
 }
 
 impl Plugin for JwtAuthn {
@@ -101,6 +115,22 @@ impl Plugin for JwtAuthn {
             }
         }
         let prefix = &config.stat_prefix;
+        let metrics = Metrics {
+            allowed: root.counter(&format!("{prefix}.allowed"))?,
+            denied: root.counter(&format!("{prefix}.denied"))?,
+            cache_hit: root.counter(&format!("{prefix}.jwt_cache_hit"))?,
+            cache_miss: root.counter(&format!("{prefix}.jwt_cache_miss"))?,
+            fetch_success: root.counter(&format!("{prefix}.jwks_fetch_success"))?,
+            fetch_failed: root.counter(&format!("{prefix}.jwks_fetch_failed"))?,
+        };
+        // Remote JWKS are fetched as soon as the VM runs, not on first use.
+        for (index, p) in providers.iter().enumerate() {
+            if matches!(p.keys, Keys::Remote(..)) {
+                root.set_timer(Duration::from_millis(1), move |plugin, root| {
+                    JwtAuthn::fetch(plugin, root, index)
+                });
+            }
+        }
         log::info!("jwt: {} providers, {} rules", providers.len(), rules.len());
         Ok(JwtAuthn {
             providers,
@@ -108,20 +138,119 @@ impl Plugin for JwtAuthn {
             bypass_cors_preflight: config.bypass_cors_preflight,
             strip_failure_response: config.strip_failure_response,
             owned_headers,
-            allowed: root.counter(&format!("{prefix}.allowed"))?,
-            denied: root.counter(&format!("{prefix}.denied"))?,
+            metrics,
         })
     }
 
     fn new_filter(plugin: &Rc<Self>, _: &Env<'_>) -> JwtFilter {
         JwtFilter {
             plugin: Rc::clone(plugin),
+            waited: false,
+        }
+    }
+}
+
+impl JwtAuthn {
+    /// Starts a fetch of provider `index`'s remote JWKS, unless one is running.
+    fn fetch(plugin: &Rc<JwtAuthn>, root: &mut Root<'_, JwtAuthn>, index: usize) {
+        let Some(Keys::Remote(remote, state)) = plugin.providers.get(index).map(|p| &p.keys) else {
+            return;
+        };
+        if state.borrow().in_flight {
+            return;
+        }
+        state.borrow_mut().in_flight = true;
+        let started = root.http_call(remote.request(), move |plugin, root, reply| {
+            JwtAuthn::fetched(plugin, root, index, reply)
+        });
+        if let Err(e) = started {
+            log::warn!(
+                "jwt: cannot call cluster {:?} for the JWKS: {e}",
+                remote.cluster
+            );
+            JwtAuthn::fetched(plugin, root, index, Err(CallError::Failed));
+        }
+    }
+
+    fn fetched(
+        plugin: &Rc<JwtAuthn>,
+        root: &mut Root<'_, JwtAuthn>,
+        index: usize,
+        reply: Result<HttpResponse, CallError>,
+    ) {
+        let Some(provider) = plugin.providers.get(index) else {
+            return;
+        };
+        let Keys::Remote(remote, state) = &provider.keys else {
+            return;
+        };
+        let parsed = match reply {
+            Ok(r) => remote::parse_reply(remote, r.status, &r.body),
+            Err(CallError::TooLarge { .. }) => Err(format!(
+                "JWKS larger than {} bytes",
+                remote.limits.max_bytes
+            )),
+            Err(CallError::Failed) => Err("the callout failed or timed out".to_string()),
+        };
+        let next = {
+            let mut st = state.borrow_mut();
+            st.in_flight = false;
+            match parsed {
+                Ok(keys) => {
+                    plugin.metrics.fetch_success.inc(root.env());
+                    let rotated = st.keys.is_some();
+                    st.keys = Some(Rc::new(keys));
+                    st.fetched_at = Some(root.env().now());
+                    st.failed = false;
+                    st.attempt = 0;
+                    if rotated {
+                        provider.forget_tokens();
+                    }
+                    Some(remote.refresh_after())
+                }
+                Err(why) => {
+                    plugin.metrics.fetch_failed.inc(root.env());
+                    st.attempt += 1;
+                    log::warn!(
+                        "jwt: fetching the JWKS of provider {:?} from {}{} failed (attempt {}): {why}{}",
+                        provider.name,
+                        remote.authority,
+                        remote.path,
+                        st.attempt,
+                        if st.keys.is_some() { "; keeping the last good keys" } else { "" }
+                    );
+                    if st.attempt <= remote.retries {
+                        None
+                    } else {
+                        st.attempt = 0;
+                        st.failed = st.keys.is_none();
+                        Some(remote.failed_refetch)
+                    }
+                }
+            }
+        };
+        match next {
+            // A retry: waiting requests keep waiting.
+            None => JwtAuthn::fetch(plugin, root, index),
+            Some(after) => {
+                let waiters = std::mem::take(&mut state.borrow_mut().waiters);
+                for id in waiters {
+                    if !root.wake(id) {
+                        log::debug!("jwt: a request waiting for the JWKS is gone");
+                    }
+                }
+                root.set_timer(after, move |plugin, root| {
+                    JwtAuthn::fetch(plugin, root, index)
+                });
+            }
         }
     }
 }
 
 pub struct JwtFilter {
     plugin: Rc<JwtAuthn>,
+    /// Already waited once for keys: do not wait again.
+    waited: bool,
 }
 
 impl HttpFilter for JwtFilter {
@@ -139,6 +268,19 @@ impl HttpFilter for JwtFilter {
         {
             return Action::Continue;
         }
+        self.decide(s)
+    }
+
+    /// A request that waited for a remote JWKS: the fetch has finished.
+    fn on_wake(&mut self, s: &mut Stream<'_, Self>) -> Action {
+        self.decide(s)
+    }
+}
+
+impl JwtFilter {
+    fn decide(&mut self, s: &mut Stream<'_, Self>) -> Action {
+        let plugin = Rc::clone(&self.plugin);
+        let headers = s.request_headers();
         let Some(rule) = plugin
             .rules
             .iter()
@@ -152,7 +294,31 @@ impl HttpFilter for JwtFilter {
         let path = s.path();
         let now = i64::try_from(s.unix_seconds()).unwrap_or(i64::MAX);
         let mut eval = Evaluation::new(&plugin.providers, &headers, &path, now);
-        match eval.evaluate(requires) {
+        let waiting = eval.waiting_for_keys();
+        if !waiting.is_empty() && !self.waited {
+            let mut parked = false;
+            for index in waiting {
+                if let Some(Keys::Remote(_, state)) = plugin.providers.get(index).map(|p| &p.keys) {
+                    let mut st = state.borrow_mut();
+                    if st.waiters.len() < remote::MAX_WAITERS && !parked {
+                        st.waiters.push(s.id());
+                        parked = true;
+                    }
+                }
+            }
+            if parked {
+                self.waited = true;
+                return Action::Pause;
+            }
+        }
+        let outcome = eval.evaluate(requires);
+        if eval.cache_hits > 0 {
+            plugin.metrics.cache_hit.add(s, eval.cache_hits);
+        }
+        if eval.cache_misses > 0 {
+            plugin.metrics.cache_miss.add(s, eval.cache_misses);
+        }
+        match outcome {
             Ok(()) => {
                 for (index, accepted) in &eval.accepted {
                     let Some(p) = plugin.providers.get(*index) else {
@@ -162,11 +328,11 @@ impl HttpFilter for JwtFilter {
                         let value = if p.pad_payload {
                             URL_SAFE.encode(
                                 URL_SAFE_NO_PAD
-                                    .decode(&accepted.payload_b64)
+                                    .decode(accepted.payload_b64.as_bytes())
                                     .unwrap_or_default(),
                             )
                         } else {
-                            accepted.payload_b64.clone()
+                            accepted.payload_b64.to_string()
                         };
                         headers.set(h, &value);
                     }
@@ -181,11 +347,11 @@ impl HttpFilter for JwtFilter {
                         }
                     }
                 }
-                plugin.allowed.inc(s);
+                plugin.metrics.allowed.inc(s);
                 Action::Continue
             }
             Err(e) => {
-                plugin.denied.inc(s);
+                plugin.metrics.denied.inc(s);
                 log::debug!(
                     "jwt: refused {} {}: {}",
                     headers.method().unwrap_or_default(),

@@ -1,25 +1,43 @@
 //! A provider, compiled: where its tokens are, what it demands, its keys,
 //! and what it adds to a request it accepts.
 
+use crate::cache::{self, TokenCache, Verified};
 use crate::claims::{self, Policy};
 use crate::config;
 use crate::error::JwtError;
 use crate::extract::{self, Location};
 use crate::jwks::{self, Key, Limits};
+use crate::remote::{self, Remote};
 use crate::token;
 use crate::verify;
 use portico::ConfigError;
 use serde_json::{Map, Value};
+use std::cell::RefCell;
+use std::rc::Rc;
+
+/// Where a provider's keys come from.
+pub enum Keys {
+    Local(Vec<Key>),
+    Remote(Remote, remote::Shared),
+}
+
+/// Cache outcome of one `accept`, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheUse {
+    Off,
+    Hit,
+    Miss,
+}
 
 /// Default bound on a token's size (Envoy's `jwt_max_token_size` sets it).
 pub const DEFAULT_MAX_TOKEN_BYTES: usize = 8 * 1024;
 
-#[derive(Debug)]
 pub struct Provider {
     pub name: String,
     pub locations: Vec<Location>,
     pub policy: Policy,
-    pub keys: Vec<Key>,
+    pub keys: Keys,
+    pub cache: Option<RefCell<TokenCache>>,
     pub forward: bool,
     pub payload_header: Option<String>,
     pub pad_payload: bool,
@@ -28,10 +46,9 @@ pub struct Provider {
 }
 
 /// A token this provider accepted.
-#[derive(Debug)]
 pub struct Accepted {
-    pub payload_b64: String,
-    pub claims: Map<String, Value>,
+    pub payload_b64: Rc<str>,
+    pub claims: Rc<Map<String, Value>>,
     pub location: usize,
 }
 
@@ -53,7 +70,6 @@ impl Provider {
     pub fn compile(name: &str, p: config::Provider) -> Result<Provider, ConfigError> {
         let at = |f: &str| format!("providers.{name}.{f}");
         let unsupported = [
-            ("remote_jwks", p.remote_jwks.is_some(), "remote JWKS is not implemented yet; use `local_jwks.inline_string`"),
             ("payload_in_metadata", p.payload_in_metadata.is_some(), "dynamic metadata is not reachable from a wasm filter; use `forward_payload_header` or `claim_to_headers`"),
             ("header_in_metadata", p.header_in_metadata.is_some(), "dynamic metadata is not reachable from a wasm filter"),
             ("failed_status_in_metadata", p.failed_status_in_metadata.is_some(), "dynamic metadata is not reachable from a wasm filter"),
@@ -63,30 +79,29 @@ impl Provider {
         if let Some((field, _, why)) = unsupported.iter().find(|(_, set, _)| *set) {
             return Err(ConfigError::at(at(field), why));
         }
-        let jwks_text = match p.local_jwks {
-            Some(config::LocalJwks {
-                inline_string: Some(s),
-                filename: None,
-                inline_bytes: None,
-                environment_variable: None,
-            }) => s,
-            Some(config::LocalJwks {
-                filename: Some(_), ..
-            }) => {
-                return Err(ConfigError::at(
-                    at("local_jwks.filename"),
-                    "a wasm VM cannot read files; use `inline_string`",
-                ))
-            }
-            Some(_) => return Err(ConfigError::at(at("local_jwks"), "set `inline_string`")),
-            None => return Err(ConfigError::at(name_path(name), "needs `local_jwks`")),
-        };
         let limits = Limits {
             max_bytes: p.max_jwks_bytes,
             max_keys: p.max_jwks_keys,
         };
-        let keys = jwks::parse(&jwks_text, limits)
-            .map_err(|m| ConfigError::at(at("local_jwks.inline_string"), m))?;
+        let keys = match (p.local_jwks, p.remote_jwks) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::at(
+                    name_path(name),
+                    "set `local_jwks` or `remote_jwks`, not both",
+                ))
+            }
+            (Some(local), None) => Keys::Local(local_keys(name, local, limits)?),
+            (None, Some(raw)) => Keys::Remote(
+                Remote::compile(&at("remote_jwks"), raw, limits)?,
+                Rc::default(),
+            ),
+            (None, None) => {
+                return Err(ConfigError::at(
+                    name_path(name),
+                    "needs `local_jwks` or `remote_jwks`",
+                ))
+            }
+        };
         let mut locations = Vec::new();
         for (i, h) in p.from_headers.iter().enumerate() {
             locations.push(Location::Header {
@@ -123,6 +138,11 @@ impl Provider {
             .as_ref()
             .and_then(|c| c.jwt_max_token_size)
             .map_or(DEFAULT_MAX_TOKEN_BYTES, |n| n as usize);
+        // As in Envoy, the cache is on only when `jwt_cache_config` is given.
+        let cache = p.jwt_cache_config.as_ref().map(|c| {
+            let size = c.jwt_cache_size.map_or(cache::DEFAULT_SIZE, |n| n as usize);
+            RefCell::new(TokenCache::new(size.min(100_000)))
+        });
         Ok(Provider {
             name: name.to_string(),
             locations,
@@ -139,6 +159,7 @@ impl Provider {
                 clock_skew_secs: i64::from(p.clock_skew_seconds),
             },
             keys,
+            cache,
             forward: p.forward,
             payload_header,
             pad_payload: p.pad_forward_payload_header,
@@ -147,28 +168,140 @@ impl Provider {
         })
     }
 
+    /// The keys to verify with now: `Ok(None)` while a first remote fetch
+    /// is pending.
+    pub fn current_keys(&self) -> Result<Option<KeySet<'_>>, JwtError> {
+        match &self.keys {
+            Keys::Local(keys) => Ok(Some(KeySet::Borrowed(keys))),
+            Keys::Remote(_, state) => {
+                let state = state.borrow();
+                match &state.keys {
+                    Some(keys) => Ok(Some(KeySet::Shared(Rc::clone(keys)))),
+                    None if state.failed => Err(JwtError::JwksUnavailable),
+                    None => Ok(None),
+                }
+            }
+        }
+    }
+
     /// Checks one token, in Envoy's order: format, issuer, time, audience,
-    /// subject, key, signature.
+    /// subject, key, signature. A cached token skips parsing and signature.
     pub fn accept(
         &self,
         found: &extract::Found,
         now: i64,
         audiences: Option<&[String]>,
-    ) -> Result<Accepted, JwtError> {
+    ) -> (Result<Accepted, JwtError>, CacheUse) {
         if found.token.len() > self.max_token_bytes {
-            return Err(JwtError::TooLarge);
+            return (Err(JwtError::TooLarge), CacheUse::Off);
         }
-        let t = token::parse(&found.token)?;
+        let cached = self
+            .cache
+            .as_ref()
+            .and_then(|c| c.borrow().get(&found.token));
+        let cache_use = match (&self.cache, &cached) {
+            (None, _) => CacheUse::Off,
+            (Some(_), Some(_)) => CacheUse::Hit,
+            (Some(_), None) => CacheUse::Miss,
+        };
+        let verified = match cached {
+            Some(v) => {
+                let checked = self
+                    .policy
+                    .check_issuer(&v.registered)
+                    .and_then(|()| self.policy.check(&v.registered, now, audiences));
+                if let Err(e) = checked {
+                    return (Err(e), cache_use);
+                }
+                v
+            }
+            None => match self.verify_fresh(&found.token, now, audiences) {
+                Ok(v) => v,
+                Err(e) => return (Err(e), cache_use),
+            },
+        };
+        if cache_use == CacheUse::Miss {
+            if let Some(c) = &self.cache {
+                c.borrow_mut()
+                    .insert(&found.token, Rc::clone(&verified), now);
+            }
+        }
+        let accepted = Accepted {
+            payload_b64: Rc::clone(&verified.payload_b64),
+            claims: Rc::clone(&verified.claims),
+            location: found.location,
+        };
+        (Ok(accepted), cache_use)
+    }
+
+    /// Parses and verifies a token not seen before, in Envoy's order: the
+    /// claim checks need no key, so a token failing them costs no signature.
+    fn verify_fresh(
+        &self,
+        text: &str,
+        now: i64,
+        audiences: Option<&[String]>,
+    ) -> Result<Rc<Verified>, JwtError> {
+        let t = token::parse(text)?;
         let registered = claims::read(&t.claims)?;
         self.policy.check_issuer(&registered)?;
         self.policy.check(&registered, now, audiences)?;
-        verify::verify(&t, &self.keys)?;
-        Ok(Accepted {
-            payload_b64: t.payload_b64.to_string(),
-            claims: t.claims,
-            location: found.location,
-        })
+        let keys = self.current_keys()?.ok_or(JwtError::JwksUnavailable)?;
+        verify::verify(&t, keys.as_slice())?;
+        Ok(Rc::new(Verified {
+            registered,
+            claims: Rc::new(t.claims),
+            payload_b64: Rc::from(t.payload_b64),
+        }))
     }
+
+    /// Clears verified tokens after the keys changed.
+    pub fn forget_tokens(&self) {
+        if let Some(c) = &self.cache {
+            c.borrow_mut().clear();
+        }
+    }
+}
+
+/// Keys borrowed from the config or shared with the fetcher.
+pub enum KeySet<'a> {
+    Borrowed(&'a [Key]),
+    Shared(Rc<Vec<Key>>),
+}
+
+impl KeySet<'_> {
+    pub fn as_slice(&self) -> &[Key] {
+        match self {
+            KeySet::Borrowed(k) => k,
+            KeySet::Shared(k) => k,
+        }
+    }
+}
+
+fn local_keys(
+    name: &str,
+    local: config::LocalJwks,
+    limits: Limits,
+) -> Result<Vec<Key>, ConfigError> {
+    let at = |f: &str| format!("providers.{name}.{f}");
+    let text = match local {
+        config::LocalJwks {
+            inline_string: Some(s),
+            filename: None,
+            inline_bytes: None,
+            environment_variable: None,
+        } => s,
+        config::LocalJwks {
+            filename: Some(_), ..
+        } => {
+            return Err(ConfigError::at(
+                at("local_jwks.filename"),
+                "a wasm VM cannot read files; use `inline_string`",
+            ))
+        }
+        _ => return Err(ConfigError::at(at("local_jwks"), "set `inline_string`")),
+    };
+    jwks::parse(&text, limits).map_err(|m| ConfigError::at(at("local_jwks.inline_string"), m))
 }
 
 fn name_path(name: &str) -> String {

@@ -88,6 +88,8 @@ pub struct Evaluation<'a> {
     verdicts: Vec<(usize, String, Result<(), JwtError>)>,
     /// Tokens that verified, by provider, for forwarding.
     pub accepted: Vec<(usize, Accepted)>,
+    pub cache_hits: u64,
+    pub cache_misses: u64,
 }
 
 impl<'a> Evaluation<'a> {
@@ -105,7 +107,23 @@ impl<'a> Evaluation<'a> {
             found: BTreeMap::new(),
             verdicts: Vec::new(),
             accepted: Vec::new(),
+            cache_hits: 0,
+            cache_misses: 0,
         }
+    }
+
+    /// Providers that found a token but have no keys yet (first remote
+    /// fetch in flight): the request must wait for them.
+    pub fn waiting_for_keys(&mut self) -> Vec<usize> {
+        (0..self.providers.len())
+            .filter(|i| {
+                let pending = self
+                    .providers
+                    .get(*i)
+                    .is_some_and(|p| matches!(p.current_keys(), Ok(None)));
+                pending && !self.tokens(*i).is_empty()
+            })
+            .collect()
     }
 
     fn tokens(&mut self, index: usize) -> Vec<Found> {
@@ -138,7 +156,13 @@ impl<'a> Evaluation<'a> {
             }
         }
         let provider = self.providers.get(index).ok_or(JwtError::NoValidKeys)?;
-        let verdict = provider.accept(found, self.now, audiences).map(|accepted| {
+        let (result, cache_use) = provider.accept(found, self.now, audiences);
+        match cache_use {
+            crate::provider::CacheUse::Hit => self.cache_hits += 1,
+            crate::provider::CacheUse::Miss => self.cache_misses += 1,
+            crate::provider::CacheUse::Off => {}
+        }
+        let verdict = result.map(|accepted| {
             self.accepted.push((index, accepted));
         });
         if memo {

@@ -3,7 +3,7 @@
 //! side by side with native `jwt_authn` in `integration-tests/tests/jwt.rs`.
 
 // Clippy's test allowances cover `#[test]` functions, not their helpers.
-#![allow(clippy::expect_used)]
+#![allow(clippy::expect_used, clippy::indexing_slicing)]
 
 use portico::testing::{Exchange, TestHost, TestVm};
 use portico_jwt::mint::{self, Keys};
@@ -544,13 +544,13 @@ fn refusals_name_the_json_path() {
         ),
         (
             with(json!({"issuer": "x"})),
-            "providers.main: needs `local_jwks`",
+            "providers.main: needs `local_jwks` or `remote_jwks`",
         ),
         (
             with(
                 json!({"local_jwks": {"inline_string": jwks.clone()}, "remote_jwks": {"http_uri": {"uri": "https://x/jwks", "cluster": "c", "timeout": "1s"}}}),
             ),
-            "providers.main.remote_jwks: remote JWKS is not implemented yet",
+            "providers.main: set `local_jwks` or `remote_jwks`, not both",
         ),
         (
             with(
@@ -606,4 +606,189 @@ fn refusals_name_the_json_path() {
             "config {config}\n  error: {err}\n  expected: {expected}"
         );
     }
+}
+
+fn remote_provider(extra: Value) -> Value {
+    let mut p = json!({
+        "issuer": "https://issuer.example",
+        "audiences": ["api"],
+        "remote_jwks": {
+            "http_uri": {"uri": "https://idp.example/.well-known/jwks.json", "cluster": "idp", "timeout": "2s"},
+            "cache_duration": "100s"
+        },
+        "claim_to_headers": [{"header_name": "x-jwt-sub", "claim_name": "sub"}]
+    });
+    if let (Some(p), Some(extra)) = (p.as_object_mut(), extra.as_object()) {
+        for (k, v) in extra {
+            if k == "remote_jwks" {
+                if let (Some(r), Some(v)) =
+                    (p.get_mut(k).and_then(Value::as_object_mut), v.as_object())
+                {
+                    r.extend(v.clone());
+                }
+            } else {
+                p.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    p
+}
+
+fn jwks_call(host: &TestHost) -> u32 {
+    let calls = host.pending_calls();
+    assert_eq!(calls.len(), 1, "one JWKS fetch in flight");
+    let call = &calls[0];
+    assert_eq!(call.cluster, "idp");
+    assert_eq!(call.path(), "/.well-known/jwks.json");
+    assert_eq!(call.header(":authority"), Some("idp.example"));
+    call.id
+}
+
+#[test]
+fn remote_jwks_is_fetched_at_start_and_early_requests_wait_for_it() {
+    let host = TestHost::new().with_cluster("idp");
+    let vm = vm(&host, &config_with(remote_provider(json!({}))));
+    host.advance(std::time::Duration::from_millis(1));
+    let call = jwks_call(&host);
+    let token = keys().token("RS256", &claims());
+    let mut good = with_bearer(&vm, &token);
+    let mut bad = with_bearer(&vm, "not.a.token");
+    assert!(good.paused() && bad.paused(), "both wait for the keys");
+    // A request without a token needs no keys: refused at once.
+    assert_eq!(vm.get("/data").send().status(), 401);
+    host.respond(
+        call,
+        200,
+        &[("content-type", "application/json")],
+        keys().jwks().to_string().as_bytes(),
+    );
+    good.proceed();
+    bad.proceed();
+    assert_eq!(good.status(), 200);
+    assert_eq!(good.upstream_header("x-jwt-sub").as_deref(), Some("alice"));
+    assert_eq!(bad.status(), 401);
+    assert_eq!(host.metric("jwt_authn.jwks_fetch_success"), Some(1));
+    // Later requests use the fetched keys directly.
+    assert_eq!(with_bearer(&vm, &token).status(), 200);
+}
+
+#[test]
+fn remote_jwks_rotates_on_refresh_and_a_failed_refresh_keeps_the_last_keys() {
+    let host = TestHost::new().with_cluster("idp");
+    let vm = vm(&host, &config_with(remote_provider(json!({}))));
+    host.advance(std::time::Duration::from_millis(1));
+    host.respond(
+        jwks_call(&host),
+        200,
+        &[],
+        keys().jwks().to_string().as_bytes(),
+    );
+    let old = keys().token("ES256", &claims());
+    assert_eq!(with_bearer(&vm, &old).status(), 200);
+    // Refreshed before the 100 s cache duration runs out; this refresh fails.
+    host.advance(std::time::Duration::from_secs(90));
+    host.fail_call(jwks_call(&host));
+    assert_eq!(with_bearer(&vm, &old).status(), 200, "last good keys kept");
+    assert_eq!(host.metric("jwt_authn.jwks_fetch_failed"), Some(1));
+    assert!(host
+        .logs()
+        .iter()
+        .any(|l| l.message.contains("keeping the last good keys")));
+    // Retried after failed_refetch_duration (1 s by default): new keys.
+    host.advance(std::time::Duration::from_secs(1));
+    let rotated = Keys::generate(8).expect("keys");
+    host.respond(
+        jwks_call(&host),
+        200,
+        &[],
+        rotated.jwks().to_string().as_bytes(),
+    );
+    let (status, body) = {
+        let ex = with_bearer(&vm, &old);
+        (ex.status(), ex.body())
+    };
+    assert_eq!((status, body.as_str()), (401, "Jwt verification fails"));
+    assert_eq!(
+        with_bearer(&vm, &rotated.token("ES256", &claims())).status(),
+        200
+    );
+}
+
+#[test]
+fn a_failed_first_fetch_is_retried_then_fails_waiting_requests() {
+    let host = TestHost::new().with_cluster("idp");
+    let vm = vm(
+        &host,
+        &config_with(remote_provider(
+            json!({"remote_jwks": {"retry_policy": {"num_retries": 1}}}),
+        )),
+    );
+    host.advance(std::time::Duration::from_millis(1));
+    let token = keys().token("RS256", &claims());
+    let mut waiting = with_bearer(&vm, &token);
+    host.fail_call(jwks_call(&host));
+    assert!(waiting.paused(), "one retry left");
+    host.respond(jwks_call(&host), 500, &[], b"oops");
+    waiting.proceed();
+    assert_eq!(
+        (waiting.status(), waiting.body()),
+        (401, "Jwks remote fetch is failed".to_string())
+    );
+    assert_eq!(host.metric("jwt_authn.jwks_fetch_failed"), Some(2));
+    // The next attempt, a second later, succeeds.
+    host.advance(std::time::Duration::from_secs(1));
+    host.respond(
+        jwks_call(&host),
+        200,
+        &[],
+        keys().jwks().to_string().as_bytes(),
+    );
+    assert_eq!(with_bearer(&vm, &token).status(), 200);
+}
+
+#[test]
+fn remote_jwks_refusals() {
+    let err = |extra: Value| {
+        TestHost::new()
+            .vm::<JwtAuthn>(&config_with(remote_provider(extra)).to_string())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    };
+    assert!(
+        err(json!({"remote_jwks": {"http_uri": {"uri": "ftp://x/jwks", "cluster": "idp"}}}))
+            .contains(
+                "providers.main.remote_jwks.http_uri.uri: must be an http:// or https:// URL"
+            )
+    );
+    assert!(err(json!({"remote_jwks": {"cache_duration": "0s"}}))
+        .contains("providers.main.remote_jwks.cache_duration: must be at least 1s"));
+}
+
+#[test]
+fn the_verified_token_cache_skips_signatures_but_not_expiry() {
+    let host = TestHost::new();
+    let mut p = provider();
+    p["jwt_cache_config"] = json!({"jwt_cache_size": 10});
+    p["clock_skew_seconds"] = json!(0);
+    let vm = vm(&host, &config_with(p));
+    let mut c = claims();
+    c["exp"] = json!(NOW + 5);
+    let token = keys().token("PS256", &c);
+    for _ in 0..3 {
+        assert_eq!(with_bearer(&vm, &token).status(), 200);
+    }
+    assert_eq!(host.metric("jwt_authn.jwt_cache_miss"), Some(1));
+    assert_eq!(host.metric("jwt_authn.jwt_cache_hit"), Some(2));
+    host.advance(std::time::Duration::from_secs(6));
+    let ex = with_bearer(&vm, &token);
+    assert_eq!(
+        (ex.status(), ex.body()),
+        (401, "Jwt is expired".to_string())
+    );
+    // A bad token is never cached.
+    for _ in 0..2 {
+        assert_eq!(with_bearer(&vm, "x.y.z").status(), 401);
+    }
+    assert_eq!(host.metric("jwt_authn.jwt_cache_miss"), Some(3));
 }

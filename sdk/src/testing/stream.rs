@@ -198,6 +198,9 @@ impl<P: Plugin> TestStream<P> {
         if self.done {
             return;
         }
+        // A local reply sent from a callout reply or a wake-up (outside a
+        // phase) still goes through the response phases first, as in Envoy.
+        self.pass_local_reply_through();
         self.done = true;
         if let Some(rt) = &self.runtime {
             self.vm.at(self.id, |h| rt.on_done(h));
