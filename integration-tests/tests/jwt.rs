@@ -296,3 +296,106 @@ fn strip_realm_query(challenge: &str) -> String {
         _ => challenge.to_string(),
     }
 }
+
+fn remote_config(cache_duration: &str) -> Value {
+    json!({
+        "providers": {"idp": {
+            "issuer": "https://issuer.example",
+            "audiences": ["api"],
+            "remote_jwks": {
+                "http_uri": {"uri": "http://idp.internal/.well-known/jwks.json", "cluster": "idp", "timeout": "1s"},
+                "cache_duration": cache_duration
+            },
+            "claim_to_headers": [{"header_name": "x-jwt-sub", "claim_name": "sub"}]
+        }},
+        "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "idp"}}]
+    })
+}
+
+fn claims_now() -> Value {
+    json!({"iss": "https://issuer.example", "sub": "alice", "aud": "api", "exp": now() + 600})
+}
+
+#[test]
+fn remote_jwks_is_fetched_from_the_cluster_and_rotates_without_restart() {
+    let first = Keys::generate(21).unwrap();
+    let second = Keys::generate(22).unwrap();
+    let upstream = Upstream::start();
+    let idp = Upstream::start();
+    idp.serve("/.well-known/jwks.json", 200, "application/json", first.jwks().to_string().as_bytes());
+    let envoy = Envoy::start(
+        &Bootstrap::new(upstream.port())
+            .cluster("idp", idp.port())
+            .listener("main", vec![portico_filter(&remote_config("2s"))])
+            .render(),
+        2,
+    );
+    let old = first.token("RS256", &claims_now());
+    let new = second.token("RS256", &claims_now());
+    let status = |t: &str| envoy.get("main", "/x").header("authorization", &format!("Bearer {t}")).send().status;
+    let reply = envoy.get("main", "/x").header("authorization", &format!("Bearer {old}")).send();
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.echo().unwrap().header("x-jwt-sub"), Some("alice"));
+    assert_eq!(status(&new), 401);
+    // Rotate at the identity provider; the refresh (before the 2 s cache
+    // duration ends) picks the new keys up.
+    idp.serve("/.well-known/jwks.json", 200, "application/json", second.jwks().to_string().as_bytes());
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    assert_eq!(status(&new), 200);
+    assert_eq!(status(&old), 401);
+    assert!(envoy.stat("wasmcustom.jwt_authn.jwks_fetch_success").unwrap_or(0) >= 2);
+    assert!(idp.hits("/.well-known/jwks.json") >= 2);
+}
+
+#[test]
+fn an_unreachable_jwks_fails_closed_and_keeps_the_last_good_keys() {
+    let keys = Keys::generate(23).unwrap();
+    let upstream = Upstream::start();
+    let idp = Upstream::start();
+    idp.serve("/.well-known/jwks.json", 503, "text/plain", b"down");
+    let envoy = Envoy::start(
+        &Bootstrap::new(upstream.port())
+            .cluster("idp", idp.port())
+            .listener("main", vec![portico_filter(&remote_config("2s"))])
+            .render(),
+        1,
+    );
+    let token = keys.token("ES256", &claims_now());
+    let send = || envoy.get("main", "/x").header("authorization", &format!("Bearer {token}")).send();
+    let refused = send();
+    assert_eq!((refused.status, refused.text().as_str()), (401, "Jwks remote fetch is failed"));
+    // The identity provider recovers: the retry a second later gets the keys.
+    idp.serve("/.well-known/jwks.json", 200, "application/json", keys.jwks().to_string().as_bytes());
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert_eq!(send().status, 200);
+    // It fails again: the last good keys stay in use.
+    idp.serve("/.well-known/jwks.json", 500, "text/plain", b"down again");
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    assert_eq!(send().status, 200);
+    assert!(envoy.stat("wasmcustom.jwt_authn.jwks_fetch_failed").unwrap_or(0) >= 2);
+}
+
+#[test]
+fn bad_configs_are_refused_at_load_with_their_json_path() {
+    let keys = Keys::generate(24).unwrap();
+    let cases = [
+        (
+            json!({"providers": {"p": {"local_jwks": {"inline_string": "{\"keys\": 5}"}}}}),
+            "providers.p.local_jwks.inline_string: JWKS `keys` is not an array",
+        ),
+        (
+            json!({"providers": {"p": {"local_jwks": {"inline_string": keys.jwks().to_string()}}}, "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "q"}}]}),
+            "rules[0].requires.provider_name: no provider named \"q\"",
+        ),
+        (
+            json!({"providers": {"p": {"local_jwks": {"inline_string": keys.jwks().to_string()}, "clock_skew_seconds": -1}}}),
+            "providers.p.clock_skew_seconds",
+        ),
+    ];
+    for (config, expected) in cases {
+        let bootstrap = Bootstrap::new(9).listener("main", vec![portico_filter(&config)]).render();
+        let (ok, output) = Envoy::validate(&bootstrap);
+        assert!(!ok, "Envoy accepted {config}");
+        assert!(output.contains(expected), "log for {config} lacks {expected:?}:\n{output}");
+    }
+}
