@@ -164,8 +164,8 @@ fn corpus(k: &Keys) -> Vec<Case> {
     let es_input = es.rsplit_once('.').unwrap().0.to_string();
     let mut cases = Vec::new();
     for alg in [
-        "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "EdDSA", "HS256", "HS384",
-        "HS512",
+        "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
+        "HS256", "HS384", "HS512",
     ] {
         cases.push(bearer(
             &format!("valid {alg}"),
@@ -322,7 +322,12 @@ fn remote_jwks_is_fetched_from_the_cluster_and_rotates_without_restart() {
     let second = Keys::generate(22).unwrap();
     let upstream = Upstream::start();
     let idp = Upstream::start();
-    idp.serve("/.well-known/jwks.json", 200, "application/json", first.jwks().to_string().as_bytes());
+    idp.serve(
+        "/.well-known/jwks.json",
+        200,
+        "application/json",
+        first.jwks().to_string().as_bytes(),
+    );
     let envoy = Envoy::start(
         &Bootstrap::new(upstream.port())
             .cluster("idp", idp.port())
@@ -332,18 +337,37 @@ fn remote_jwks_is_fetched_from_the_cluster_and_rotates_without_restart() {
     );
     let old = first.token("RS256", &claims_now());
     let new = second.token("RS256", &claims_now());
-    let status = |t: &str| envoy.get("main", "/x").header("authorization", &format!("Bearer {t}")).send().status;
-    let reply = envoy.get("main", "/x").header("authorization", &format!("Bearer {old}")).send();
+    let status = |t: &str| {
+        envoy
+            .get("main", "/x")
+            .header("authorization", &format!("Bearer {t}"))
+            .send()
+            .status
+    };
+    let reply = envoy
+        .get("main", "/x")
+        .header("authorization", &format!("Bearer {old}"))
+        .send();
     assert_eq!(reply.status, 200);
     assert_eq!(reply.echo().unwrap().header("x-jwt-sub"), Some("alice"));
     assert_eq!(status(&new), 401);
     // Rotate at the identity provider; the refresh (before the 2 s cache
     // duration ends) picks the new keys up.
-    idp.serve("/.well-known/jwks.json", 200, "application/json", second.jwks().to_string().as_bytes());
+    idp.serve(
+        "/.well-known/jwks.json",
+        200,
+        "application/json",
+        second.jwks().to_string().as_bytes(),
+    );
     std::thread::sleep(std::time::Duration::from_millis(2500));
     assert_eq!(status(&new), 200);
     assert_eq!(status(&old), 401);
-    assert!(envoy.stat("wasmcustom.jwt_authn.jwks_fetch_success").unwrap_or(0) >= 2);
+    assert!(
+        envoy
+            .stat("wasmcustom.jwt_authn.jwks_fetch_success")
+            .unwrap_or(0)
+            >= 2
+    );
     assert!(idp.hits("/.well-known/jwks.json") >= 2);
 }
 
@@ -361,18 +385,36 @@ fn an_unreachable_jwks_fails_closed_and_keeps_the_last_good_keys() {
         1,
     );
     let token = keys.token("ES256", &claims_now());
-    let send = || envoy.get("main", "/x").header("authorization", &format!("Bearer {token}")).send();
+    let send = || {
+        envoy
+            .get("main", "/x")
+            .header("authorization", &format!("Bearer {token}"))
+            .send()
+    };
     let refused = send();
-    assert_eq!((refused.status, refused.text().as_str()), (401, "Jwks remote fetch is failed"));
+    assert_eq!(
+        (refused.status, refused.text().as_str()),
+        (401, "Jwks remote fetch is failed")
+    );
     // The identity provider recovers: the retry a second later gets the keys.
-    idp.serve("/.well-known/jwks.json", 200, "application/json", keys.jwks().to_string().as_bytes());
+    idp.serve(
+        "/.well-known/jwks.json",
+        200,
+        "application/json",
+        keys.jwks().to_string().as_bytes(),
+    );
     std::thread::sleep(std::time::Duration::from_millis(1500));
     assert_eq!(send().status, 200);
     // It fails again: the last good keys stay in use.
     idp.serve("/.well-known/jwks.json", 500, "text/plain", b"down again");
     std::thread::sleep(std::time::Duration::from_millis(2500));
     assert_eq!(send().status, 200);
-    assert!(envoy.stat("wasmcustom.jwt_authn.jwks_fetch_failed").unwrap_or(0) >= 2);
+    assert!(
+        envoy
+            .stat("wasmcustom.jwt_authn.jwks_fetch_failed")
+            .unwrap_or(0)
+            >= 2
+    );
 }
 
 #[test]
@@ -393,9 +435,14 @@ fn bad_configs_are_refused_at_load_with_their_json_path() {
         ),
     ];
     for (config, expected) in cases {
-        let bootstrap = Bootstrap::new(9).listener("main", vec![portico_filter(&config)]).render();
+        let bootstrap = Bootstrap::new(9)
+            .listener("main", vec![portico_filter(&config)])
+            .render();
         let (ok, output) = Envoy::validate(&bootstrap);
         assert!(!ok, "Envoy accepted {config}");
-        assert!(output.contains(expected), "log for {config} lacks {expected:?}:\n{output}");
+        assert!(
+            output.contains(expected),
+            "log for {config} lacks {expected:?}:\n{output}"
+        );
     }
 }

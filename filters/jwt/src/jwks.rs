@@ -1,5 +1,6 @@
 //! JWKS documents: parsed and checked once, into keys ready to verify with.
 
+use crate::es_nist::{Es384, Es512};
 use jwt_compact::alg::{Ed25519, Es256, Hs256Key, Hs384Key, Hs512Key, RsaPublicKey, StrongKey};
 use jwt_compact::jwk::JsonWebKey;
 use jwt_compact::Algorithm;
@@ -20,6 +21,8 @@ const MIN_RSA_BITS: usize = 2048;
 pub enum Family {
     Rsa,
     P256,
+    P384,
+    P521,
     Ed25519,
     Hmac,
 }
@@ -27,6 +30,8 @@ pub enum Family {
 pub enum Material {
     Rsa(RsaPublicKey),
     P256(<Es256 as Algorithm>::VerifyingKey),
+    P384(p384::ecdsa::VerifyingKey),
+    P521(p521::ecdsa::VerifyingKey),
     Ed25519(<Ed25519 as Algorithm>::VerifyingKey),
     /// The raw secret; the HMAC key type depends on the token's `alg`.
     Hmac(Vec<u8>),
@@ -44,6 +49,8 @@ impl Key {
         match self.material {
             Material::Rsa(_) => Family::Rsa,
             Material::P256(_) => Family::P256,
+            Material::P384(_) => Family::P384,
+            Material::P521(_) => Family::P521,
             Material::Ed25519(_) => Family::Ed25519,
             Material::Hmac(_) => Family::Hmac,
         }
@@ -141,16 +148,28 @@ fn parse_key(jwk: &Value) -> Result<Key, String> {
             }
             Material::Rsa(key)
         }
-        (JsonWebKey::EllipticCurve { curve, secret, .. }, _) => {
+        (
+            JsonWebKey::EllipticCurve {
+                curve,
+                secret,
+                x,
+                y,
+            },
+            _,
+        ) => {
             if secret.is_some() {
                 return Err("private EC key in a JWKS".into());
             }
-            if curve != "P-256" {
-                return Err(format!("curve {curve} is not supported"));
+            let bad = || format!("invalid {curve} point");
+            match curve.as_ref() {
+                "P-256" => Material::P256(
+                    <Es256 as Algorithm>::VerifyingKey::try_from(&parsed)
+                        .map_err(|e| e.to_string())?,
+                ),
+                "P-384" => Material::P384(Es384::key_from_coordinates(x, y).ok_or_else(bad)?),
+                "P-521" => Material::P521(Es512::key_from_coordinates(x, y).ok_or_else(bad)?),
+                other => return Err(format!("curve {other} is not supported")),
             }
-            Material::P256(
-                <Es256 as Algorithm>::VerifyingKey::try_from(&parsed).map_err(|e| e.to_string())?,
-            )
         }
         (JsonWebKey::KeyPair { curve, secret, .. }, _) => {
             if secret.is_some() {

@@ -13,6 +13,7 @@ pub mod cache;
 pub mod claims;
 pub mod config;
 pub mod error;
+pub mod es_nist;
 pub mod extract;
 pub mod jwks;
 #[cfg(feature = "mint")]

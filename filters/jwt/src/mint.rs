@@ -2,6 +2,7 @@
 //! pairs of every supported family and a signer that can also produce the
 //! malformed and hostile tokens a verifier must refuse.
 
+use crate::es_nist::{Es384, Es512};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jwt_compact::alg::{
@@ -15,12 +16,16 @@ use serde_json::{json, Value};
 pub struct Keys {
     pub rsa: RsaPrivateKey,
     pub ec: p256::ecdsa::SigningKey,
+    pub ec384: p384::ecdsa::SigningKey,
+    pub ec521: p521::ecdsa::SigningKey,
     pub ed: ed25519_dalek::SigningKey,
     pub hmac: Vec<u8>,
 }
 
 pub const KID_RSA: &str = "rsa-1";
 pub const KID_EC: &str = "ec-1";
+pub const KID_EC384: &str = "ec384-1";
+pub const KID_EC521: &str = "ec521-1";
 pub const KID_ED: &str = "ed-1";
 pub const KID_HMAC: &str = "hmac-1";
 
@@ -39,23 +44,36 @@ impl Keys {
         rand::RngCore::fill_bytes(&mut rng, &mut bytes);
         let ed = ed25519_dalek::SigningKey::from_bytes(&bytes);
         rand::RngCore::fill_bytes(&mut rng, &mut bytes);
+        let hmac = bytes.to_vec();
+        let ec384 = p384::ecdsa::SigningKey::random(&mut rng);
+        let ec521 = p521::ecdsa::SigningKey::random(&mut rng);
         Ok(Keys {
             rsa,
             ec,
+            ec384,
+            ec521,
             ed,
-            hmac: bytes.to_vec(),
+            hmac,
         })
     }
 
     /// The JWKS that verifies these keys (the HMAC key included: it is a secret).
     pub fn jwks(&self) -> Value {
         let ec = self.ec.verifying_key().to_encoded_point(false);
+        let ec384 = self.ec384.verifying_key().to_encoded_point(false);
+        let ec521 = p521::ecdsa::VerifyingKey::from(&self.ec521).to_encoded_point(false);
         json!({"keys": [
             {"kty": "RSA", "kid": KID_RSA, "use": "sig",
              "n": b64(&self.rsa.n().to_bytes_be()), "e": b64(&self.rsa.e().to_bytes_be())},
             {"kty": "EC", "kid": KID_EC, "crv": "P-256", "alg": "ES256",
              "x": b64(ec.x().map(|x| &x[..]).unwrap_or_default()),
              "y": b64(ec.y().map(|y| &y[..]).unwrap_or_default())},
+            {"kty": "EC", "kid": KID_EC384, "crv": "P-384", "alg": "ES384",
+             "x": b64(ec384.x().map(|x| &x[..]).unwrap_or_default()),
+             "y": b64(ec384.y().map(|y| &y[..]).unwrap_or_default())},
+            {"kty": "EC", "kid": KID_EC521, "crv": "P-521", "alg": "ES512",
+             "x": b64(ec521.x().map(|x| &x[..]).unwrap_or_default()),
+             "y": b64(ec521.y().map(|y| &y[..]).unwrap_or_default())},
             {"kty": "OKP", "kid": KID_ED, "crv": "Ed25519", "alg": "EdDSA",
              "x": b64(self.ed.verifying_key().as_bytes())},
             {"kty": "oct", "kid": KID_HMAC, "k": b64(&self.hmac)}
@@ -66,6 +84,8 @@ impl Keys {
     pub fn kid_for(alg: &str) -> &'static str {
         match alg {
             "ES256" => KID_EC,
+            "ES384" => KID_EC384,
+            "ES512" => KID_EC521,
             "EdDSA" => KID_ED,
             "HS256" | "HS384" | "HS512" => KID_HMAC,
             _ => KID_RSA,
@@ -99,6 +119,8 @@ impl Keys {
     pub fn signature(&self, alg: &str, message: &[u8]) -> Vec<u8> {
         match alg {
             "ES256" => Es256.sign(&self.ec, message).as_bytes().to_vec(),
+            "ES384" => Es384.sign(&self.ec384, message).as_bytes().to_vec(),
+            "ES512" => Es512.sign(&self.ec521, message).as_bytes().to_vec(),
             "EdDSA" => Ed25519.sign(&self.ed, message).as_bytes().to_vec(),
             "HS256" => Hs256
                 .sign(&Hs256Key::new(&self.hmac), message)

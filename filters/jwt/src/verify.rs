@@ -1,6 +1,7 @@
 //! Signature verification: choosing keys for a token, and checking with them.
 
 use crate::error::JwtError;
+use crate::es_nist::{Es384, Es512};
 use crate::jwks::{Family, Key, Material};
 use crate::token::Token;
 use jwt_compact::alg::{Ed25519, Es256, Hs256, Hs384, Hs512, Rsa};
@@ -11,6 +12,8 @@ fn family(alg: &str) -> Option<Family> {
     Some(match alg {
         "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512" => Family::Rsa,
         "ES256" => Family::P256,
+        "ES384" => Family::P384,
+        "ES512" => Family::P521,
         "EdDSA" => Family::Ed25519,
         "HS256" | "HS384" | "HS512" => Family::Hmac,
         _ => return None,
@@ -71,6 +74,8 @@ fn check(alg: &str, key: &Key, message: &[u8], signature: &[u8]) -> bool {
             Err(_) => false,
         },
         (Material::P256(k), "ES256") => with(Es256, k, message, signature),
+        (Material::P384(k), "ES384") => with(Es384, k, message, signature),
+        (Material::P521(k), "ES512") => with(Es512, k, message, signature),
         (Material::Ed25519(k), "EdDSA") => with(Ed25519, k, message, signature),
         (Material::Hmac(_), "HS256") => key
             .hs256()
