@@ -43,8 +43,9 @@ impl Keys {
         let ec = p256::ecdsa::SigningKey::from_bytes(&bytes.into()).map_err(|e| e.to_string())?;
         rand::RngCore::fill_bytes(&mut rng, &mut bytes);
         let ed = ed25519_dalek::SigningKey::from_bytes(&bytes);
-        rand::RngCore::fill_bytes(&mut rng, &mut bytes);
-        let hmac = bytes.to_vec();
+        // 64 bytes: long enough for HS512 (RFC 7518 §3.2).
+        let mut hmac = vec![0u8; 64];
+        rand::RngCore::fill_bytes(&mut rng, &mut hmac);
         let ec384 = p384::ecdsa::SigningKey::random(&mut rng);
         let ec521 = p521::ecdsa::SigningKey::random(&mut rng);
         Ok(Keys {

@@ -247,11 +247,11 @@ impl Provider {
         self.policy.check_issuer(&registered)?;
         self.policy.check(&registered, now, audiences)?;
         let keys = self.current_keys()?.ok_or(JwtError::JwksUnavailable)?;
-        verify::verify(&t, keys.as_slice())?;
+        verify::verify(&t.jws, keys.as_slice())?;
         Ok(Rc::new(Verified {
             registered,
             claims: Rc::new(t.claims),
-            payload_b64: Rc::from(t.payload_b64),
+            payload_b64: Rc::from(t.jws.payload_b64),
         }))
     }
 

@@ -10,16 +10,24 @@ use crate::error::JwtError;
 /// else makes the token invalid (RFC 7515 §4.1.11).
 const UNDERSTOOD_CRIT: &[&str] = &[];
 
+/// A compact JWS with any payload: what signature verification needs.
 #[derive(Debug)]
-pub struct Token<'a> {
+pub struct Jws<'a> {
     pub alg: String,
     pub kid: Option<String>,
     /// `header.payload`, the signed bytes.
     pub signing_input: &'a str,
     /// The payload as sent (base64url), for `forward_payload_header`.
     pub payload_b64: &'a str,
-    pub claims: Map<String, Value>,
+    pub payload: Vec<u8>,
     pub signature: Vec<u8>,
+}
+
+/// A JWT: a JWS whose payload is a JSON object of claims.
+#[derive(Debug)]
+pub struct Token<'a> {
+    pub jws: Jws<'a>,
+    pub claims: Map<String, Value>,
 }
 
 /// Strict base64url: no padding, no stray characters, no unused bits set
@@ -29,6 +37,20 @@ fn b64(part: &str) -> Option<Vec<u8>> {
 }
 
 pub fn parse(text: &str) -> Result<Token<'_>, JwtError> {
+    let (jws, claims) = split(text, true)?;
+    Ok(Token {
+        jws,
+        claims: claims.unwrap_or_default(),
+    })
+}
+
+/// Splits and decodes a compact JWS, checking its header; the payload may be anything.
+pub fn parse_jws(text: &str) -> Result<Jws<'_>, JwtError> {
+    split(text, false).map(|(jws, _)| jws)
+}
+
+/// The checks in Envoy's order: header, payload (as claims, for a JWT), signature.
+fn split(text: &str, claims: bool) -> Result<(Jws<'_>, Option<Map<String, Value>>), JwtError> {
     let mut parts = text.split('.');
     let (Some(h), Some(p), Some(s), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -63,19 +85,25 @@ pub fn parse(text: &str) -> Result<Token<'_>, JwtError> {
         }
     }
     // `jku`, `x5u`, `jwk`, `x5c` are ignored: keys come from configuration only.
-    let payload_bytes = b64(p).ok_or(JwtError::PayloadBadBase64)?;
-    let claims: Map<String, Value> =
-        serde_json::from_slice(&payload_bytes).map_err(|_| JwtError::PayloadBadJson)?;
+    let payload = b64(p).ok_or(JwtError::PayloadBadBase64)?;
+    let claims = if claims {
+        let map: Map<String, Value> =
+            serde_json::from_slice(&payload).map_err(|_| JwtError::PayloadBadJson)?;
+        Some(map)
+    } else {
+        None
+    };
     let signature = b64(s).ok_or(JwtError::SignatureBadBase64)?;
     let signing_input = text
         .get(..h.len() + 1 + p.len())
         .ok_or(JwtError::BadFormat)?;
-    Ok(Token {
+    let jws = Jws {
         alg,
         kid,
         signing_input,
         payload_b64: p,
-        claims,
+        payload,
         signature,
-    })
+    };
+    Ok((jws, claims))
 }

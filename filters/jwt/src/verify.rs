@@ -3,7 +3,7 @@
 use crate::error::JwtError;
 use crate::es_nist::{Es384, Es512};
 use crate::jwks::{Family, Key, Material};
-use crate::token::Token;
+use crate::token::Jws;
 use jwt_compact::alg::{Ed25519, Es256, Hs256, Hs384, Hs512, Rsa};
 use jwt_compact::{Algorithm, AlgorithmSignature};
 
@@ -28,7 +28,7 @@ pub fn is_supported(alg: &str) -> bool {
 /// matches when its `kid` equals the token's (if the token names one) and
 /// its own `alg`, if it has one, equals the token's; among those, only keys
 /// of the algorithm's family are ever used to verify.
-pub fn verify(token: &Token<'_>, keys: &[Key]) -> Result<(), JwtError> {
+pub fn verify(token: &Jws<'_>, keys: &[Key]) -> Result<(), JwtError> {
     let family = family(&token.alg).ok_or(JwtError::HeaderNotImplementedAlg)?;
     let mut matched = false;
     for key in keys {
@@ -60,10 +60,23 @@ pub fn verify(token: &Token<'_>, keys: &[Key]) -> Result<(), JwtError> {
 }
 
 fn with<A: Algorithm>(alg: A, key: &A::VerifyingKey, message: &[u8], signature: &[u8]) -> bool {
-    // Wrong-length signatures (a DER-encoded ECDSA one, say) fail to parse.
+    // jwt-compact 0.8's HMAC signatures panic on a slice of the wrong length
+    // (found by the Wycheproof vectors), so lengths are checked here first.
+    // A DER-encoded ECDSA signature is refused by the same check.
+    if A::Signature::LENGTH.is_some_and(|len| len.get() != signature.len()) {
+        return false;
+    }
     match A::Signature::try_from_slice(signature) {
         Ok(sig) => alg.verify_signature(&sig, key, message),
         Err(_) => false,
+    }
+}
+
+fn hmac_min_len(alg: &str) -> usize {
+    match alg {
+        "HS384" => 48,
+        "HS512" => 64,
+        _ => 32,
     }
 }
 
@@ -77,6 +90,8 @@ fn check(alg: &str, key: &Key, message: &[u8], signature: &[u8]) -> bool {
         (Material::P384(k), "ES384") => with(Es384, k, message, signature),
         (Material::P521(k), "ES512") => with(Es512, k, message, signature),
         (Material::Ed25519(k), "EdDSA") => with(Ed25519, k, message, signature),
+        // RFC 7518 §3.2: an HMAC key must be at least as long as the hash output.
+        (Material::Hmac(k), "HS256" | "HS384" | "HS512") if k.len() < hmac_min_len(alg) => false,
         (Material::Hmac(_), "HS256") => key
             .hs256()
             .is_some_and(|k| with(Hs256, &k, message, signature)),
