@@ -3,6 +3,9 @@
 //! Prints a Markdown table. (In Envoy the wasm code runs several times
 //! slower than this; the ratios between rows are what carry over.)
 
+// A benchmark binary, not filter code: failing loudly is what it should do.
+#![allow(clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
 use portico_jwt::extract::Found;
 use portico_jwt::mint::Keys;
 use portico_jwt::provider::Provider;
