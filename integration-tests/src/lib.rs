@@ -64,3 +64,24 @@ pub fn envoy_file(name: &str) -> String {
     let path = workspace_root().join("envoy").join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
 }
+
+/// Checks that Envoy refuses each filter configuration at load (in
+/// `--mode validate`, which runs the filter's `on_configure`) and that its
+/// log names the expected JSON path and reason. `filter` turns a
+/// configuration into the HTTP filter entry under test.
+pub fn assert_refused_at_load(
+    filter: impl Fn(&serde_json::Value) -> serde_json::Value,
+    cases: &[(serde_json::Value, &str)],
+) {
+    for (config, expected) in cases {
+        let bootstrap = bootstrap::Bootstrap::new(9)
+            .listener("main", vec![filter(config)])
+            .render();
+        let (ok, output) = Envoy::validate(&bootstrap);
+        assert!(!ok, "Envoy accepted {config}");
+        assert!(
+            output.contains(expected),
+            "log for {config} lacks {expected:?}:\n{output}"
+        );
+    }
+}

@@ -319,15 +319,5 @@ fn bad_configs_are_refused_at_load_with_their_json_path() {
             "rules[0].response_mutations[0].set_status: 1000 is not a final HTTP status",
         ),
     ];
-    for (config, expected) in cases {
-        let bootstrap = Bootstrap::new(9)
-            .listener("main", vec![portico_filter(&config)])
-            .render();
-        let (ok, output) = Envoy::validate(&bootstrap);
-        assert!(!ok, "Envoy accepted {config}");
-        assert!(
-            output.contains(expected),
-            "log for {config} lacks {expected:?}:\n{output}"
-        );
-    }
+    integration_tests::assert_refused_at_load(portico_filter, &cases);
 }

@@ -282,15 +282,5 @@ fn bad_configs_are_refused_at_load_with_their_json_path() {
             "descriptors[0].actions[0]: unknown variant `teleport`",
         ),
     ];
-    for (config, expected) in cases {
-        let bootstrap = Bootstrap::new(9)
-            .listener("main", vec![portico_filter(&config)])
-            .render();
-        let (ok, output) = Envoy::validate(&bootstrap);
-        assert!(!ok, "Envoy accepted {config}");
-        assert!(
-            output.contains(expected),
-            "log for {config} lacks {expected:?}:\n{output}"
-        );
-    }
+    integration_tests::assert_refused_at_load(portico_filter, &cases);
 }
