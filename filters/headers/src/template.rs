@@ -339,3 +339,56 @@ mod tests {
         assert!(err("%PROTOCOL:3%", Side::Request).contains("takes no arguments"));
     }
 }
+
+#[cfg(test)]
+mod robustness {
+    use super::*;
+
+    /// Random text made of the characters that matter to the parser never
+    /// panics it, and whatever parses renders.
+    #[test]
+    fn arbitrary_templates_parse_or_fail_cleanly() {
+        const CHARS: &[u8] = b"%%%REQRSP()?:0123_ABx-/ \xc3\xa9";
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut parsed = 0;
+        for _ in 0..20_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let len = (state % 24) as usize;
+            let bytes: Vec<u8> = (0..len)
+                .map(|i| CHARS[((state >> (i % 60)) as usize + i) % CHARS.len()])
+                .collect();
+            let text = String::from_utf8_lossy(&bytes);
+            for side in [Side::Request, Side::Response] {
+                if let Ok(t) = Template::parse(&text, side, Some("h")) {
+                    parsed += 1;
+                    struct Empty;
+                    impl Source for Empty {
+                        fn request_header(&self, _: &str) -> Option<String> {
+                            Some("v\u{e9}".into())
+                        }
+                        fn response_header(&self, _: &str) -> Option<String> {
+                            None
+                        }
+                        fn remote_address(&self) -> Option<String> {
+                            None
+                        }
+                        fn protocol(&self) -> Option<String> {
+                            None
+                        }
+                        fn start_time(&self) -> SystemTime {
+                            SystemTime::UNIX_EPOCH
+                        }
+                    }
+                    let mut out = String::new();
+                    t.render(&Empty, &mut out);
+                }
+            }
+        }
+        assert!(
+            parsed > 100,
+            "the generator should produce some valid templates ({parsed})"
+        );
+    }
+}
