@@ -134,9 +134,10 @@ impl HttpFilter for HeaderFilter {
             .rules
             .iter()
             .position(|r| r.route.matches_request(&headers));
-        let source = RequestSide {
-            headers,
+        let source = Values {
             env: s.env(),
+            request: Request::Live(headers),
+            response: None,
         };
         let mut tally = Tally::default();
         let mut scratch = String::new();
@@ -169,11 +170,13 @@ impl HttpFilter for HeaderFilter {
         let plugin = Rc::clone(&self.plugin);
         let config = &plugin.config;
         let headers = s.response_headers();
-        let source = ResponseSide {
-            captures: &config.captures,
-            captured: &self.captured,
-            headers,
+        let source = Values {
             env: s.env(),
+            request: Request::Captured {
+                names: &config.captures,
+                values: &self.captured,
+            },
+            response: Some(headers),
         };
         let mut tally = Tally::default();
         let mut scratch = String::new();
@@ -202,43 +205,34 @@ impl HeaderFilter {
     }
 }
 
-struct RequestSide<'a, 'e> {
-    headers: Headers<'a>,
+/// What values read: the request headers (live on the request side, as
+/// captured on the response side), the response headers, the stream's attributes.
+struct Values<'a, 'e> {
     env: &'e Env<'a>,
+    request: Request<'a, 'e>,
+    response: Option<Headers<'a>>,
 }
 
-impl Source for RequestSide<'_, '_> {
+enum Request<'a, 'e> {
+    Live(Headers<'a>),
+    Captured {
+        names: &'e [String],
+        values: &'e [Option<String>],
+    },
+}
+
+impl Source for Values<'_, '_> {
     fn request_header(&self, name: &str) -> Option<String> {
-        self.headers.get(name)
-    }
-    fn response_header(&self, _: &str) -> Option<String> {
-        None
-    }
-    fn remote_address(&self) -> Option<String> {
-        self.env.source_address()
-    }
-    fn protocol(&self) -> Option<String> {
-        self.env.request_protocol()
-    }
-    fn start_time(&self) -> SystemTime {
-        self.env.request_start()
-    }
-}
-
-struct ResponseSide<'a, 'e> {
-    captures: &'e [String],
-    captured: &'e [Option<String>],
-    headers: Headers<'a>,
-    env: &'e Env<'a>,
-}
-
-impl Source for ResponseSide<'_, '_> {
-    fn request_header(&self, name: &str) -> Option<String> {
-        let i = self.captures.iter().position(|c| c == name)?;
-        self.captured.get(i).cloned().flatten()
+        match &self.request {
+            Request::Live(headers) => headers.get(name),
+            Request::Captured { names, values } => {
+                let i = names.iter().position(|c| c == name)?;
+                values.get(i).cloned().flatten()
+            }
+        }
     }
     fn response_header(&self, name: &str) -> Option<String> {
-        self.headers.get(name)
+        self.response.as_ref().and_then(|h| h.get(name))
     }
     fn remote_address(&self) -> Option<String> {
         self.env.source_address()

@@ -129,27 +129,8 @@ fn percent_decode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::template::fixture::Fixed;
     use crate::template::Side;
-    use std::time::{SystemTime, UNIX_EPOCH};
-
-    struct NoSource;
-    impl Source for NoSource {
-        fn request_header(&self, name: &str) -> Option<String> {
-            (name == "x-in").then(|| "o/ne".into())
-        }
-        fn response_header(&self, _: &str) -> Option<String> {
-            None
-        }
-        fn remote_address(&self) -> Option<String> {
-            None
-        }
-        fn protocol(&self) -> Option<String> {
-            None
-        }
-        fn start_time(&self) -> SystemTime {
-            UNIX_EPOCH
-        }
-    }
 
     fn append(key: &str, value: &str, action: AppendAction) -> QueryOp {
         QueryOp::Append {
@@ -160,7 +141,7 @@ mod tests {
     }
 
     fn run(path: &str, ops: &[QueryOp]) -> String {
-        apply(path, ops, &NoSource, &mut String::new()).unwrap()
+        apply(path, ops, &Fixed::default(), &mut String::new()).unwrap()
     }
 
     #[test]

@@ -257,36 +257,13 @@ fn header_ref(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::{Duration, UNIX_EPOCH};
 
-    struct Fixed;
-    impl Source for Fixed {
-        fn request_header(&self, name: &str) -> Option<String> {
-            match name {
-                "x-id" => Some("abcdef".into()),
-                ":path" => Some("/p?q".into()),
-                "x-utf" => Some("héllo".into()),
-                _ => None,
-            }
-        }
-        fn response_header(&self, name: &str) -> Option<String> {
-            (name == "content-type").then(|| "text/plain".into())
-        }
-        fn remote_address(&self) -> Option<String> {
-            Some("10.1.2.3:4567".into())
-        }
-        fn protocol(&self) -> Option<String> {
-            Some("HTTP/1.1".into())
-        }
-        fn start_time(&self) -> SystemTime {
-            UNIX_EPOCH + Duration::from_millis(1_700_000_000_123)
-        }
-    }
+    use fixture::Fixed;
 
     fn render(text: &str, side: Side) -> String {
         let t = Template::parse(text, side, Some("box")).unwrap();
         let mut out = String::new();
-        t.render(&Fixed, &mut out);
+        t.render(&Fixed::default(), &mut out);
         out
     }
 
@@ -342,6 +319,7 @@ mod tests {
 
 #[cfg(test)]
 mod robustness {
+    use super::fixture::Fixed;
     use super::*;
 
     /// Random text made of the characters that matter to the parser never
@@ -363,26 +341,13 @@ mod robustness {
             for side in [Side::Request, Side::Response] {
                 if let Ok(t) = Template::parse(&text, side, Some("h")) {
                     parsed += 1;
-                    struct Empty;
-                    impl Source for Empty {
-                        fn request_header(&self, _: &str) -> Option<String> {
-                            Some("v\u{e9}".into())
-                        }
-                        fn response_header(&self, _: &str) -> Option<String> {
-                            None
-                        }
-                        fn remote_address(&self) -> Option<String> {
-                            None
-                        }
-                        fn protocol(&self) -> Option<String> {
-                            None
-                        }
-                        fn start_time(&self) -> SystemTime {
-                            SystemTime::UNIX_EPOCH
-                        }
-                    }
                     let mut out = String::new();
-                    t.render(&Empty, &mut out);
+                    t.render(
+                        &Fixed {
+                            any_request_header: Some("v\u{e9}"),
+                        },
+                        &mut out,
+                    );
                 }
             }
         }
@@ -390,5 +355,43 @@ mod robustness {
             parsed > 100,
             "the generator should produce some valid templates ({parsed})"
         );
+    }
+}
+
+/// A `Source` with fixed answers, for the tests of this crate.
+#[cfg(test)]
+pub(crate) mod fixture {
+    use super::Source;
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    #[derive(Default)]
+    pub(crate) struct Fixed {
+        /// What request headers the table below does not know return.
+        pub any_request_header: Option<&'static str>,
+    }
+
+    impl Source for Fixed {
+        fn request_header(&self, name: &str) -> Option<String> {
+            let known = match name {
+                "x-id" => Some("abcdef"),
+                ":path" => Some("/p?q"),
+                "x-utf" => Some("h\u{e9}llo"),
+                "x-in" => Some("o/ne"),
+                _ => self.any_request_header,
+            };
+            known.map(str::to_string)
+        }
+        fn response_header(&self, name: &str) -> Option<String> {
+            (name == "content-type").then(|| "text/plain".into())
+        }
+        fn remote_address(&self) -> Option<String> {
+            Some("10.1.2.3:4567".into())
+        }
+        fn protocol(&self) -> Option<String> {
+            Some("HTTP/1.1".into())
+        }
+        fn start_time(&self) -> SystemTime {
+            UNIX_EPOCH + Duration::from_millis(1_700_000_000_123)
+        }
     }
 }
