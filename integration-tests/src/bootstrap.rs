@@ -120,28 +120,3 @@ impl Bootstrap {
         serde_json::to_string_pretty(&doc).unwrap_or_default()
     }
 }
-
-/// Replaces `${NAME}` placeholders in a config file from `envoy/` with test
-/// values. Unknown placeholders are an error, so a file and its tests cannot
-/// drift apart silently.
-pub fn render_template(text: &str, vars: &[(&str, String)]) -> Result<String, String> {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find("${") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let end = after
-            .find('}')
-            .ok_or_else(|| "unterminated ${ in template".to_string())?;
-        let name = &after[..end];
-        let value = vars
-            .iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.as_str())
-            .ok_or_else(|| format!("template placeholder ${{{name}}} has no value"))?;
-        out.push_str(value);
-        rest = &after[end + 1..];
-    }
-    out.push_str(rest);
-    Ok(out)
-}

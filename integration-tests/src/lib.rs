@@ -15,8 +15,10 @@
 
 pub mod bootstrap;
 pub mod client;
+pub mod dev;
 mod envoy;
 pub mod install;
+pub mod shipped;
 mod upstream;
 
 pub use client::{Echo, Reply, RequestBuilder};
@@ -36,33 +38,6 @@ pub fn runtime() -> &'static tokio::runtime::Runtime {
             .build()
             .expect("build the tokio runtime")
     })
-}
-
-/// Renders a config of `envoy/` for a run: its listener on `listen_port` and
-/// admin on `admin_port` (0: Envoy picks, the harness reads them back), the
-/// upstream at `upstream_port`, the filters from `dist/`.
-pub fn render_envoy_file(
-    name: &str,
-    listen_port: u16,
-    admin_port: u16,
-    upstream_port: u16,
-) -> Result<String, String> {
-    let wasm_dir = workspace_root().join("dist");
-    bootstrap::render_template(
-        &envoy_file(name),
-        &[
-            ("ADMIN_PORT", admin_port.to_string()),
-            ("LISTEN_PORT", listen_port.to_string()),
-            ("UPSTREAM_PORT", upstream_port.to_string()),
-            ("WASM_DIR", wasm_dir.display().to_string()),
-        ],
-    )
-}
-
-/// Reads a file of the repository's `envoy/` directory.
-pub fn envoy_file(name: &str) -> String {
-    let path = workspace_root().join("envoy").join(name);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
 }
 
 /// Checks that Envoy refuses each filter configuration at load (in

@@ -164,6 +164,9 @@ async fn handle(
         .status(200)
         .header("content-type", "application/json")
         .header("x-upstream", "echo")
+        // What real upstreams leak, for the edge config to strip.
+        .header("x-powered-by", "portico-echo")
+        .header("x-internal-node", "echo-1")
         .body(Full::new(Bytes::from(echo.to_string())))
         .expect("echo response");
     Ok(response)

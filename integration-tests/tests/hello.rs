@@ -1,12 +1,11 @@
 //! `portico_hello.wasm` in a real Envoy, configured by `envoy/hello.yaml`.
 
 use integration_tests::bootstrap::{wasm_filter, Bootstrap};
-use integration_tests::{render_envoy_file, wasm_path, Envoy, Upstream};
+use integration_tests::{shipped, wasm_path, Envoy, Upstream};
 
 fn hello_envoy(upstream: &Upstream, concurrency: usize) -> Envoy {
     wasm_path("hello").unwrap();
-    let config = render_envoy_file("hello.yaml", 0, 0, upstream.port()).unwrap();
-    Envoy::start(&config, concurrency)
+    shipped::start("hello.yaml", upstream.port(), concurrency)
 }
 
 #[test]
@@ -117,12 +116,4 @@ fn a_bad_config_is_refused_at_load_with_its_json_path() {
             "validate mode for {config}:\n{output}"
         );
     }
-}
-
-#[test]
-fn the_shipped_config_validates() {
-    wasm_path("hello").unwrap();
-    let config = render_envoy_file("hello.yaml", 10000, 9901, 8080).unwrap();
-    let (ok, output) = Envoy::validate(&config);
-    assert!(ok, "{output}");
 }

@@ -1,10 +1,13 @@
 //! `cargo xtask build | test | demo`: the project's tasks, in Rust so they run
 //! wherever cargo does.
 
-use integration_tests::{ensure_envoy, render_envoy_file, workspace_root, Envoy, Upstream};
+use integration_tests::{ensure_envoy, workspace_root};
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 use std::time::Instant;
+
+mod demo;
+mod token;
 
 const WASM_TARGET: &str = "wasm32-wasip1";
 
@@ -14,9 +17,14 @@ commands:
   build            build every filter to dist/portico_<name>.wasm and print sizes
   test             install what is missing (wasm target, Envoy), build, then fmt check,
                    clippy, unit tests and integration tests against real Envoy
-  demo [--smoke]   run Envoy with the filters and a demo upstream on 127.0.0.1:10000,
-                   print curl lines to try; Ctrl-C stops it. --smoke performs the
-                   printed requests, checks them and exits.";
+  demo [--smoke]   run the edge chain of envoy/edge.yaml (JWT -> per-user rate limit ->
+                   header rewriting) on 127.0.0.1:10000 (admin 9901) before an echo
+                   upstream, and print curl lines with fresh tokens; Ctrl-C stops it.
+                   --smoke runs the printed lines, checks them and exits.
+  token --sub NAME [--exp 1h] [--aud AUD]... [--iss ISSUER]
+                   print a dev token signed with envoy/keys/dev-private.pem, which
+                   the configs in envoy/ accept (--exp -1h mints an expired one)
+  keys [--force]   write a new dev key pair to envoy/keys/";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -24,6 +32,8 @@ fn main() -> ExitCode {
         Some("build") => build().map(|_| ()),
         Some("test") => test(),
         Some("demo") => demo(args.iter().any(|a| a == "--smoke")),
+        Some("token") => token::token(args.get(1..).unwrap_or_default()),
+        Some("keys") => token::keys(args.get(1..).unwrap_or_default()),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())
@@ -189,7 +199,7 @@ fn test() -> Result<(), String> {
         "unit and integration tests",
         cargo().args(["test", "--workspace"]),
     )?;
-    run_demo(true)?;
+    demo::run(true)?;
     eprintln!(
         "xtask: all checks passed in {:.0}s",
         started.elapsed().as_secs_f64()
@@ -197,82 +207,9 @@ fn test() -> Result<(), String> {
     Ok(())
 }
 
-struct Curl {
-    line: String,
-    path: &'static str,
-    expect_status: u16,
-    expect_header: Option<(&'static str, &'static str)>,
-}
-
 fn demo(smoke: bool) -> Result<(), String> {
     ensure_wasm_target()?;
     ensure_envoy()?;
     build()?;
-    run_demo(smoke)
-}
-
-/// The demo on what `build` left in `dist/`.
-fn run_demo(smoke: bool) -> Result<(), String> {
-    let upstream = Upstream::start();
-    let (listen, admin) = if smoke { (0, 0) } else { (10000, 9901) };
-    let config = render_envoy_file("hello.yaml", listen, admin, upstream.port())?;
-    let envoy = Envoy::start(&config, 2);
-    let port = envoy.port("main");
-    let base = format!("http://127.0.0.1:{port}");
-    let curls = [
-        Curl {
-            line: format!("curl -i {base}/hello"),
-            path: "/hello",
-            expect_status: 200,
-            expect_header: Some(("x-portico-hello", "world")),
-        },
-        Curl {
-            line: format!("curl -i '{base}/anything?q=1'   # the upstream echoes what it got: see x-portico-hello"),
-            path: "/anything?q=1",
-            expect_status: 200,
-            expect_header: Some(("x-upstream", "echo")),
-        },
-    ];
-    let stats = format!(
-        "curl -s 'http://{}/stats?filter=wasmcustom'",
-        envoy.admin_address()
-    );
-    if smoke {
-        for curl in &curls {
-            let reply = envoy.get("main", curl.path).send();
-            let header_ok = curl
-                .expect_header
-                .is_none_or(|(k, v)| reply.header(k) == Some(v));
-            if reply.status != curl.expect_status || !header_ok {
-                return Err(format!(
-                    "demo line `{}` gave {} {:?}",
-                    curl.line, reply.status, reply.headers
-                ));
-            }
-        }
-        let greeted = envoy.stat("wasmcustom.hello.greeted");
-        if greeted != Some(1) {
-            return Err(format!(
-                "demo stats: hello.greeted is {greeted:?}, expected 1"
-            ));
-        }
-        eprintln!(
-            "xtask: demo smoke run: {} requests behaved as printed",
-            curls.len()
-        );
-        return Ok(());
-    }
-    println!(
-        "\nPortico demo: Envoy with portico_hello.wasm on {base} (admin http://{})",
-        envoy.admin_address()
-    );
-    println!("Config: envoy/hello.yaml. Try:\n");
-    for curl in &curls {
-        println!("  {}", curl.line);
-    }
-    println!("  {stats}");
-    println!("\nCtrl-C stops Envoy and the upstream.");
-    envoy.wait();
-    drop(upstream);
-    Ok(())
+    demo::run(smoke)
 }

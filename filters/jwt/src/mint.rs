@@ -172,3 +172,61 @@ impl Keys {
 pub fn encode(bytes: &[u8]) -> String {
     b64(bytes)
 }
+
+/// The RS256 key pair a deployment's dev setup signs with (`envoy/keys/`):
+/// kept as PKCS#8 PEM so other JWT tools can use the same file.
+pub struct DevKey {
+    key: RsaPrivateKey,
+    kid: String,
+}
+
+impl DevKey {
+    /// A fresh 2048-bit key (for `cargo xtask keys`).
+    pub fn generate(kid: &str) -> Result<DevKey, String> {
+        let mut rng = rand::rngs::OsRng;
+        let key = RsaPrivateKey::new(&mut rng, 2048).map_err(|e| e.to_string())?;
+        Ok(DevKey {
+            key,
+            kid: kid.to_string(),
+        })
+    }
+
+    pub fn from_pem(pem: &str, kid: &str) -> Result<DevKey, String> {
+        use rsa::pkcs8::DecodePrivateKey;
+        let key = RsaPrivateKey::from_pkcs8_pem(pem)
+            .map_err(|e| format!("not a PKCS#8 RSA private key: {e}"))?;
+        Ok(DevKey {
+            key,
+            kid: kid.to_string(),
+        })
+    }
+
+    pub fn to_pem(&self) -> Result<String, String> {
+        use rsa::pkcs8::{EncodePrivateKey, LineEnding};
+        self.key
+            .to_pkcs8_pem(LineEnding::LF)
+            .map(|pem| pem.to_string())
+            .map_err(|e| e.to_string())
+    }
+
+    /// The public JWKS (one RSA key, `alg: RS256`).
+    pub fn jwks(&self) -> Value {
+        json!({"keys": [{
+            "kty": "RSA", "kid": self.kid, "use": "sig", "alg": "RS256",
+            "n": b64(&self.key.n().to_bytes_be()), "e": b64(&self.key.e().to_bytes_be())
+        }]})
+    }
+
+    /// An RS256 token for `claims`. PKCS#1 v1.5 signatures are deterministic:
+    /// the same claims give the same token.
+    pub fn token(&self, claims: &Value) -> Result<String, String> {
+        let header = json!({"alg": "RS256", "typ": "JWT", "kid": self.kid});
+        let input = format!(
+            "{}.{}",
+            b64(header.to_string().as_bytes()),
+            b64(claims.to_string().as_bytes())
+        );
+        let sig = Rsa::rs256().sign(&self.key, input.as_bytes());
+        Ok(format!("{input}.{}", b64(&sig.as_bytes())))
+    }
+}

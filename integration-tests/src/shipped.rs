@@ -1,0 +1,168 @@
+//! The configs of `envoy/`, as users get them, rendered for a local run.
+//!
+//! The files are written for `docker compose` (addresses `0.0.0.0`, admin on
+//! 9901, the listener on 10000, the upstream at `upstream:8080`, filters under
+//! [`WASM_MOUNT`]). Rendering parses the file and changes only those values, so
+//! the demo and the tests run exactly the filters and filter configurations
+//! users get. A file that stops fitting that shape is an error, not a
+//! silently different run.
+
+use crate::install::workspace_root;
+use serde_json::{json, Value};
+use std::path::Path;
+
+/// Where docker-compose.yml mounts the built filters in the Envoy container.
+pub const WASM_MOUNT: &str = "/opt/portico/wasm/";
+/// Where docker-compose.yml mounts `envoy/` in the Envoy container.
+pub const CONFIG_MOUNT: &str = "/etc/portico/envoy/";
+/// Every Envoy config `envoy/` ships.
+pub const FILES: [&str; 5] = [
+    "edge.yaml",
+    "jwt.yaml",
+    "headers.yaml",
+    "ratelimit.yaml",
+    "hello.yaml",
+];
+
+/// Loopback ports for a local run; 0 lets Envoy pick (the harness reads them back).
+#[derive(Clone, Copy, Debug)]
+pub struct Ports {
+    pub listen: u16,
+    pub admin: u16,
+    pub upstream: u16,
+}
+
+/// Reads and parses `envoy/<name>`.
+pub fn load(name: &str) -> Result<Value, String> {
+    let path = workspace_root().join("envoy").join(name);
+    let text =
+        std::fs::read_to_string(&path).map_err(|e| format!("read {}: {e}", path.display()))?;
+    serde_yaml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Every wasm file a config loads (`vm_config.code.local.filename`).
+pub fn wasm_files(config: &Value) -> Vec<String> {
+    let mut found = Vec::new();
+    visit(config, &mut |v| {
+        if let Some(f) = v
+            .pointer("/vm_config/code/local/filename")
+            .and_then(Value::as_str)
+        {
+            found.push(f.to_string());
+        }
+    });
+    found
+}
+
+fn visit(value: &Value, f: &mut impl FnMut(&Value)) {
+    f(value);
+    match value {
+        Value::Object(map) => map.values().for_each(|v| visit(v, f)),
+        Value::Array(items) => items.iter().for_each(|v| visit(v, f)),
+        _ => {}
+    }
+}
+
+fn visit_mut(
+    value: &mut Value,
+    f: &mut impl FnMut(&mut Value) -> Result<(), String>,
+) -> Result<(), String> {
+    f(value)?;
+    match value {
+        Value::Object(map) => map.values_mut().try_for_each(|v| visit_mut(v, f)),
+        Value::Array(items) => items.iter_mut().try_for_each(|v| visit_mut(v, f)),
+        _ => Ok(()),
+    }
+}
+
+/// `envoy/<name>` with the filters taken from `wasm_dir` and, given `ports`,
+/// every address on loopback. Without `ports` the addresses stay as shipped
+/// (for `envoy --mode validate`, which binds and resolves nothing).
+pub fn render(name: &str, wasm_dir: &Path, ports: Option<Ports>) -> Result<String, String> {
+    let mut config = load(name)?;
+    let dir = wasm_dir.display().to_string();
+    visit_mut(&mut config, &mut |v| {
+        let Some(file) = v.pointer_mut("/vm_config/code/local/filename") else {
+            return Ok(());
+        };
+        let shipped = file.as_str().unwrap_or_default().to_string();
+        let wasm = shipped.strip_prefix(WASM_MOUNT).ok_or_else(|| {
+            format!("{name}: wasm file {shipped} is not under {WASM_MOUNT}, where docker-compose.yml mounts the filters")
+        })?;
+        *file = json!(format!("{dir}/{wasm}"));
+        Ok(())
+    })?;
+    if let Some(ports) = ports {
+        set_address(
+            &mut config,
+            "/admin/address/socket_address",
+            ports.admin,
+            name,
+        )?;
+        let listeners = config
+            .pointer_mut("/static_resources/listeners")
+            .and_then(Value::as_array_mut)
+            .ok_or_else(|| format!("{name}: no static_resources.listeners"))?;
+        for listener in listeners {
+            if listener.get("name").and_then(Value::as_str) != Some("main") {
+                return Err(format!("{name}: only one listener, `main`, is expected"));
+            }
+            set_address(listener, "/address/socket_address", ports.listen, name)?;
+        }
+        let clusters = config
+            .pointer_mut("/static_resources/clusters")
+            .and_then(Value::as_array_mut)
+            .ok_or_else(|| format!("{name}: no static_resources.clusters"))?;
+        let upstream = clusters
+            .iter_mut()
+            .find(|c| c.get("name").and_then(Value::as_str) == Some("upstream"))
+            .ok_or_else(|| format!("{name}: no cluster `upstream`"))?;
+        upstream["type"] = json!("STATIC");
+        set_address(
+            upstream,
+            "/load_assignment/endpoints/0/lb_endpoints/0/endpoint/address/socket_address",
+            ports.upstream,
+            name,
+        )?;
+    }
+    serde_json::to_string_pretty(&config).map_err(|e| e.to_string())
+}
+
+fn set_address(value: &mut Value, pointer: &str, port: u16, name: &str) -> Result<(), String> {
+    let address = value
+        .pointer_mut(pointer)
+        .ok_or_else(|| format!("{name}: no {pointer}"))?;
+    *address = json!({"address": "127.0.0.1", "port_value": port});
+    Ok(())
+}
+
+/// The JSON configuration a filter gets in a shipped file (the
+/// `StringValue` of the wasm filter `portico.<filter>`).
+pub fn filter_config(config: &Value, filter: &str) -> Option<Value> {
+    let wanted = format!("portico.{filter}");
+    let mut found = None;
+    visit(config, &mut |v| {
+        if found.is_none() && v.get("name").and_then(Value::as_str) == Some(wanted.as_str()) {
+            found = v
+                .pointer("/typed_config/config/configuration/value")
+                .and_then(Value::as_str)
+                .and_then(|text| serde_json::from_str(text).ok());
+        }
+    });
+    found
+}
+
+/// Starts Envoy on `envoy/<name>` with the filters of `dist/`, its listener
+/// and admin on ports Envoy picks, in front of `upstream_port`.
+pub fn start(name: &str, upstream_port: u16, concurrency: usize) -> crate::Envoy {
+    let dist = workspace_root().join("dist");
+    let ports = Ports {
+        listen: 0,
+        admin: 0,
+        upstream: upstream_port,
+    };
+    match render(name, &dist, Some(ports)) {
+        Ok(config) => crate::Envoy::start(&config, concurrency),
+        Err(e) => panic!("render envoy/{name}: {e}"),
+    }
+}

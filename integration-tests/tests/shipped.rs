@@ -1,0 +1,237 @@
+//! The configs users get in `envoy/`, run as shipped: each validates, the
+//! edge chain (JWT → per-user rate limit → header rewriting) behaves as its
+//! comments say, the single-filter files do what they advertise, and the dev
+//! keys, sample tokens and inlined JWKS agree.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing)]
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use integration_tests::dev::{self, Claims};
+use integration_tests::shipped::{self, FILES};
+use integration_tests::{wasm_path, workspace_root, Envoy, Reply, Upstream};
+use serde_json::Value;
+
+fn dist() -> std::path::PathBuf {
+    wasm_path("jwt").unwrap().parent().unwrap().to_path_buf()
+}
+
+fn bearer(envoy: &Envoy, path: &str, token: &str) -> Reply {
+    envoy
+        .get("main", path)
+        .header("authorization", &format!("Bearer {token}"))
+        .send()
+}
+
+fn sample(file: &str) -> String {
+    std::fs::read_to_string(workspace_root().join(file))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn every_shipped_config_validates_as_shipped() {
+    for name in FILES {
+        let config = shipped::render(name, &dist(), None).unwrap();
+        let (ok, output) = Envoy::validate(&config);
+        assert!(ok, "envoy --mode validate refused envoy/{name}:\n{output}");
+    }
+}
+
+#[test]
+fn shipped_configs_inline_the_dev_jwks() {
+    let file: Value = serde_json::from_str(&sample(dev::JWKS)).unwrap();
+    assert_eq!(
+        dev::key().unwrap().jwks(),
+        file,
+        "{} does not match {}",
+        dev::JWKS,
+        dev::PRIVATE_KEY
+    );
+    for name in ["edge.yaml", "jwt.yaml"] {
+        let jwt = shipped::filter_config(&shipped::load(name).unwrap(), "jwt").unwrap();
+        let provider = &jwt["providers"]["portico_dev"];
+        let inline: Value =
+            serde_json::from_str(provider["local_jwks"]["inline_string"].as_str().unwrap())
+                .unwrap();
+        assert_eq!(
+            inline,
+            file,
+            "envoy/{name} inlines another JWKS than {}",
+            dev::JWKS
+        );
+        assert_eq!(provider["issuer"], dev::ISSUER, "envoy/{name}");
+        assert_eq!(provider["audiences"][0], dev::AUDIENCE, "envoy/{name}");
+    }
+}
+
+#[test]
+fn sample_tokens_are_the_dev_key_s() {
+    let key = dev::key().unwrap();
+    for (file, sub, iat, exp) in dev::SAMPLE_TOKENS {
+        let expected = key
+            .token(&dev::sample_claims(sub, iat, exp).to_json())
+            .unwrap();
+        assert_eq!(
+            sample(file),
+            expected,
+            "{file}: regenerate with `cargo xtask keys --force`"
+        );
+    }
+}
+
+#[test]
+fn edge_chain_authenticates_limits_per_user_and_rewrites() {
+    let upstream = Upstream::start();
+    let envoy = shipped::start("edge.yaml", upstream.port(), 2);
+    let alice = dev::token(&Claims::new("alice")).unwrap();
+
+    // No token: refused by the JWT filter, before the rate limit or the upstream.
+    let missing = envoy.get("main", "/api").send();
+    assert_eq!(missing.status, 401, "{}", missing.text());
+    assert_eq!(missing.text(), "Jwt is missing");
+    assert!(missing
+        .header("www-authenticate")
+        .unwrap()
+        .starts_with("Bearer realm="));
+    assert_eq!(upstream.request_count(), 0);
+
+    // The health check needs no token and gets no user.
+    let health = envoy
+        .get("main", "/healthz")
+        .header("x-user-id", "forged")
+        .send();
+    assert_eq!(health.status, 200);
+    assert_eq!(
+        health.echo().unwrap().header("x-user-id"),
+        None,
+        "a client-sent x-user-id passed"
+    );
+
+    // A valid token: the upstream sees the user and neither the token nor x-jwt-sub.
+    let ok = envoy
+        .get("main", "/api/orders")
+        .header("authorization", &format!("Bearer {alice}"))
+        .header("x-user-id", "mallory")
+        .header("x-jwt-sub", "mallory")
+        .send();
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    let seen = ok.echo().unwrap();
+    assert_eq!(seen.header_all("x-user-id"), vec!["alice"]);
+    assert_eq!(seen.header("x-jwt-sub"), None);
+    assert_eq!(seen.header("authorization"), None);
+    // Responses: internal headers gone, security headers and rate-limit headers there.
+    assert_eq!(upstream.request_count(), 2);
+    for gone in [
+        "x-powered-by",
+        "x-internal-node",
+        "x-envoy-upstream-service-time",
+    ] {
+        assert_eq!(ok.header(gone), None, "{gone} reached the client");
+    }
+    assert_eq!(ok.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(ok.header("x-frame-options"), Some("DENY"));
+    assert_eq!(ok.header("referrer-policy"), Some("no-referrer"));
+    assert!(ok
+        .header("strict-transport-security")
+        .unwrap()
+        .starts_with("max-age="));
+    assert_eq!(ok.header("x-ratelimit-limit"), Some("5"));
+    assert_eq!(ok.header("x-ratelimit-remaining"), Some("4"));
+
+    // Expired and foreign-audience tokens are refused with Envoy's messages.
+    let expired = bearer(&envoy, "/api", &sample("envoy/tokens/expired.jwt"));
+    assert_eq!(
+        (expired.status, expired.text().as_str()),
+        (401, "Jwt is expired")
+    );
+    let mut other = Claims::new("alice");
+    other.audience = vec!["someone-else".into()];
+    let foreign = bearer(&envoy, "/api", &dev::token(&other).unwrap());
+    assert_eq!(
+        (foreign.status, foreign.text().as_str()),
+        (403, "Audiences in Jwt are not allowed")
+    );
+
+    // Five requests per user per minute: alice has used one.
+    let statuses: Vec<u16> = (0..5)
+        .map(|_| bearer(&envoy, "/api", &alice).status)
+        .collect();
+    assert_eq!(statuses, [200, 200, 200, 200, 429]);
+    let limited = bearer(&envoy, "/api", &alice);
+    assert_eq!(limited.text(), "local_rate_limited");
+    // Envoy sends a local reply back only through the filters before the one
+    // that made it, so the header filter (last) does not touch the 429.
+    assert_eq!(limited.header("x-ratelimit-limit"), Some("5"));
+    // A second user has a bucket of their own; the sample tokens work.
+    assert_eq!(
+        bearer(&envoy, "/api", &sample("envoy/tokens/bob.jwt")).status,
+        200
+    );
+    let bob = bearer(&envoy, "/api", &dev::token(&Claims::new("bob")).unwrap());
+    assert_eq!(bob.echo().unwrap().header("x-user-id"), Some("bob"));
+    assert_eq!(
+        envoy.stat("wasmcustom.per_user.http_local_rate_limit.enforced"),
+        Some(2)
+    );
+    assert_eq!(envoy.stat("wasmcustom.jwt_authn.denied"), Some(3));
+}
+
+#[test]
+fn jwt_config_forwards_the_payload() {
+    let upstream = Upstream::start();
+    let envoy = shipped::start("jwt.yaml", upstream.port(), 1);
+    let reply = bearer(&envoy, "/data", &sample("envoy/tokens/alice.jwt"));
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let seen = reply.echo().unwrap();
+    assert_eq!(seen.header("x-jwt-sub"), Some("alice"));
+    let payload = seen.header("x-jwt-payload").unwrap();
+    let decoded = URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("x-jwt-payload is base64url");
+    let decoded = String::from_utf8(decoded).unwrap();
+    assert!(decoded.contains(r#""sub":"alice""#), "{decoded}");
+    assert_eq!(envoy.get("main", "/data").send().status, 401);
+    assert_eq!(envoy.get("main", "/healthz").send().status, 200);
+}
+
+#[test]
+fn headers_config_rewrites_both_ways() {
+    let upstream = Upstream::start();
+    let envoy = shipped::start("headers.yaml", upstream.port(), 1);
+    let reply = envoy
+        .get("main", "/api/v1/items?x=1")
+        .header("x-internal-debug", "1")
+        .header("x-request-id", "r-1")
+        .send();
+    assert_eq!(reply.status, 200);
+    let seen = reply.echo().unwrap();
+    assert_eq!(seen.path, "/items?x=1");
+    assert_eq!(seen.header("x-client-ip"), Some("127.0.0.1"));
+    assert_eq!(seen.header("x-internal-debug"), None);
+    assert_eq!(reply.header("x-request-id"), Some("r-1"));
+    assert_eq!(reply.header("x-powered-by"), None);
+    assert_eq!(reply.header("x-frame-options"), Some("DENY"));
+}
+
+#[test]
+fn ratelimit_config_limits_login_per_client() {
+    let upstream = Upstream::start();
+    let envoy = shipped::start("ratelimit.yaml", upstream.port(), 2);
+    let login: Vec<u16> = (0..4)
+        .map(|_| envoy.get("main", "/login").send().status)
+        .collect();
+    assert_eq!(login, [200, 200, 200, 429]);
+    // Other paths use other buckets.
+    let key: Vec<u16> = (0..11)
+        .map(|_| {
+            envoy
+                .get("main", "/v")
+                .header("x-api-key", "k1")
+                .send()
+                .status
+        })
+        .collect();
+    assert_eq!(key.iter().filter(|&&s| s == 200).count(), 10, "{key:?}");
+    assert_eq!(envoy.get("main", "/v").send().status, 200);
+}
