@@ -1,0 +1,143 @@
+//! `docker-compose.yml` without a Docker engine: every path it mounts exists,
+//! the Envoy configs it can run load their filters from where it mounts
+//! them, the build service produces exactly those files, and the Envoy image
+//! is the version the tests run. (`cargo xtask test` also runs
+//! `docker-compose config -q` on the file.)
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing)]
+
+use integration_tests::install::ENVOY_VERSION;
+use integration_tests::shipped::{self, CONFIG_MOUNT, FILES, WASM_MOUNT};
+use integration_tests::workspace_root;
+use serde_json::Value;
+
+fn compose() -> Value {
+    let text = std::fs::read_to_string(workspace_root().join("docker-compose.yml")).unwrap();
+    serde_yaml::from_str(&text).unwrap()
+}
+
+/// `(source, target)` of each volume of a service.
+fn mounts(service: &Value) -> Vec<(String, String)> {
+    service["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            let mut parts = v.as_str().unwrap().split(':');
+            let source = parts.next().unwrap().to_string();
+            let target = parts.next().expect("volume target").to_string();
+            (source, target)
+        })
+        .collect()
+}
+
+#[test]
+fn every_mount_exists() {
+    let compose = compose();
+    let declared = compose["volumes"].as_object().unwrap();
+    for (name, service) in compose["services"].as_object().unwrap() {
+        let Some(volumes) = service.get("volumes") else {
+            continue;
+        };
+        assert!(volumes.is_array(), "{name}: volumes must be a list");
+        for (source, target) in mounts(service) {
+            if source.starts_with('.') || source.starts_with('/') {
+                let path = workspace_root().join(&source);
+                assert!(
+                    path.exists(),
+                    "{name} mounts {source}, which does not exist"
+                );
+            } else {
+                assert!(
+                    declared.contains_key(&source),
+                    "{name} uses undeclared volume {source}"
+                );
+            }
+            assert!(
+                target.starts_with('/'),
+                "{name}: target {target} is not absolute"
+            );
+        }
+    }
+}
+
+#[test]
+fn envoy_runs_the_shipped_configs_with_the_built_filters() {
+    let compose = compose();
+    let envoy = &compose["services"]["envoy"];
+    let build = &compose["services"]["build"];
+
+    let image = envoy["image"].as_str().unwrap();
+    assert_eq!(
+        image,
+        format!("envoyproxy/envoy:v{ENVOY_VERSION}"),
+        "the image must be the Envoy the tests run"
+    );
+
+    let envoy_mounts = mounts(envoy);
+    let config_dir = CONFIG_MOUNT.trim_end_matches('/');
+    let wasm_dir = WASM_MOUNT.trim_end_matches('/');
+    assert!(
+        envoy_mounts.contains(&("./envoy".into(), config_dir.into())),
+        "{envoy_mounts:?}"
+    );
+    let wasm_volume = envoy_mounts
+        .iter()
+        .find(|(_, target)| target == wasm_dir)
+        .map(|(source, _)| source.clone())
+        .expect("envoy mounts the wasm volume");
+    let build_mounts = mounts(build);
+    let (_, build_out) = build_mounts
+        .iter()
+        .find(|(source, _)| *source == wasm_volume)
+        .expect("the build service writes the volume envoy reads")
+        .clone();
+
+    // The config envoy starts with exists (the default of ${PORTICO_CONFIG}).
+    let command: Vec<&str> = envoy["command"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let config_arg = command.iter().skip_while(|a| **a != "-c").nth(1).unwrap();
+    let default = config_arg
+        .strip_prefix(CONFIG_MOUNT)
+        .and_then(|rest| rest.strip_prefix("${PORTICO_CONFIG:-"))
+        .and_then(|rest| rest.strip_suffix('}'))
+        .unwrap_or_else(|| {
+            panic!("envoy -c {config_arg}: expected {CONFIG_MOUNT}${{PORTICO_CONFIG:-…}}")
+        });
+    assert!(
+        FILES.contains(&default),
+        "default config {default} is not one of {FILES:?}"
+    );
+
+    // Every shipped config loads its filters from the wasm mount, and the
+    // build service copies each of them there.
+    let build_command = build["command"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .as_str()
+        .unwrap();
+    for name in FILES {
+        assert!(workspace_root().join("envoy").join(name).is_file());
+        let files = shipped::wasm_files(&shipped::load(name).unwrap());
+        assert!(!files.is_empty(), "{name} loads no filter");
+        for file in files {
+            let wasm = file
+                .strip_prefix(WASM_MOUNT)
+                .unwrap_or_else(|| panic!("{name} loads {file}, outside {WASM_MOUNT}"));
+            assert!(
+                build_command.contains(&format!("/{wasm} ")) && build_command.contains(&format!(" {build_out}/")),
+                "{name} needs {wasm}, which the build service does not copy to {build_out}: {build_command}"
+            );
+            let crate_name = wasm.trim_end_matches(".wasm").replace('_', "-");
+            assert!(
+                build_command.contains(&format!("-p {crate_name}")),
+                "build does not build {crate_name}"
+            );
+        }
+    }
+}
