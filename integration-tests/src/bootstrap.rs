@@ -82,6 +82,12 @@ impl Bootstrap {
         self
     }
 
+    /// Adds a cluster as given (a user's snippet, for instance).
+    pub fn raw_cluster(mut self, cluster: Value) -> Self {
+        self.clusters.push(cluster);
+        self
+    }
+
     pub fn render(&self) -> String {
         let listeners: Vec<Value> = self
             .listeners

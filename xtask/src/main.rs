@@ -7,6 +7,7 @@ use std::process::{Command, ExitCode};
 use std::time::Instant;
 
 mod demo;
+mod package;
 mod token;
 
 const WASM_TARGET: &str = "wasm32-wasip1";
@@ -21,6 +22,8 @@ commands:
                    header rewriting) on 127.0.0.1:10000 (admin 9901) before an echo
                    upstream, and print curl lines with fresh tokens; Ctrl-C stops it.
                    --smoke runs the printed lines, checks them and exits.
+  package          build, then write each filter as an OCI image layout (the Wasm artifact
+                   format Istio and Envoy Gateway pull) to dist/oci/portico_<name>/
   token --sub NAME [--exp 1h] [--aud AUD]... [--iss ISSUER]
                    print a dev token signed with envoy/keys/dev-private.pem, which
                    the configs in envoy/ accept (--exp -1h mints an expired one)
@@ -32,6 +35,9 @@ fn main() -> ExitCode {
         Some("build") => build().map(|_| ()),
         Some("test") => test(),
         Some("demo") => demo(args.iter().any(|a| a == "--smoke")),
+        Some("package") => {
+            build().and_then(|built| package::package(&built, &workspace_root().join("dist")))
+        }
         Some("token") => token::token(args.get(1..).unwrap_or_default()),
         Some("keys") => token::keys(args.get(1..).unwrap_or_default()),
         Some("-h" | "--help" | "help") => {

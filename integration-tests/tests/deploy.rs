@@ -1,0 +1,185 @@
+//! The deployment examples of `docs/deploy/`: Istio `WasmPlugin`s, an Envoy
+//! Gateway `EnvoyExtensionPolicy` and a plain Envoy snippet. No Kubernetes
+//! runs here, so each resource is checked for the fields those APIs define,
+//! and every filter configuration in them is loaded into the built filter in
+//! Envoy (`--mode validate`), which refuses a config the filter refuses.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing)]
+
+use integration_tests::bootstrap::{wasm_filter, Bootstrap};
+use integration_tests::shipped::WASM_MOUNT;
+use integration_tests::{wasm_path, workspace_root, Envoy};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+fn documents(name: &str) -> Vec<Value> {
+    let text = std::fs::read_to_string(workspace_root().join("docs/deploy").join(name)).unwrap();
+    serde_yaml::Deserializer::from_str(&text)
+        .map(|doc| Value::deserialize(doc).unwrap())
+        .collect()
+}
+
+/// Loads `config` into the filter `filter` in Envoy's validate mode.
+fn assert_filter_accepts(filter: &str, config: &Value, context: &str) {
+    let wasm = wasm_path(filter).unwrap();
+    let bootstrap = Bootstrap::new(9)
+        .listener(
+            "main",
+            vec![wasm_filter(
+                &format!("portico.{filter}"),
+                &wasm,
+                &config.to_string(),
+            )],
+        )
+        .render();
+    let (ok, output) = Envoy::validate(&bootstrap);
+    assert!(
+        ok,
+        "{context}: portico_{filter}.wasm refused its config:\n{output}"
+    );
+}
+
+fn assert_only_fields(object: &Value, allowed: &[&str], context: &str) {
+    for key in object.as_object().unwrap().keys() {
+        assert!(
+            allowed.contains(&key.as_str()),
+            "{context}: `{key}` is not a field of this API"
+        );
+    }
+}
+
+/// `registry/portico/<filter>:<tag>` → `<filter>`.
+fn filter_of(url: &str) -> String {
+    let path = url.trim_start_matches("oci://");
+    let last = path.rsplit('/').next().unwrap();
+    let filter = last.split(':').next().unwrap().to_string();
+    assert!(wasm_path(&filter).is_ok(), "{url} names no Portico filter");
+    filter
+}
+
+#[test]
+fn istio_wasm_plugins_are_well_formed_and_their_configs_load() {
+    let docs = documents("istio-wasmplugin.yaml");
+    assert_eq!(docs.len(), 3);
+    for doc in docs {
+        assert_eq!(doc["apiVersion"], "extensions.istio.io/v1alpha1");
+        assert_eq!(doc["kind"], "WasmPlugin");
+        let name = doc["metadata"]["name"].as_str().unwrap();
+        let spec = &doc["spec"];
+        assert_only_fields(
+            spec,
+            &[
+                "selector",
+                "targetRef",
+                "targetRefs",
+                "url",
+                "sha256",
+                "imagePullPolicy",
+                "imagePullSecret",
+                "pluginConfig",
+                "pluginName",
+                "phase",
+                "priority",
+                "failStrategy",
+                "vmConfig",
+                "match",
+                "type",
+            ],
+            name,
+        );
+        let url = spec["url"].as_str().unwrap();
+        assert!(url.starts_with("oci://"), "{name}: url {url}");
+        assert!(["AUTHN", "AUTHZ", "STATS", "UNSPECIFIED_PHASE"]
+            .contains(&spec["phase"].as_str().unwrap()));
+        assert!(spec["priority"].is_i64(), "{name}: priority");
+        assert_eq!(
+            spec["failStrategy"], "FAIL_CLOSE",
+            "{name}: shipped examples fail closed"
+        );
+        let filter = filter_of(url);
+        assert_eq!(spec["pluginName"], format!("portico.{filter}"));
+        assert_filter_accepts(&filter, &spec["pluginConfig"], name);
+    }
+}
+
+#[test]
+fn envoy_gateway_policy_is_well_formed_and_its_config_loads() {
+    let docs = documents("envoy-gateway.yaml");
+    assert_eq!(docs.len(), 1);
+    let doc = &docs[0];
+    assert_eq!(doc["apiVersion"], "gateway.envoyproxy.io/v1alpha1");
+    assert_eq!(doc["kind"], "EnvoyExtensionPolicy");
+    assert_only_fields(
+        &doc["spec"],
+        &[
+            "targetRef",
+            "targetRefs",
+            "targetSelectors",
+            "wasm",
+            "extProc",
+            "lua",
+        ],
+        "spec",
+    );
+    for target in doc["spec"]["targetRefs"].as_array().unwrap() {
+        assert_eq!(target["group"], "gateway.networking.k8s.io");
+        assert!(["HTTPRoute", "GRPCRoute", "Gateway"].contains(&target["kind"].as_str().unwrap()));
+    }
+    for wasm in doc["spec"]["wasm"].as_array().unwrap() {
+        assert_only_fields(
+            wasm,
+            &["name", "rootID", "code", "config", "failOpen", "env"],
+            "wasm",
+        );
+        assert_eq!(wasm["code"]["type"], "Image");
+        assert_eq!(wasm["failOpen"], false);
+        let filter = filter_of(wasm["code"]["image"]["url"].as_str().unwrap());
+        assert_eq!(wasm["rootID"], format!("portico.{filter}"));
+        assert_filter_accepts(&filter, &wasm["config"], "EnvoyExtensionPolicy");
+    }
+}
+
+#[test]
+fn plain_envoy_snippet_validates_in_a_bootstrap() {
+    let docs = documents("envoy-snippet.yaml");
+    let snippet = &docs[0];
+    let dist = wasm_path("jwt")
+        .unwrap()
+        .parent()
+        .unwrap()
+        .display()
+        .to_string();
+    let filters: Vec<Value> = snippet["http_filters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let text = f.to_string().replace(WASM_MOUNT, &format!("{dist}/"));
+            serde_json::from_str(&text).unwrap()
+        })
+        .collect();
+    let mut bootstrap = Bootstrap::new(9).listener("main", filters);
+    for cluster in snippet["clusters"].as_array().unwrap() {
+        bootstrap = bootstrap.raw_cluster(cluster.clone());
+    }
+    let (ok, output) = Envoy::validate(&bootstrap.render());
+    assert!(ok, "{output}");
+    // A broken snippet must fail the same check.
+    let broken = bootstrap_with_bad_provider(&dist);
+    let (ok, output) = Envoy::validate(&broken);
+    assert!(!ok && output.contains("rules[0].requires"), "{output}");
+}
+
+/// RFC 8037's example Ed25519 public key.
+const ED25519_JWKS: &str = r#"{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"ed-1","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#;
+
+fn bootstrap_with_bad_provider(dist: &str) -> String {
+    let config = json!({"providers": {"idp": {"issuer": "x", "local_jwks": {"inline_string": ED25519_JWKS}}},
+                        "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "nope"}}]});
+    let wasm = std::path::PathBuf::from(format!("{dist}/portico_jwt.wasm"));
+    Bootstrap::new(9)
+        .listener(
+            "main",
+            vec![wasm_filter("portico.jwt", &wasm, &config.to_string())],
+        )
+        .render()
+}
