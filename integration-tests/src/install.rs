@@ -106,6 +106,27 @@ pub fn wasm_path(filter: &str) -> Result<PathBuf, String> {
     }
 }
 
+/// A filter crate's own release `.wasm`, for filter authors' integration
+/// tests: `built_wasm(env!("CARGO_MANIFEST_DIR"), "my_filter")` finds
+/// `target/wasm32-wasip1/release/my_filter.wasm` (under `CARGO_TARGET_DIR`
+/// when that is set).
+pub fn built_wasm(manifest_dir: &str, lib_name: &str) -> Result<PathBuf, String> {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(manifest_dir).join("target"));
+    let path = target
+        .join("wasm32-wasip1/release")
+        .join(format!("{lib_name}.wasm"));
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(format!(
+            "{} is missing: run `cargo build --release --target wasm32-wasip1` first",
+            path.display()
+        ))
+    }
+}
+
 /// The test-only probe filter (`integration-tests/probe`), as `cargo xtask build` leaves it.
 pub fn probe_wasm_path() -> Result<PathBuf, String> {
     let path = workspace_root().join("target/wasm32-wasip1/release/portico_probe.wasm");

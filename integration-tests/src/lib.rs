@@ -15,6 +15,7 @@
 
 pub mod bootstrap;
 pub mod client;
+#[cfg(feature = "dev")]
 pub mod dev;
 mod envoy;
 pub mod install;
@@ -23,7 +24,9 @@ mod upstream;
 
 pub use client::{Echo, Reply, RequestBuilder};
 pub use envoy::{Envoy, Refusal};
-pub use install::{ensure_envoy, find_envoy, probe_wasm_path, wasm_path, workspace_root};
+pub use install::{
+    built_wasm, ensure_envoy, find_envoy, probe_wasm_path, wasm_path, workspace_root,
+};
 pub use upstream::Upstream;
 
 use std::sync::OnceLock;

@@ -9,6 +9,7 @@ use std::time::Instant;
 mod demo;
 mod package;
 mod token;
+mod walkthrough;
 
 const WASM_TARGET: &str = "wasm32-wasip1";
 
@@ -27,6 +28,7 @@ commands:
   token --sub NAME [--exp 1h] [--aud AUD]... [--iss ISSUER]
                    print a dev token signed with envoy/keys/dev-private.pem, which
                    the configs in envoy/ accept (--exp -1h mints an expired one)
+  walkthrough      run docs/writing-a-filter.md block by block, as a reader would
   keys [--force]   write a new dev key pair to envoy/keys/";
 
 fn main() -> ExitCode {
@@ -38,6 +40,7 @@ fn main() -> ExitCode {
         Some("package") => {
             build().and_then(|built| package::package(&built, &workspace_root().join("dist")))
         }
+        Some("walkthrough") => walkthrough::run(),
         Some("token") => token::token(args.get(1..).unwrap_or_default()),
         Some("keys") => token::keys(args.get(1..).unwrap_or_default()),
         Some("-h" | "--help" | "help") => {
@@ -241,6 +244,7 @@ fn test() -> Result<(), String> {
         cargo().args(["test", "--workspace"]),
     )?;
     demo::run(true)?;
+    walkthrough::run()?;
     eprintln!(
         "xtask: all checks passed in {:.0}s",
         started.elapsed().as_secs_f64()

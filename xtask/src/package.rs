@@ -5,7 +5,9 @@
 //! module, `application/vnd.module.wasm.content.layer.v1+wasm`.
 //! No Docker needed; push with `oras cp --from-oci-layout` or `skopeo copy`.
 
-use serde_json::{json, Value};
+use serde_json::json;
+#[cfg(test)]
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::path::Path;
 
@@ -100,8 +102,9 @@ pub fn package(built: &[(String, std::path::PathBuf)], dist: &Path) -> Result<()
     Ok(())
 }
 
-/// Reads a blob of a layout back by digest (for the checks below and users' tooling).
-pub fn read_blob(dir: &Path, digest: &Value) -> Option<Vec<u8>> {
+/// Reads a blob of a layout back by digest.
+#[cfg(test)]
+fn read_blob(dir: &Path, digest: &Value) -> Option<Vec<u8>> {
     let hex = digest.as_str()?.strip_prefix("sha256:")?;
     std::fs::read(dir.join("blobs/sha256").join(hex)).ok()
 }
