@@ -42,24 +42,3 @@ pub fn runtime() -> &'static tokio::runtime::Runtime {
             .expect("build the tokio runtime")
     })
 }
-
-/// Checks that Envoy refuses each filter configuration at load (in
-/// `--mode validate`, which runs the filter's `on_configure`) and that its
-/// log names the expected JSON path and reason. `filter` turns a
-/// configuration into the HTTP filter entry under test.
-pub fn assert_refused_at_load(
-    filter: impl Fn(&serde_json::Value) -> serde_json::Value,
-    cases: &[(serde_json::Value, &str)],
-) {
-    for (config, expected) in cases {
-        let bootstrap = bootstrap::Bootstrap::new(9)
-            .listener("main", vec![filter(config)])
-            .render();
-        let (ok, output) = Envoy::validate(&bootstrap);
-        assert!(!ok, "Envoy accepted {config}");
-        assert!(
-            output.contains(expected),
-            "log for {config} lacks {expected:?}:\n{output}"
-        );
-    }
-}

@@ -298,26 +298,3 @@ fn portico_extensions_end_to_end() {
     assert_eq!(envoy.stat("wasmcustom.headers.values_dropped"), Some(1));
     assert_eq!(envoy.stat("wasmcustom.headers.rules_matched"), Some(2));
 }
-
-#[test]
-fn bad_configs_are_refused_at_load_with_their_json_path() {
-    let cases = [
-        (
-            json!({"mutations": {"request_mutations": [{"remove": ":authority"}]}}),
-            "mutations.request_mutations[0].remove: pseudo-header :authority cannot be changed this way",
-        ),
-        (
-            json!({"mutations": {"response_mutations": [{"remove_on_match": {"key_matcher": {"safe_regex": {"regex": "(unclosed"}}}}]}}),
-            "mutations.response_mutations[0].remove_on_match.key_matcher.safe_regex.regex: invalid regex",
-        ),
-        (
-            json!({"mutations": {"request_mutations": [{"append": {"header": {"key": "x", "value": "%UPSTREAM_HOST%"}}}]}}),
-            "mutations.request_mutations[0].append.header.value: unknown command %UPSTREAM_HOST%",
-        ),
-        (
-            json!({"rules": [{"match": {"prefix": "/"}, "response_mutations": [{"set_status": 1000}]}]}),
-            "rules[0].response_mutations[0].set_status: 1000 is not a final HTTP status",
-        ),
-    ];
-    integration_tests::assert_refused_at_load(portico_filter, &cases);
-}

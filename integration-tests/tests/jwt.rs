@@ -416,23 +416,3 @@ fn an_unreachable_jwks_fails_closed_and_keeps_the_last_good_keys() {
             >= 2
     );
 }
-
-#[test]
-fn bad_configs_are_refused_at_load_with_their_json_path() {
-    let keys = Keys::generate(24).unwrap();
-    let cases = [
-        (
-            json!({"providers": {"p": {"local_jwks": {"inline_string": "{\"keys\": 5}"}}}}),
-            "providers.p.local_jwks.inline_string: JWKS `keys` is not an array",
-        ),
-        (
-            json!({"providers": {"p": {"local_jwks": {"inline_string": keys.jwks().to_string()}}}, "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "q"}}]}),
-            "rules[0].requires.provider_name: no provider named \"q\"",
-        ),
-        (
-            json!({"providers": {"p": {"local_jwks": {"inline_string": keys.jwks().to_string()}, "clock_skew_seconds": -1}}}),
-            "providers.p.clock_skew_seconds",
-        ),
-    ];
-    integration_tests::assert_refused_at_load(portico_filter, &cases);
-}

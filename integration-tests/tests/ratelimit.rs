@@ -265,22 +265,3 @@ fn a_flood_of_distinct_keys_keeps_memory_bounded() {
         .unwrap();
     assert!(overflowed >= 180_000, "{overflowed}");
 }
-
-#[test]
-fn bad_configs_are_refused_at_load_with_their_json_path() {
-    let cases = [
-        (
-            json!({"stat_prefix": "rl", "token_bucket": {"max_tokens": 5, "fill_interval": "0s"}}),
-            "token_bucket.fill_interval: must be at least 50ms",
-        ),
-        (
-            json!({"stat_prefix": "rl", "token_bucket": {"max_tokens": 0, "fill_interval": "1s"}}),
-            "token_bucket.max_tokens: must be at least 1",
-        ),
-        (
-            json!({"stat_prefix": "rl", "descriptors": [{"actions": [{"teleport": {}}], "token_bucket": {"max_tokens": 1, "fill_interval": "1s"}}]}),
-            "descriptors[0].actions[0]: unknown variant `teleport`",
-        ),
-    ];
-    integration_tests::assert_refused_at_load(portico_filter, &cases);
-}
