@@ -48,6 +48,8 @@ fn envoy_command(config: &Path, dir: &Path, concurrency: usize) -> Command {
         .args(["--log-level", "info"])
         .arg("--log-path")
         .arg(dir.join("envoy.log"))
+        // Tests read the log of a running Envoy; the default flush is every 10 s.
+        .args(["--file-flush-interval-msec", "100"])
         .arg("--admin-address-path")
         .arg(dir.join("admin.txt"))
         .stdin(Stdio::null())

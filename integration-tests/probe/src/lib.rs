@@ -128,6 +128,7 @@ impl HttpFilter for ProbeFilter {
                     Action::Pause
                 }
             },
+            "/probe/crash" => crash(),
             _ => Action::Continue,
         }
     }
@@ -139,6 +140,13 @@ impl HttpFilter for ProbeFilter {
         h.set("x-probe-waited", "yes");
         Action::Continue
     }
+}
+
+/// A filter bug, on purpose: the VM traps, as it would on any panic, so the
+/// tests can watch what Envoy's `failure_policy` does next.
+#[allow(clippy::panic)]
+fn crash() -> Action {
+    panic!("probe: crashing on request")
 }
 
 portico::main!(Probe);
