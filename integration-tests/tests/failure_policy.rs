@@ -48,7 +48,11 @@ fn fail_closed_refuses_everything_after_a_crash() {
     let (statuses, envoy) = crash_and_watch("FAIL_CLOSED", &upstream);
     assert_eq!(statuses, [200, 503, 503, 503, 503, 503]);
     std::thread::sleep(Duration::from_millis(300));
-    assert!(envoy.log().contains("unreachable"), "the trap is logged:\n{}", envoy.log());
+    assert!(
+        envoy.log().contains("unreachable"),
+        "the trap is logged:\n{}",
+        envoy.log()
+    );
     assert_eq!(upstream.hits("/after") + upstream.hits("/later"), 0);
 }
 
