@@ -216,6 +216,11 @@ impl Envoy {
         std::fs::read_to_string(self.dir.join("envoy.log")).unwrap_or_default()
     }
 
+    /// The Envoy process id (for CPU and memory readings in benchmarks).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Envoy's resident memory, from /proc (Linux only).
     pub fn rss_kib(&self) -> Option<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;

