@@ -271,15 +271,14 @@ struct Row {
 }
 
 pub fn run() -> Result<(), String> {
-    ensure_wrk()?;
+    crate::ensure_debian_tool(
+        "wrk",
+        "--version",
+        "wrk",
+        "The benchmark loads Envoy with wrk",
+    )?;
     // Optional: only for the "after wasm-opt" column.
-    if Command::new("wasm-opt").arg("--version").output().is_err() {
-        let _ = Command::new("apt-get")
-            .args(["install", "-y", "-q", "binaryen"])
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .stdout(std::process::Stdio::null())
-            .status();
-    }
+    let _ = crate::ensure_debian_tool("wasm-opt", "--version", "binaryen", "wasm-opt sizes");
     let keys = Keys::generate(3)?;
     let now = dev::now();
     let claims = json!({"iss": ISSUER, "aud": "api", "sub": "bench", "exp": now + 86_400});
@@ -474,22 +473,6 @@ fn find<'a>(targets: &'a [Target], name: &str) -> Result<&'a Target, String> {
         .iter()
         .find(|t| t.name == name)
         .ok_or_else(|| format!("no target {name}"))
-}
-
-fn ensure_wrk() -> Result<(), String> {
-    if Command::new("wrk").arg("--version").output().is_ok() {
-        return Ok(());
-    }
-    let status = Command::new("apt-get")
-        .args(["install", "-y", "-q", "wrk"])
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .status()
-        .map_err(|e| format!("apt-get: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err("the benchmark needs wrk (Debian: apt-get install wrk)".into())
-    }
 }
 
 fn machine() -> String {

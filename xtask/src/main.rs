@@ -117,32 +117,42 @@ fn ensure_wasm_target() -> Result<(), String> {
     .map_err(|e| format!("{e}. Portico needs rustup to add the {WASM_TARGET} target."))
 }
 
-/// Debian's docker-compose 1.29: validates the compose file offline, no
-/// Docker engine needed. Installed with apt when missing (CI runs as root).
-fn ensure_docker_compose() -> Result<(), String> {
-    let present = Command::new("docker-compose")
-        .arg("version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if present {
+/// Makes `tool` available (it can be started with `probe`), installing Debian's
+/// `package` with apt when it is missing (CI runs as root); `apt-get update`
+/// only if the first try fails.
+pub fn ensure_debian_tool(tool: &str, probe: &str, package: &str, why: &str) -> Result<(), String> {
+    let present = || {
+        // Started at all is enough: `wrk --version` exits with 1.
+        Command::new(tool).arg(probe).output().is_ok()
+    };
+    if present() {
         return Ok(());
     }
     let apt = |args: &[&str]| {
         let mut cmd = Command::new("apt-get");
-        cmd.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        cmd.args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdout(std::process::Stdio::null());
         cmd
     };
-    if run(
-        "installing docker-compose (apt)",
-        apt(&["install", "-y", "-q", "docker-compose"]).stdout(std::process::Stdio::null()),
+    let what = format!("installing {package} (apt)");
+    run(&what, &mut apt(&["install", "-y", "-q", package]))
+        .or_else(|_| {
+            run("apt-get update", &mut apt(&["update", "-q"]))
+                .and_then(|()| run(&what, &mut apt(&["install", "-y", "-q", package])))
+        })
+        .map_err(|e| format!("{e}. {why}; install it (Debian: apt-get install {package})."))
+}
+
+/// Debian's docker-compose 1.29: validates the compose file offline, no
+/// Docker engine needed.
+fn ensure_docker_compose() -> Result<(), String> {
+    ensure_debian_tool(
+        "docker-compose",
+        "version",
+        "docker-compose",
+        "The test run validates docker-compose.yml with docker-compose",
     )
-    .is_ok()
-    {
-        return Ok(());
-    }
-    run("apt-get update", apt(&["update", "-q"]).stdout(std::process::Stdio::null()))
-        .and_then(|()| run("installing docker-compose (apt)", apt(&["install", "-y", "-q", "docker-compose"]).stdout(std::process::Stdio::null())))
-        .map_err(|e| format!("{e}. The test run validates docker-compose.yml with docker-compose; install it (Debian: apt-get install docker-compose)."))
 }
 
 fn ensure_components() -> Result<(), String> {
