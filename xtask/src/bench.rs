@@ -65,6 +65,12 @@ fn portico(name: &str, config: &Value) -> Result<Value, String> {
     Ok(filter)
 }
 
+/// The bare proxy-wasm filter of `integration-tests/rawfloor`.
+fn raw_floor() -> Value {
+    let wasm = workspace_root().join("target/wasm32-wasip1/release/portico_rawfloor.wasm");
+    wasm_filter("rawfloor", &wasm, "")
+}
+
 fn native(name: &str, type_url: &str, config: &Value) -> Value {
     let mut typed = config.clone();
     typed["@type"] = json!(format!("type.googleapis.com/{type_url}"));
@@ -294,6 +300,7 @@ pub fn run() -> Result<(), String> {
             "wasm floor (portico hello)",
             vec![portico("hello", &json!({"value": "v"}))?],
         ),
+        ("raw proxy-wasm floor", vec![raw_floor()]),
         (
             "native header_mutation",
             vec![native_headers(&headers_config())],
@@ -352,10 +359,16 @@ pub fn run() -> Result<(), String> {
             native: None,
         },
         Row {
+            label: "raw proxy-wasm floor (no SDK)".into(),
+            target: "raw proxy-wasm floor",
+            header: None,
+            native: None,
+        },
+        Row {
             label: "wasm floor: portico hello".into(),
             target: "wasm floor (portico hello)",
             header: None,
-            native: Some("no filter (ceiling)".into()),
+            native: Some("raw proxy-wasm floor (no SDK)".into()),
         },
         Row {
             label: "native header_mutation (5 ops)".into(),
@@ -555,28 +568,40 @@ fn report(
     }
     // Milliseconds per 1000 requests are microseconds per request.
     let cpu = |label: &str| med(label, |s| s.cpu_ms_per_k);
-    let (base, floor) = (cpu("no filter (ceiling)"), cpu("wasm floor: portico hello"));
+    let (base, raw, floor) = (
+        cpu("no filter (ceiling)"),
+        cpu("raw proxy-wasm floor (no SDK)"),
+        cpu("wasm floor: portico hello"),
+    );
     let _ = writeln!(out, "\n## Where the time goes\n");
     let _ = writeln!(
         out,
-        "Envoy CPU per request, in µs, split into what Envoy costs with no filter, what any wasm filter costs \
-         (the wasm floor: a filter that sets one header, minus no filter; V8 entries for the context and each phase), \
-         and the filter's own work on top of that floor. The native filter's own work is beside it.\n"
+        "Envoy CPU per request, in µs, split four ways. First, Envoy itself with no filter. Second, what Envoy and V8 charge any \
+         wasm filter: the raw proxy-wasm floor (`portico_hello`'s per-request work written on the bare proxy-wasm crate: read `:path`, set a header each way, count \
+         the request) minus no filter. Third, what the Portico SDK adds to that: `portico_hello` doing the same work, minus the raw \
+         floor. Fourth, the filter's own work. Rows with several wasm filters pay the second and third parts once per filter. \
+         The native filter's own work is beside them.\n"
     );
-    let _ = writeln!(out, "| Portico row | Envoy, no filter | wasm floor | filter's own work | native filter's own work |");
-    let _ = writeln!(out, "|---|---:|---:|---:|---:|");
+    let _ = writeln!(out, "| Portico row | Envoy, no filter | wasm cost in Envoy | SDK | filter's own work | native filter's own work |");
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|");
     for row in rows
         .iter()
-        .filter(|r| r.native.is_some() && !r.label.starts_with("wasm floor"))
+        .filter(|r| r.native.is_some() && !r.label.contains("floor"))
     {
+        let n = if row.label.contains("chain") {
+            3.0
+        } else {
+            1.0
+        };
         let native = row.native.as_deref().map(cpu).unwrap_or(0.0);
         let _ = writeln!(
             out,
-            "| {} | {:.0} | {:.0} | {:.0} | {:.0} |",
+            "| {} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} |",
             row.label,
             base,
-            floor - base,
-            cpu(&row.label) - floor,
+            n * (raw - base),
+            n * (floor - raw),
+            cpu(&row.label) - base - n * (floor - base),
             native - base
         );
     }

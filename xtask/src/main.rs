@@ -193,7 +193,7 @@ fn build() -> Result<Vec<(String, PathBuf)>, String> {
         cmd.args(["-p", &format!("portico-{name}")]);
     }
     // The integration tests' probe filter: built alongside, never shipped in dist/.
-    cmd.args(["-p", "portico-probe"]);
+    cmd.args(["-p", "portico-probe", "-p", "portico-rawfloor"]);
     run("building the filters (release, wasm32-wasip1)", &mut cmd)?;
     let root = workspace_root();
     let dist = root.join("dist");
@@ -257,6 +257,8 @@ fn test() -> Result<(), String> {
         "portico",
         "-p",
         "portico-probe",
+        "-p",
+        "portico-rawfloor",
     ]);
     for name in filters()? {
         wasm_clippy.args(["-p", &format!("portico-{name}")]);
