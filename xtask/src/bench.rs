@@ -56,13 +56,13 @@ fn bootstrap(filters: Vec<Value>) -> String {
     .to_string()
 }
 
-fn portico(name: &str, config: &Value) -> Result<Value, String> {
+fn portico(name: &str, config: &Value) -> Value {
     let wasm = workspace_root()
         .join("dist")
         .join(format!("portico_{name}.wasm"));
     let mut filter = wasm_filter(&format!("portico.{name}"), &wasm, &config.to_string());
     filter["typed_config"]["config"]["failure_policy"] = json!("FAIL_RELOAD");
-    Ok(filter)
+    filter
 }
 
 /// The bare proxy-wasm filter of `integration-tests/rawfloor`.
@@ -153,9 +153,9 @@ fn chains() -> Result<(Vec<Value>, Vec<Value>), String> {
     ratelimit["descriptors"][0]["token_bucket"] = never.clone();
     ratelimit["token_bucket"] = never;
     let portico_chain = vec![
-        portico("jwt", &jwt)?,
-        portico("ratelimit", &ratelimit)?,
-        portico("headers", &headers)?,
+        portico("jwt", &jwt),
+        portico("ratelimit", &ratelimit),
+        portico("headers", &headers),
     ];
     let native_chain = vec![
         native_jwt(&jwt),
@@ -298,7 +298,7 @@ pub fn run() -> Result<(), String> {
         ("no filter", vec![]),
         (
             "wasm floor (portico hello)",
-            vec![portico("hello", &json!({"value": "v"}))?],
+            vec![portico("hello", &json!({"value": "v"}))],
         ),
         ("raw proxy-wasm floor", vec![raw_floor()]),
         (
@@ -307,7 +307,7 @@ pub fn run() -> Result<(), String> {
         ),
         (
             "portico headers",
-            vec![portico("headers", &headers_config())?],
+            vec![portico("headers", &headers_config())],
         ),
         (
             "native local_ratelimit",
@@ -315,7 +315,7 @@ pub fn run() -> Result<(), String> {
         ),
         (
             "portico ratelimit",
-            vec![portico("ratelimit", &ratelimit_config())?],
+            vec![portico("ratelimit", &ratelimit_config())],
         ),
         (
             "native jwt_authn",
@@ -323,7 +323,7 @@ pub fn run() -> Result<(), String> {
         ),
         (
             "portico jwt",
-            vec![portico("jwt", &jwt_config(&keys, false))?],
+            vec![portico("jwt", &jwt_config(&keys, false))],
         ),
         (
             "native jwt_authn, cache",
@@ -331,7 +331,7 @@ pub fn run() -> Result<(), String> {
         ),
         (
             "portico jwt, cache",
-            vec![portico("jwt", &jwt_config(&keys, true))?],
+            vec![portico("jwt", &jwt_config(&keys, true))],
         ),
         ("native chain", native_chain),
         ("portico chain", portico_chain),

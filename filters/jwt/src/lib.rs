@@ -282,17 +282,18 @@ impl JwtFilter {
     fn decide(&mut self, s: &mut Stream<'_, Self>) -> Action {
         let plugin = Rc::clone(&self.plugin);
         let headers = s.request_headers();
+        // Read once: rule matching and token extraction both need it.
+        let path = s.path();
         let Some(rule) = plugin
             .rules
             .iter()
-            .find(|r| r.route.matches_request(&headers))
+            .find(|r| r.route.matches(&path, &headers))
         else {
             return Action::Continue;
         };
         let Some(requires) = &rule.requires else {
             return Action::Continue;
         };
-        let path = s.path();
         let now = i64::try_from(s.unix_seconds()).unwrap_or(i64::MAX);
         let mut eval = Evaluation::new(&plugin.providers, &headers, &path, now);
         let waiting = eval.waiting_for_keys();
