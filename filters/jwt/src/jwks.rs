@@ -1,7 +1,8 @@
 //! JWKS documents: parsed and checked once, into keys ready to verify with.
 
 use crate::es_nist::{Es384, Es512};
-use jwt_compact::alg::{Ed25519, Es256, Hs256Key, Hs384Key, Hs512Key, RsaPublicKey, StrongKey};
+use crate::rsa_verify::RsaKey;
+use jwt_compact::alg::{Ed25519, Es256, Hs256Key, Hs384Key, Hs512Key};
 use jwt_compact::jwk::JsonWebKey;
 use jwt_compact::Algorithm;
 use serde_json::Value;
@@ -12,9 +13,6 @@ pub struct Limits {
     pub max_bytes: usize,
     pub max_keys: usize,
 }
-
-/// RFC 7518 §3.3: RSA keys of at least 2048 bits.
-const MIN_RSA_BITS: usize = 2048;
 
 /// The key families a token's `alg` may use; a key is never used outside its family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,7 +26,7 @@ pub enum Family {
 }
 
 pub enum Material {
-    Rsa(RsaPublicKey),
+    Rsa(RsaKey),
     P256(<Es256 as Algorithm>::VerifyingKey),
     P384(p384::ecdsa::VerifyingKey),
     P521(p521::ecdsa::VerifyingKey),
@@ -137,16 +135,18 @@ fn parse_key(jwk: &Value) -> Result<Key, String> {
     let parsed: JsonWebKey<'_> =
         serde_json::from_value(jwk.clone()).map_err(|e| format!("bad JWK: {e}"))?;
     let material = match (&parsed, field("kty")) {
-        (JsonWebKey::Rsa { private_parts, .. }, _) => {
+        (
+            JsonWebKey::Rsa {
+                modulus,
+                public_exponent,
+                private_parts,
+            },
+            _,
+        ) => {
             if private_parts.is_some() {
                 return Err("private RSA key in a JWKS".into());
             }
-            let key = RsaPublicKey::try_from(&parsed).map_err(|e| e.to_string())?;
-            // StrongKey accepts exactly the keys of MIN_RSA_BITS or more.
-            if StrongKey::try_from(key.clone()).is_err() {
-                return Err(format!("RSA key shorter than {MIN_RSA_BITS} bits"));
-            }
-            Material::Rsa(key)
+            Material::Rsa(RsaKey::new(modulus, public_exponent)?)
         }
         (
             JsonWebKey::EllipticCurve {

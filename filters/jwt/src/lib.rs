@@ -21,6 +21,7 @@ pub mod mint;
 pub mod provider;
 pub mod remote;
 pub mod requirement;
+pub mod rsa_verify;
 pub mod token;
 pub mod verify;
 

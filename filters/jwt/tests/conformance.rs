@@ -334,6 +334,8 @@ fn documented_deviations() -> Vec<&'static str> {
         // Key sets Envoy accepts: mixed symmetric/asymmetric, repeated kid.
         "Wycheproof JWK sets: tc1 rejectsValid",
         "Wycheproof JWK sets: tc4 rejectsDuplicateKid",
+        // A valid signature by a ROCA-weak key: no fingerprinting, as in Envoy.
+        "Wycheproof JWK sets: tc7 rejectsKeyWithRocaVulnerability",
         // A detached payload is not a JWT.
         "RFC 7520 cookbook (jose_cookbook): 4_5.signature_with_detached_content.json #0",
     ]
