@@ -35,10 +35,14 @@ impl<'a> Headers<'a> {
 
     /// Every value of `name`, in order.
     pub fn get_all(&self, name: &str) -> Vec<String> {
-        self.all()
+        // Envoy's single-value call returns only the first value, hence the
+        // whole map; only the matching values are converted.
+        self.host
+            .header_pairs(self.map)
+            .unwrap_or_default()
             .into_iter()
             .filter(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
+            .map(|(_, v)| into_string(v))
             .collect()
     }
 

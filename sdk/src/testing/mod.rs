@@ -135,6 +135,7 @@ impl TestHost {
                 call_reply: None,
                 plugin_config: HashMap::new(),
                 injected_cas_conflicts: 0,
+                host_calls: BTreeMap::new(),
             })),
             vms: Rc::new(RefCell::new(Vec::new())),
         }
@@ -281,6 +282,24 @@ impl TestHost {
     }
 
     /// Everything logged so far, by every VM.
+    /// Host calls the filters made so far, by [`crate::host::Host`] method
+    /// (`header`, `set_header`, `increment_metric`, ...), across all VMs.
+    ///
+    /// Each call out of a `.wasm` costs a crossing between V8 and Envoy, and
+    /// the first one in a callback costs most; count them to keep a filter's
+    /// per-request cost down (a deterministic stand-in for a timed test).
+    pub fn host_calls(&self) -> BTreeMap<&'static str, u64> {
+        self.state.borrow().host_calls.clone()
+    }
+
+    /// The total of [`TestHost::host_calls`], then clears the tally.
+    pub fn take_host_calls(&self) -> u64 {
+        let mut state = self.state.borrow_mut();
+        let total = state.host_calls.values().sum();
+        state.host_calls.clear();
+        total
+    }
+
     pub fn logs(&self) -> Vec<LogLine> {
         self.state.borrow().logs.clone()
     }

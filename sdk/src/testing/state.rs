@@ -90,6 +90,8 @@ pub(crate) struct HostState {
     pub plugin_config: HashMap<u32, Vec<u8>>,
     /// Forces the next `set_shared_data` with a CAS to fail, to test conflicts.
     pub injected_cas_conflicts: u32,
+    /// Host calls made, by [`Host`] method name; see `TestHost::host_calls`.
+    pub host_calls: BTreeMap<&'static str, u64>,
 }
 
 pub(crate) fn map_key(map: MapType) -> u8 {
@@ -113,6 +115,10 @@ pub(crate) struct VmHost {
 }
 
 impl VmHost {
+    fn tally(&self, call: &'static str) {
+        *self.state.borrow_mut().host_calls.entry(call).or_insert(0) += 1;
+    }
+
     fn with_stream<T>(&self, f: impl FnOnce(&mut StreamData) -> HostResult<T>) -> HostResult<T> {
         let mut state = self.state.borrow_mut();
         let stream = state
@@ -166,6 +172,7 @@ fn check_header_name(name: &str) -> HostResult<()> {
 
 impl Host for VmHost {
     fn log(&self, level: LogLevel, message: &str) {
+        self.tally("log");
         self.state.borrow_mut().logs.push(LogLine {
             level,
             message: message.to_string(),
@@ -173,18 +180,22 @@ impl Host for VmHost {
     }
 
     fn log_level(&self) -> LogLevel {
+        self.tally("log_level");
         LogLevel::Trace
     }
 
     fn now(&self) -> SystemTime {
+        self.tally("now");
         self.state.borrow().now
     }
 
     fn header_pairs(&self, map: MapType) -> HostResult<Pairs> {
+        self.tally("header_pairs");
         self.read_map(map)
     }
 
     fn header(&self, map: MapType, name: &str) -> HostResult<Option<Vec<u8>>> {
+        self.tally("header");
         let pairs = self.read_map(map)?;
         Ok(pairs
             .into_iter()
@@ -193,6 +204,7 @@ impl Host for VmHost {
     }
 
     fn set_header(&self, map: MapType, name: &str, value: &[u8]) -> HostResult<()> {
+        self.tally("set_header");
         check_header_name(name)?;
         self.map_mut(map, |m| {
             // Envoy's setCopy: replaces the first value in place, drops the others.
@@ -214,15 +226,18 @@ impl Host for VmHost {
     }
 
     fn add_header(&self, map: MapType, name: &str, value: &[u8]) -> HostResult<()> {
+        self.tally("add_header");
         check_header_name(name)?;
         self.map_mut(map, |m| m.push((name.to_string(), value.to_vec())))
     }
 
     fn remove_header(&self, map: MapType, name: &str) -> HostResult<()> {
+        self.tally("remove_header");
         self.map_mut(map, |m| m.retain(|(k, _)| !k.eq_ignore_ascii_case(name)))
     }
 
     fn buffer(&self, buffer: BufferType, start: usize, max: usize) -> HostResult<Option<Vec<u8>>> {
+        self.tally("buffer");
         let slice = |data: &[u8]| {
             let end = start.saturating_add(max).min(data.len());
             data.get(start.min(end)..end).map(<[u8]>::to_vec)
@@ -249,6 +264,7 @@ impl Host for VmHost {
         size: usize,
         data: &[u8],
     ) -> HostResult<()> {
+        self.tally("set_buffer");
         self.with_stream(|s| {
             let body = match buffer {
                 BufferType::RequestBody => &mut s.request_body,
@@ -263,10 +279,12 @@ impl Host for VmHost {
     }
 
     fn env_var(&self, name: &str) -> Option<String> {
+        self.tally("env_var");
         self.state.borrow().env.get(name).cloned()
     }
 
     fn property(&self, path: &[&str]) -> HostResult<Option<Vec<u8>>> {
+        self.tally("property");
         let key = property_key(path);
         let state = self.state.borrow();
         if let Some(v) = state
@@ -280,6 +298,7 @@ impl Host for VmHost {
     }
 
     fn set_property(&self, path: &[&str], value: &[u8]) -> HostResult<()> {
+        self.tally("set_property");
         let key = property_key(path);
         self.with_stream(|s| {
             s.properties.insert(key, value.to_vec());
@@ -294,6 +313,7 @@ impl Host for VmHost {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> HostResult<()> {
+        self.tally("send_local_response");
         self.with_stream(|s| {
             if s.local.is_some() {
                 return Err(HostError::BadArgument);
@@ -312,6 +332,7 @@ impl Host for VmHost {
     }
 
     fn resume(&self, direction: Direction) -> HostResult<()> {
+        self.tally("resume");
         self.with_stream(|s| {
             s.resumed.push(direction);
             Ok(())
@@ -319,6 +340,7 @@ impl Host for VmHost {
     }
 
     fn set_effective_context(&self, context_id: u32) -> HostResult<()> {
+        self.tally("set_effective_context");
         let known =
             context_id == self.root || self.state.borrow().streams.contains_key(&context_id);
         if !known {
@@ -335,6 +357,7 @@ impl Host for VmHost {
         body: &[u8],
         timeout: Duration,
     ) -> HostResult<u32> {
+        self.tally("http_call");
         let mut state = self.state.borrow_mut();
         // Envoy refuses unknown clusters and calls missing these pseudo-headers.
         if !state.clusters.contains(cluster) {
@@ -366,10 +389,12 @@ impl Host for VmHost {
     }
 
     fn shared_data(&self, key: &str) -> HostResult<Option<(Vec<u8>, u32)>> {
+        self.tally("shared_data");
         Ok(self.state.borrow().shared.get(key).cloned())
     }
 
     fn set_shared_data(&self, key: &str, value: &[u8], cas: Option<u32>) -> HostResult<()> {
+        self.tally("set_shared_data");
         let mut state = self.state.borrow_mut();
         if cas.is_some() && state.injected_cas_conflicts > 0 {
             state.injected_cas_conflicts -= 1;
@@ -389,6 +414,7 @@ impl Host for VmHost {
     }
 
     fn define_metric(&self, kind: MetricKind, name: &str) -> HostResult<u32> {
+        self.tally("define_metric");
         let mut state = self.state.borrow_mut();
         if let Some(i) = state.metrics.iter().position(|m| m.name == name) {
             let existing = state.metrics.get(i).map(|m| m.kind);
@@ -406,6 +432,7 @@ impl Host for VmHost {
     }
 
     fn increment_metric(&self, id: u32, delta: i64) -> HostResult<()> {
+        self.tally("increment_metric");
         let mut state = self.state.borrow_mut();
         let metric = state
             .metrics
@@ -422,6 +449,7 @@ impl Host for VmHost {
     }
 
     fn record_metric(&self, id: u32, value: u64) -> HostResult<()> {
+        self.tally("record_metric");
         let mut state = self.state.borrow_mut();
         let metric = state
             .metrics
@@ -438,12 +466,14 @@ impl Host for VmHost {
     }
 
     fn metric(&self, id: u32) -> HostResult<u64> {
+        self.tally("metric");
         let state = self.state.borrow();
         let metric = state.metrics.get(id as usize).ok_or(HostError::NotFound)?;
         Ok(u64::try_from(metric.value).unwrap_or(0))
     }
 
     fn set_tick_period(&self, period: Duration) -> HostResult<()> {
+        self.tally("set_tick_period");
         let mut state = self.state.borrow_mut();
         if period.is_zero() {
             state.ticks.remove(&self.vm);
