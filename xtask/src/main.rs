@@ -184,6 +184,10 @@ fn filters() -> Result<Vec<String>, String> {
     Ok(names)
 }
 
+/// Wasm modules built beside the filters but never shipped in dist/: the
+/// integration tests' probe and the benchmark's two floors.
+const HELPER_MODULES: [&str; 3] = ["portico-probe", "portico-rawfloor", "portico-emptyfloor"];
+
 fn build() -> Result<Vec<(String, PathBuf)>, String> {
     ensure_wasm_target()?;
     let names = filters()?;
@@ -192,15 +196,9 @@ fn build() -> Result<Vec<(String, PathBuf)>, String> {
     for name in &names {
         cmd.args(["-p", &format!("portico-{name}")]);
     }
-    // The integration tests' probe filter: built alongside, never shipped in dist/.
-    cmd.args([
-        "-p",
-        "portico-probe",
-        "-p",
-        "portico-rawfloor",
-        "-p",
-        "portico-emptyfloor",
-    ]);
+    for helper in HELPER_MODULES {
+        cmd.args(["-p", helper]);
+    }
     run("building the filters (release, wasm32-wasip1)", &mut cmd)?;
     let root = workspace_root();
     let dist = root.join("dist");
@@ -256,19 +254,10 @@ fn test() -> Result<(), String> {
         ]),
     )?;
     let mut wasm_clippy = cargo();
-    wasm_clippy.args([
-        "clippy",
-        "--target",
-        WASM_TARGET,
-        "-p",
-        "portico",
-        "-p",
-        "portico-probe",
-        "-p",
-        "portico-rawfloor",
-        "-p",
-        "portico-emptyfloor",
-    ]);
+    wasm_clippy.args(["clippy", "--target", WASM_TARGET, "-p", "portico"]);
+    for helper in HELPER_MODULES {
+        wasm_clippy.args(["-p", helper]);
+    }
     for name in filters()? {
         wasm_clippy.args(["-p", &format!("portico-{name}")]);
     }
