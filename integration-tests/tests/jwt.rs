@@ -162,6 +162,8 @@ fn corpus(k: &Keys) -> Vec<Case> {
     };
     let es = k.token("ES256", &base);
     let es_input = es.rsplit_once('.').unwrap().0.to_string();
+    let mut es_zero_r = k.signature("ES256", es_input.as_bytes());
+    es_zero_r[..32].fill(0);
     let mut cases = Vec::new();
     for alg in [
         "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
@@ -196,6 +198,9 @@ fn corpus(k: &Keys) -> Vec<Case> {
         bearer("no kid", "/data", &k.sign(&json!({"alg": "ES256"}), &base)),
         bearer("HS256 keyed with the RSA public key", "/data", &k.hs256_with_rsa_public_key(&base)),
         bearer("DER ECDSA signature", "/data", &format!("{es_input}.{}", mint::encode(&k.es256_der(es_input.as_bytes())))),
+        bearer("ECDSA signature with n - s", "/data", &format!("{es_input}.{}", mint::encode(&k.es256_high_s(es_input.as_bytes())))),
+        bearer("ECDSA signature with r = 0", "/data", &format!("{es_input}.{}", mint::encode(&es_zero_r))),
+        bearer("tampered ECDSA signature", "/data", &format!("{es_input}.{}", flip(es.rsplit_once('.').unwrap().1))),
         bearer("two sections", "/data", "abc.def"),
         bearer("bad base64 header", "/data", &format!("e.{p}.{s}")),
         bearer("bad JSON header", "/data", &format!("{}.{p}.{s}", mint::encode(b"{nope"))),

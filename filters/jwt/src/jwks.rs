@@ -1,5 +1,6 @@
 //! JWKS documents: parsed and checked once, into keys ready to verify with.
 
+use crate::es256::P256Key;
 use crate::es_nist::{Es384, Es512};
 use crate::rsa_verify::RsaKey;
 use jwt_compact::alg::{Ed25519, Es256, Hs256Key, Hs384Key, Hs512Key};
@@ -27,7 +28,7 @@ pub enum Family {
 
 pub enum Material {
     Rsa(RsaKey),
-    P256(<Es256 as Algorithm>::VerifyingKey),
+    P256(P256Key),
     P384(p384::ecdsa::VerifyingKey),
     P521(p521::ecdsa::VerifyingKey),
     Ed25519(<Ed25519 as Algorithm>::VerifyingKey),
@@ -162,10 +163,10 @@ fn parse_key(jwk: &Value) -> Result<Key, String> {
             }
             let bad = || format!("invalid {curve} point");
             match curve.as_ref() {
-                "P-256" => Material::P256(
+                "P-256" => Material::P256(P256Key::new(
                     <Es256 as Algorithm>::VerifyingKey::try_from(&parsed)
                         .map_err(|e| e.to_string())?,
-                ),
+                )),
                 "P-384" => Material::P384(Es384::key_from_coordinates(x, y).ok_or_else(bad)?),
                 "P-521" => Material::P521(Es512::key_from_coordinates(x, y).ok_or_else(bad)?),
                 other => return Err(format!("curve {other} is not supported")),

@@ -5,7 +5,8 @@
 //! - `provider.rs`: a provider compiled, and the checks of one token;
 //! - `extract.rs`: where tokens are found; `token.rs`: a JWS split and decoded;
 //! - `claims.rs`: issuer, time, audience, subject; `verify.rs` and
-//!   `jwks.rs`: keys and signatures;
+//!   `jwks.rs`: keys and signatures; `rsa_verify.rs`, `es256.rs` and
+//!   `es_nist.rs`: the signature algorithms;
 //! - `requirement.rs`: `requires` trees; `error.rs`: what the client is told;
 //! - this file: rules, responses, and what a verified request carries upstream.
 
@@ -13,6 +14,7 @@ pub mod cache;
 pub mod claims;
 pub mod config;
 pub mod error;
+pub mod es256;
 pub mod es_nist;
 pub mod extract;
 pub mod jwks;

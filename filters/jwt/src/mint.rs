@@ -148,6 +148,16 @@ impl Keys {
         sig.to_der().as_bytes().to_vec()
     }
 
+    /// An ES256 signature as (r, n − s): as valid to ECDSA as (r, s), and
+    /// accepted by Envoy (BoringSSL does not insist on the low `s`).
+    pub fn es256_high_s(&self, message: &[u8]) -> Vec<u8> {
+        let sig: p256::ecdsa::Signature = p256::ecdsa::signature::Signer::sign(&self.ec, message);
+        let (r, s) = sig.split_scalars();
+        p256::ecdsa::Signature::from_scalars(*r, -*s)
+            .map(|flipped| flipped.to_bytes().to_vec())
+            .unwrap_or_default()
+    }
+
     /// HS256 keyed with the RSA public key's JWK text: the classic
     /// algorithm-confusion attack on verifiers that trust the token's `alg`.
     pub fn hs256_with_rsa_public_key(&self, claims: &Value) -> String {
