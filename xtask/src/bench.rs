@@ -307,7 +307,7 @@ fn paired(samples: &BTreeMap<String, Vec<Sample>>, portico: &str, native: &str) 
         .map(|(p, n)| p.rps / n.rps)
         .collect();
     ratios.sort_by(|a, b| a.total_cmp(b));
-    let mid = median(ratios.clone());
+    let mid = ratios.get(ratios.len() / 2).copied().unwrap_or(0.0);
     let quarter = ratios.len() / 4;
     match (
         ratios.get(quarter),

@@ -199,6 +199,9 @@ mod differential {
     use super::*;
     use p256::ecdsa::signature::{Signer, Verifier};
     use p256::ecdsa::SigningKey;
+    use p256::elliptic_curve::bigint::ArrayEncoding;
+    use p256::elliptic_curve::Curve;
+    use p256::NistP256;
 
     fn signing_key(i: u32) -> SigningKey {
         let mut seed = Sha256::digest(format!("portico es256 key {i}"));
@@ -252,7 +255,7 @@ mod differential {
         let sig: Signature = sk.sign(message);
         let bytes = sig.to_bytes();
         // r = 0, s = 0, r = n, s = all ones.
-        let order = hex_order();
+        let order: [u8; 32] = NistP256::ORDER.to_be_byte_array().into();
         for (at, value) in [
             (0, [0u8; 32]),
             (32, [0u8; 32]),
@@ -267,14 +270,5 @@ mod differential {
         assert!(!key.verify(message, &[&bytes[..], &[0]].concat()));
         assert!(!key.verify(message, sig.to_der().as_bytes()));
         assert!(!key.verify(message, &[]));
-    }
-
-    fn hex_order() -> [u8; 32] {
-        let hex = "ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551";
-        let mut out = [0u8; 32];
-        for (i, byte) in out.iter_mut().enumerate() {
-            *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).expect("hex");
-        }
-        out
     }
 }
