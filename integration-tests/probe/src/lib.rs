@@ -22,6 +22,8 @@ pub struct Config {
     fetch_delay: portico::config::Duration,
 }
 
+const COUNT_KEY: &str = "probe.count";
+
 pub struct Probe {
     cluster: String,
     doc: RefCell<Option<String>>,
@@ -51,6 +53,15 @@ impl Plugin for Probe {
                 log::error!("probe: root callout refused: {err}");
             }
         });
+        // Envoy creates a missing key whatever CAS the writer passes, so two
+        // workers counting from nothing could both write 1. Creating the key
+        // before traffic (as the SDK docs advise) leaves only real CAS updates.
+        let created = match root.shared_get(COUNT_KEY) {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => root.shared_set(COUNT_KEY, b"0", None),
+            Err(e) => Err(e),
+        };
+        created.map_err(|e| ConfigError::at(".", format!("cannot create {COUNT_KEY}: {e}")))?;
         Ok(Probe {
             cluster: config.cluster,
             doc: RefCell::new(None),
@@ -85,7 +96,7 @@ impl HttpFilter for ProbeFilter {
                 Action::Continue
             }
             "/probe/count" => {
-                let n = s.shared_update("probe.count", |cur| {
+                let n = s.shared_update(COUNT_KEY, |cur| {
                     let n = cur
                         .and_then(|b| std::str::from_utf8(b).ok())
                         .and_then(|t| t.parse::<u64>().ok())
