@@ -59,6 +59,7 @@ pub struct Bootstrap {
     upstream_port: u16,
     listeners: Vec<(String, Vec<Value>)>,
     clusters: Vec<Value>,
+    hcm: Value,
 }
 
 impl Bootstrap {
@@ -67,12 +68,20 @@ impl Bootstrap {
             upstream_port,
             listeners: Vec::new(),
             clusters: Vec::new(),
+            hcm: json!({}),
         }
     }
 
     /// Adds a listener whose filter chain is `filters` then the router.
     pub fn listener(mut self, name: &str, filters: Vec<Value>) -> Self {
         self.listeners.push((name.to_string(), filters));
+        self
+    }
+
+    /// Extra `HttpConnectionManager` fields for every listener (an object,
+    /// such as a user's path-normalisation settings), merged over the defaults.
+    pub fn hcm_settings(mut self, settings: Value) -> Self {
+        self.hcm = settings;
         self
     }
 
@@ -95,24 +104,30 @@ impl Bootstrap {
             .map(|(name, filters)| {
                 let mut chain = filters.clone();
                 chain.push(router());
+                let mut hcm = json!({
+                    "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+                    "stat_prefix": name,
+                    "route_config": {
+                        "name": "local",
+                        "virtual_hosts": [{
+                            "name": "all",
+                            "domains": ["*"],
+                            "routes": [{ "name": "default", "match": { "prefix": "/" }, "route": { "cluster": "upstream" } }]
+                        }]
+                    },
+                    "http_filters": chain
+                });
+                if let (Some(hcm), Some(extra)) = (hcm.as_object_mut(), self.hcm.as_object()) {
+                    for (k, v) in extra {
+                        hcm.insert(k.clone(), v.clone());
+                    }
+                }
                 json!({
                     "name": name,
                     "address": { "socket_address": { "address": "127.0.0.1", "port_value": 0 } },
                     "filter_chains": [{ "filters": [{
                         "name": "envoy.filters.network.http_connection_manager",
-                        "typed_config": {
-                            "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
-                            "stat_prefix": name,
-                            "route_config": {
-                                "name": "local",
-                                "virtual_hosts": [{
-                                    "name": "all",
-                                    "domains": ["*"],
-                                    "routes": [{ "name": "default", "match": { "prefix": "/" }, "route": { "cluster": "upstream" } }]
-                                }]
-                            },
-                            "http_filters": chain
-                        }
+                        "typed_config": hcm
                     }]}]
                 })
             })

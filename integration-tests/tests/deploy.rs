@@ -104,7 +104,14 @@ fn istio_wasm_plugins_are_well_formed_and_their_configs_load() {
 #[test]
 fn envoy_gateway_policy_is_well_formed_and_its_config_loads() {
     let docs = documents("envoy-gateway.yaml");
-    assert_eq!(docs.len(), 1);
+    assert_eq!(docs.len(), 2);
+    let paths = &docs[1];
+    assert_eq!(paths["kind"], "ClientTrafficPolicy");
+    assert_eq!(
+        paths["spec"]["path"]["escapedSlashesAction"],
+        "UnescapeAndRedirect"
+    );
+    assert_eq!(paths["spec"]["path"]["disableMergeSlashes"], false);
     let doc = &docs[0];
     assert_eq!(doc["apiVersion"], "gateway.envoyproxy.io/v1alpha1");
     assert_eq!(doc["kind"], "EnvoyExtensionPolicy");
@@ -157,7 +164,17 @@ fn plain_envoy_snippet_validates_in_a_bootstrap() {
             serde_json::from_str(&text).unwrap()
         })
         .collect();
-    let mut bootstrap = Bootstrap::new(9).listener("main", filters);
+    // The path settings the snippet's rules rely on (issue 15's path tricks).
+    let hcm = &snippet["http_connection_manager"];
+    assert_eq!(hcm["normalize_path"], true);
+    assert_eq!(hcm["merge_slashes"], true);
+    assert_eq!(
+        hcm["path_with_escaped_slashes_action"],
+        "UNESCAPE_AND_REDIRECT"
+    );
+    let mut bootstrap = Bootstrap::new(9)
+        .hcm_settings(hcm.clone())
+        .listener("main", filters);
     for cluster in snippet["clusters"].as_array().unwrap() {
         bootstrap = bootstrap.raw_cluster(cluster.clone());
     }

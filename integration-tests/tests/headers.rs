@@ -236,7 +236,7 @@ fn portico_extensions_end_to_end() {
              "request_mutations": [
                 {"copy": {"from": ":authority", "to": "x-original-host"}},
                 {"rewrite_path": {"regex": "^/api/v(\\d+)/", "substitution": "/internal/\\1/"}},
-                {"rewrite_host": "%REQ(x-tenant)%.backend"},
+                {"rewrite_host": "acme.backend"},
                 {"rename": {"from": "x-client-key", "to": "x-api-key"}}
              ],
              "response_mutations": [{"append": {"header": {"key": "x-rule", "value": "api-post"}}}]},
@@ -297,4 +297,141 @@ fn portico_extensions_end_to_end() {
     assert_eq!(dropped.echo().unwrap().header("x-long"), None);
     assert_eq!(envoy.stat("wasmcustom.headers.values_dropped"), Some(1));
     assert_eq!(envoy.stat("wasmcustom.headers.rules_matched"), Some(2));
+}
+
+/// Issue 15, items 9 and 10: operations that would let a client choose the
+/// virtual host (`host`, `:authority`, a `rewrite_host` from a request
+/// value) or reframe a message (`content-length`, `transfer-encoding`).
+/// Each is loaded into Envoy twice, as native `header_mutation` (where the
+/// operation exists there) and as Portico: Portico must refuse every one at
+/// load naming the field, and native's verdict is recorded next to it so a
+/// change in Envoy shows up here.
+#[test]
+fn host_and_framing_targets_are_refused_at_load_like_native_or_stricter() {
+    // (side, operation, native refuses it, what Portico's refusal says)
+    let cases: Vec<(&str, Value, Option<bool>, &str)> = vec![
+        (
+            "request_mutations",
+            json!({"append": {"header": {"key": "host", "value": "%REQ(x-tenant)%"}}}),
+            Some(true),
+            "append.header.key: `host` selects the virtual host",
+        ),
+        (
+            "request_mutations",
+            json!({"append": {"header": {"key": "Host", "value": "internal"}}}),
+            Some(true),
+            "append.header.key: `host` selects the virtual host",
+        ),
+        (
+            "request_mutations",
+            json!({"append": {"header": {"key": ":authority", "value": "internal"}}}),
+            Some(true),
+            "append.header.key: pseudo-header :authority",
+        ),
+        (
+            "response_mutations",
+            json!({"append": {"header": {"key": "host", "value": "x"}}}),
+            Some(true),
+            "append.header.key: `host` selects the virtual host",
+        ),
+        (
+            "request_mutations",
+            json!({"copy": {"from": "x-tenant", "to": "host"}}),
+            None,
+            "copy.to: `host` selects the virtual host",
+        ),
+        (
+            "request_mutations",
+            json!({"rename": {"from": "x-tenant", "to": "host"}}),
+            None,
+            "rename.to: `host` selects the virtual host",
+        ),
+        (
+            "request_mutations",
+            json!({"rewrite_host": "%REQ(x-tenant)%"}),
+            None,
+            "rewrite_host: must be a literal value",
+        ),
+        (
+            "request_mutations",
+            json!({"rewrite_host": "%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%"}),
+            None,
+            "rewrite_host: must be a literal value",
+        ),
+        (
+            "request_mutations",
+            json!({"append": {"header": {"key": "content-length", "value": "%REQ(x-len)%"}}}),
+            Some(false),
+            "append.header.key: framing headers are Envoy's to set",
+        ),
+        (
+            "request_mutations",
+            json!({"append": {"header": {"key": "transfer-encoding", "value": "chunked"}}}),
+            Some(false),
+            "append.header.key: framing headers are Envoy's to set",
+        ),
+        (
+            "request_mutations",
+            json!({"remove": "content-length"}),
+            Some(false),
+            "remove: framing headers are Envoy's to set",
+        ),
+        (
+            "response_mutations",
+            json!({"append": {"header": {"key": "content-length", "value": "0"}}}),
+            Some(false),
+            "append.header.key: framing headers are Envoy's to set",
+        ),
+        (
+            "request_mutations",
+            json!({"copy": {"from": "x-len", "to": "content-length"}}),
+            None,
+            "copy.to: framing headers are Envoy's to set",
+        ),
+    ];
+    let failures = std::sync::Mutex::new(Vec::new());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..2 {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let Some((side, op, native_refuses, expected)) = cases.get(i) else {
+                    break;
+                };
+                let mutations = json!({ *side: [op] });
+                if let Some(refuses) = native_refuses {
+                    let config = Bootstrap::new(9)
+                        .listener("main", vec![native_filter(&mutations)])
+                        .render();
+                    let (ok, output) = Envoy::validate(&config);
+                    let said = output.contains(":-prefixed or host headers may not be modified");
+                    if ok == *refuses || said != *refuses {
+                        failures.lock().unwrap().push(format!(
+                            "native {op}: expected refused={refuses}, got accepted={ok}"
+                        ));
+                    }
+                }
+                let config = Bootstrap::new(9)
+                    .listener(
+                        "main",
+                        vec![portico_filter(&json!({ "mutations": mutations }))],
+                    )
+                    .render();
+                let (ok, output) = Envoy::validate(&config);
+                let wanted =
+                    format!("invalid filter configuration: mutations.{side}[0].{expected}");
+                if ok || !output.contains(&wanted) {
+                    let line = output
+                        .lines()
+                        .find(|l| l.contains("invalid filter configuration"))
+                        .unwrap_or("(no configuration error logged)");
+                    failures.lock().unwrap().push(format!(
+                        "portico {op}:\n  wanted: {wanted}\n  got:    {line} (accepted: {ok})"
+                    ));
+                }
+            });
+        }
+    });
+    let failures = failures.into_inner().unwrap();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

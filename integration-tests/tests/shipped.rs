@@ -235,3 +235,126 @@ fn ratelimit_config_limits_login_per_client() {
     assert_eq!(key.iter().filter(|&&s| s == 200).count(), 10, "{key:?}");
     assert_eq!(envoy.get("main", "/v").send().status, 200);
 }
+
+/// Sends `GET <path>` byte for byte (no URI parsing on our side, so `//`,
+/// `..` and `%2F` reach Envoy as an attacker writes them); returns the
+/// status and the `location` header.
+fn raw_get(port: u16, path: &str) -> (u16, Option<String>) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nhost: portico.test\r\nconnection: close\r\n\r\n"
+    )
+    .unwrap();
+    // Read the head, then the body its content-length announces: waiting for
+    // the close would cost Envoy's delayed-close timeout (1 s) per request.
+    let mut reply = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut chunk).unwrap_or(0);
+        reply.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&reply);
+        let complete = text.split_once("\r\n\r\n").is_some_and(|(head, body)| {
+            let length = head
+                .lines()
+                .find_map(|l| {
+                    l.split_once(':')
+                        .filter(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+                })
+                .and_then(|(_, v)| v.trim().parse::<usize>().ok())
+                .unwrap_or(0);
+            body.len() >= length
+        });
+        if n == 0 || complete {
+            break;
+        }
+    }
+    let text = String::from_utf8_lossy(&reply);
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line for {path}: {text:?}"));
+    let location = text
+        .lines()
+        .take_while(|l| !l.is_empty())
+        .find_map(|l| {
+            l.split_once(':')
+                .filter(|(k, _)| k.eq_ignore_ascii_case("location"))
+        })
+        .map(|(_, v)| v.trim().to_string());
+    (status, location)
+}
+
+/// Issue 15, item 15: the path tricks that walk out of a public rule. The
+/// shipped configs normalise the path (`normalize_path`, `merge_slashes`,
+/// `path_with_escaped_slashes_action: UNESCAPE_AND_REDIRECT`) and name the
+/// public endpoint by its exact path, so each trick either becomes the
+/// protected path and gets 401, or is redirected to a path that does.
+#[test]
+fn path_tricks_around_the_public_rule_get_401_from_the_shipped_configs() {
+    for name in FILES {
+        let hcm = shipped::load(name).unwrap()["static_resources"]["listeners"][0]["filter_chains"]
+            [0]["filters"][0]["typed_config"]
+            .clone();
+        assert_eq!(hcm["normalize_path"], true, "envoy/{name}");
+        assert_eq!(hcm["merge_slashes"], true, "envoy/{name}");
+        assert_eq!(
+            hcm["path_with_escaped_slashes_action"], "UNESCAPE_AND_REDIRECT",
+            "envoy/{name}"
+        );
+    }
+    let tricks = [
+        "/healthz/../api",
+        "/healthz/./../api",
+        "/healthz/%2e%2e/api",
+        "/healthz/%2E%2E/api",
+        "//healthz/../api",
+        "/healthz//../api",
+        "/healthz%2F..%2Fapi",
+        "/healthz/..%2Fapi",
+        "/healthz%5C..%5Capi",
+        "/healthz;/../api",
+        "/healthz/",
+        "/healthz.",
+        "/HEALTHZ",
+        "/healthzX",
+    ];
+    for config in ["edge.yaml", "jwt.yaml"] {
+        let upstream = Upstream::start();
+        let envoy = shipped::start(config, upstream.port(), 1);
+        let port = envoy.port("main");
+        assert_eq!(raw_get(port, "/healthz").0, 200, "{config}: the control");
+        assert_eq!(
+            raw_get(port, "//healthz").0,
+            200,
+            "{config}: merged slashes"
+        );
+        for trick in tricks {
+            let (mut status, location) = raw_get(port, trick);
+            let mut followed = String::new();
+            if (300..400).contains(&status) {
+                let to = location.unwrap_or_else(|| panic!("{config} {trick}: no location"));
+                let to = to
+                    .strip_prefix("http://portico.test")
+                    .unwrap_or(&to)
+                    .to_string();
+                status = raw_get(port, &to).0;
+                followed = format!(" (after a redirect to {to})");
+            }
+            assert_eq!(
+                status, 401,
+                "{config}: {trick}{followed} passed the JWT filter"
+            );
+        }
+        let before = upstream.request_count();
+        assert_eq!(
+            before, 2,
+            "{config}: only the two health checks reached the upstream"
+        );
+    }
+}

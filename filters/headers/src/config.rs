@@ -240,7 +240,8 @@ fn header_name(at: &str, name: &str) -> Result<String, ConfigError> {
     Ok(name.to_ascii_lowercase())
 }
 
-/// A header this operation may change: a valid name, not a pseudo-header.
+/// A header this operation may change: a valid name, not a pseudo-header,
+/// not `host` and not a framing header.
 fn plain_header_name(at: &str, name: &str, instead: &str) -> Result<String, ConfigError> {
     let name = header_name(at, name)?;
     if names::is_pseudo(&name) {
@@ -248,6 +249,9 @@ fn plain_header_name(at: &str, name: &str, instead: &str) -> Result<String, Conf
             at,
             format!("pseudo-header {name} cannot be changed this way; {instead}"),
         ));
+    }
+    if let Some(reason) = names::protected(&name) {
+        return Err(ConfigError::at(at, reason));
     }
     Ok(name)
 }
@@ -324,7 +328,18 @@ fn compile_op(at: &str, op: RawOp, side: Side, cx: &Context<'_>) -> Result<Op, C
                     "only request mutations can rewrite the host",
                 ));
             }
-            Op::RewriteHost(template(&field("rewrite_host"), &value, side, cx)?)
+            let host = template(&field("rewrite_host"), &value, side, cx)?;
+            // The new authority re-selects the route: a value a client can
+            // influence (a request header, its address, which XFF can set)
+            // would let it reach any virtual host, internal ones included.
+            if host.as_literal().is_none() {
+                return Err(ConfigError::at(
+                    field("rewrite_host"),
+                    "must be a literal value (or %HOSTNAME%): the host re-selects the route, \
+                     so a value from the request would let a client choose the virtual host",
+                ));
+            }
+            Op::RewriteHost(host)
         }
         RawOp::SetStatus(status) => {
             if side != Side::Response {

@@ -169,8 +169,12 @@ impl Op {
                 let mut doomed: Vec<String> = Vec::new();
                 for (name, _) in headers.all() {
                     // Pseudo-headers are never removed: without `:path` or
-                    // `:status` Envoy cannot forward the message at all.
-                    if !names::is_pseudo(&name) && matcher.matches(&name) && !doomed.contains(&name)
+                    // `:status` Envoy cannot forward the message at all. Nor
+                    // are `host` and the framing headers (see `names::protected`).
+                    if !names::is_pseudo(&name)
+                        && names::protected(&name).is_none()
+                        && matcher.matches(&name)
+                        && !doomed.contains(&name)
                     {
                         doomed.push(name);
                     }
