@@ -184,6 +184,65 @@ fn same_mutations_same_headers_as_native_header_mutation() {
         ),
         ("query with v present", "/q?v=1&tag=x", vec![]),
         ("no query", "/nq", vec![]),
+        // Hostile shapes (issue 15): each compared like the cases above.
+        ("empty value", "/h1", vec![("x-in", "")]),
+        (
+            "mixed-case repeats",
+            "/h3",
+            vec![("X-In", "A"), ("x-in", "b"), ("X-IN", "c")],
+        ),
+        (
+            "empty values to overwrite",
+            "/h4",
+            vec![("x-over", ""), ("x-over-if", "")],
+        ),
+        (
+            "empty value counts as present",
+            "/h5",
+            vec![("x-if-absent", "")],
+        ),
+        (
+            "50 repeats",
+            "/h6",
+            (0..50).map(|_| ("x-multi", "v")).collect(),
+        ),
+        (
+            "repeated and encoded parameter names",
+            "/q?debug&debug=2&DEBUG=3&%64ebug=4&src=a&src=b",
+            vec![],
+        ),
+        (
+            "empty names, empty segments, bad escapes, plus",
+            "/q?=x&&a&b=%zz&tag=a+b",
+            vec![],
+        ),
+        ("padded value", "/h10", vec![("x-in", " padded  ")]),
+        (
+            "empty names matching prefixes",
+            "/h11",
+            vec![("x-internal-", ""), ("x-internal-x", "")],
+        ),
+        ("bare question mark", "/q?", vec![]),
+        (
+            "commas inside values",
+            "/h13",
+            vec![("x-in", "a,b"), ("x-multi", "c,d")],
+        ),
+        ("empty inline header", "/h14", vec![("user-agent", "")]),
+        ("trailing ampersand", "/q?a&", vec![]),
+        ("leading and doubled ampersands", "/q?&a&&", vec![]),
+        ("only an ampersand", "/q?&", vec![]),
+        ("value shorter than the cut", "/h16", vec![("x-in", "ab")]),
+        (
+            "substituted value with query syntax",
+            "/q?src=1&v=2&tag=3",
+            vec![("x-in", "a&b=c")],
+        ),
+        (
+            "escaped slash and dots in the path",
+            "/a%2Fb/../c?debug=1",
+            vec![],
+        ),
     ];
     for (what, path, headers) in cases {
         let send = |listener: &str| {
@@ -215,6 +274,34 @@ fn same_mutations_same_headers_as_native_header_mutation() {
             .unwrap_or(0)
             > 0
     );
+
+    // The README's deliberate differences, pinned so that each stays as
+    // documented. 1: untouched parameters keep their encoding (native
+    // decodes them, so `a=x%26y` becomes two parameters).
+    let path = "/q?v=%31&t%61g=1&a=x%26y";
+    let native = seen(envoy.get("native", path).send());
+    let portico = seen(envoy.get("portico", path).send());
+    assert_eq!(
+        native.upstream_path,
+        "/q?a=x&y&src=&tag=1&tag=a%20b%2Fc&v=1"
+    );
+    assert_eq!(
+        portico.upstream_path,
+        "/q?a=x%26y&src=&t%61g=1&tag=a%20b%2Fc&v=%31"
+    );
+    // 2: a substituted value over 16 KiB is dropped and counted, not copied.
+    let big = "a".repeat(20_000);
+    let dropped_before = envoy.stat("wasmcustom.headers.values_dropped").unwrap_or(0);
+    let native = envoy.get("native", "/big").header("x-in", &big).send();
+    let portico = envoy.get("portico", "/big").header("x-in", &big).send();
+    assert_eq!(
+        native.echo().unwrap().header("x-copy").map(str::len),
+        Some(big.len() + 1)
+    );
+    assert_eq!(portico.echo().unwrap().header("x-copy"), None);
+    assert_eq!(native.header("x-echo-in").map(str::len), Some(big.len()));
+    assert_eq!(portico.header("x-echo-in"), None);
+    assert!(envoy.stat("wasmcustom.headers.values_dropped").unwrap_or(0) > dropped_before);
 }
 
 #[test]

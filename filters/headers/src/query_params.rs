@@ -41,9 +41,13 @@ pub fn apply(
         Some((b, q)) => (b, q),
         None => (path, ""),
     };
-    let mut params: Vec<Param> = query
+    // Envoy's parser turns every empty segment (`a&&b`, `?&a`) into an
+    // empty parameter, which comes out as `=`, except the one after a final
+    // `&` (or an empty query): it stops when nothing is left to read.
+    let segments = query.strip_suffix('&').unwrap_or(query);
+    let mut params: Vec<Param> = segments
         .split('&')
-        .filter(|p| !p.is_empty())
+        .filter(|_| !query.is_empty())
         .map(|p| {
             let (k, v) = p.split_once('=').unwrap_or((p, ""));
             Param {
@@ -175,6 +179,18 @@ mod tests {
         let absent = |action| run("/p", &[append("k", "v", action)]);
         assert_eq!(absent(AppendAction::AddIfAbsent), "/p?k=v");
         assert_eq!(absent(AppendAction::OverwriteIfExists), "/p");
+    }
+
+    #[test]
+    fn empty_segments_become_empty_parameters_as_in_envoy() {
+        // Observed in Envoy 1.40 (difference found by the side-by-side test).
+        let remove = [QueryOp::Remove("r".into())];
+        assert_eq!(run("/p?=x&&a", &remove), "/p?=x&=&a=");
+        assert_eq!(run("/p?&a", &remove), "/p?=&a=");
+        assert_eq!(run("/p?a&", &remove), "/p?a=");
+        assert_eq!(run("/p?a&&", &remove), "/p?=&a=");
+        assert_eq!(run("/p?&", &remove), "/p?=");
+        assert_eq!(run("/p?", &remove), "/p");
     }
 
     #[test]
