@@ -100,6 +100,18 @@ pub const LIST: &[Deliberate] = &[
         },
     },
     Deliberate {
+        filter: "headers",
+        id: "unsafe-substituted-values-dropped",
+        readme: "**Unsafe substituted values are dropped and counted**",
+        reason: "a substituted value over 16 KiB (or with CR, LF, NUL) is not set at all, rather than left to the codec",
+        normalise: |_, n, p| {
+            dropped_long_values(&mut n.client, &p.client);
+            if let (Some(nu), Some(pu)) = (&mut n.upstream, &p.upstream) {
+                dropped_long_values(&mut nu.headers, &pu.headers);
+            }
+        },
+    },
+    Deliberate {
         filter: "ratelimit",
         id: "retry-after",
         readme: "A `retry-after` header is added on limited responses.",
@@ -111,6 +123,20 @@ pub const LIST: &[Deliberate] = &[
         },
     },
 ];
+
+/// The headers README's limit for a substituted value.
+const SUBSTITUTED_VALUE_LIMIT: usize = 16 * 1024;
+
+/// Leaves out of `native` the headers with a value over the limit that
+/// Portico did not set at all.
+fn dropped_long_values(native: &mut Vec<(String, String)>, portico: &[(String, String)]) {
+    let long: Vec<String> = native
+        .iter()
+        .filter(|(k, v)| v.len() > SUBSTITUTED_VALUE_LIMIT && !portico.iter().any(|(pk, _)| pk == k))
+        .map(|(k, _)| k.clone())
+        .collect();
+    native.retain(|(k, _)| !long.contains(k));
+}
 
 fn same_body_if(native: &Seen, portico: &mut Seen, native_starts: &str, portico_is: &str) {
     let applies = native.status == portico.status
