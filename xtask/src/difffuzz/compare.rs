@@ -7,8 +7,12 @@ use integration_tests::client::Reply;
 /// Response headers that differ between any two requests whatever the
 /// filter does (clocks, Envoy's timing) or that follow from compared parts
 /// (`content-length` follows the body, which is compared on its own).
-pub const IGNORED_CLIENT_HEADERS: [&str; 4] =
-    ["date", "server", "x-envoy-upstream-service-time", "content-length"];
+pub const IGNORED_CLIENT_HEADERS: [&str; 4] = [
+    "date",
+    "server",
+    "x-envoy-upstream-service-time",
+    "content-length",
+];
 
 /// Request headers the upstream sees whose values are random per request:
 /// compared for presence and count only.
@@ -25,10 +29,13 @@ fn within_tolerance(name: &str, native: &[&str], portico: &[&str]) -> bool {
         return false;
     };
     native.len() == portico.len()
-        && native.iter().zip(portico).all(|(a, b)| match (a.parse::<i64>(), b.parse::<i64>()) {
-            (Ok(a), Ok(b)) => (a - b).abs() <= *slack,
-            _ => false,
-        })
+        && native
+            .iter()
+            .zip(portico)
+            .all(|(a, b)| match (a.parse::<i64>(), b.parse::<i64>()) {
+                (Ok(a), Ok(b)) => (a - b).abs() <= *slack,
+                _ => false,
+            })
 }
 
 /// What the upstream received.
@@ -115,6 +122,21 @@ impl Seen {
         }
     }
 
+    /// One line: status, local body or where the request went.
+    pub fn brief(&self) -> String {
+        match (&self.transport_error, &self.local_body, &self.upstream) {
+            (Some(e), _, _) => format!("transport error: {e}"),
+            (_, Some(b), _) => format!("{} {:?}", self.status, short(b)),
+            (_, _, Some(u)) => format!(
+                "{}, upstream saw {} {}",
+                self.status,
+                u.method,
+                short(&u.path)
+            ),
+            _ => format!("{}", self.status),
+        }
+    }
+
     /// One line per part, for a finding.
     pub fn describe(&self) -> String {
         let mut out = format!("status {}", self.status);
@@ -174,12 +196,19 @@ fn header_differences(
                     if v.is_empty() {
                         "(absent)".to_string()
                     } else {
-                        v.iter().map(|s| format!("{:?}", short(s))).collect::<Vec<_>>().join(", ")
+                        v.iter()
+                            .map(|s| format!("{:?}", short(s)))
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     }
                 };
                 (
                     format!("{what} {name}"),
-                    format!("{what} {name}: native [{}], portico [{}]", show(&n), show(&p)),
+                    format!(
+                        "{what} {name}: native [{}], portico [{}]",
+                        show(&n),
+                        show(&p)
+                    ),
                 )
             })
         })
@@ -193,7 +222,10 @@ pub fn differences(native: &Seen, portico: &Seen) -> Vec<(String, String)> {
     if native.status != portico.status {
         out.push((
             format!("status {}->{}", native.status, portico.status),
-            format!("status: native {}, portico {}", native.status, portico.status),
+            format!(
+                "status: native {}, portico {}",
+                native.status, portico.status
+            ),
         ));
     }
     if native.transport_error.is_some() != portico.transport_error.is_some() {
@@ -205,7 +237,11 @@ pub fn differences(native: &Seen, portico: &Seen) -> Vec<(String, String)> {
             ),
         ));
     }
-    out.extend(header_differences("response header", &native.client, &portico.client));
+    out.extend(header_differences(
+        "response header",
+        &native.client,
+        &portico.client,
+    ));
     if native.local_body != portico.local_body && native.status == portico.status {
         out.push((
             "local reply body".into(),
@@ -237,10 +273,17 @@ pub fn differences(native: &Seen, portico: &Seen) -> Vec<(String, String)> {
             if n.body_len != p.body_len {
                 out.push((
                     "upstream body length".into(),
-                    format!("upstream body length: native {}, portico {}", n.body_len, p.body_len),
+                    format!(
+                        "upstream body length: native {}, portico {}",
+                        n.body_len, p.body_len
+                    ),
                 ));
             }
-            out.extend(header_differences("upstream header", &n.headers, &p.headers));
+            out.extend(header_differences(
+                "upstream header",
+                &n.headers,
+                &p.headers,
+            ));
         }
         (None, None) => {}
         _ if native.status != portico.status => {}
@@ -288,12 +331,89 @@ pub fn classes(pair: &str, req: &Req, diffs: &[(String, String)]) -> Vec<String>
         .collect()
 }
 
+/// The classes of a shrunk request. A status difference is named by what
+/// is left of the request: method, path, the headers and query parameter
+/// names it still needs, and the kinds of its hostile tokens when they
+/// matter (`kinds_matter`: swapping them for valid twins changes the
+/// answer), else "any token". So one cause found through many token kinds
+/// is one class, and a cause that needs a kind names it.
+pub fn refined(
+    pair: &str,
+    req: &Req,
+    diffs: &[(String, String)],
+    kinds_matter: bool,
+) -> Vec<String> {
+    let Some((status, _)) = diffs.iter().find(|(s, _)| s.starts_with("status ")) else {
+        return diffs
+            .iter()
+            .map(|(part, _)| format!("[{pair}] {part}"))
+            .collect();
+    };
+    let (path, query) = req.path.split_once('?').unwrap_or((&req.path, ""));
+    let mut parts: Vec<String> = req
+        .headers
+        .iter()
+        .map(|(k, _)| k.to_ascii_lowercase())
+        .filter(|k| k != "host")
+        .collect();
+    parts.extend(
+        query
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|p| format!("?{}", p.split('=').next().unwrap_or(""))),
+    );
+    parts.sort();
+    let mut counted: Vec<String> = Vec::new();
+    for p in &parts {
+        let n = parts.iter().filter(|q| *q == p).count();
+        let label = if n > 1 {
+            format!("{p} x{n}")
+        } else {
+            p.clone()
+        };
+        if !counted.contains(&label) {
+            counted.push(label);
+        }
+    }
+    let present = req.present_tokens();
+    let tokens = if present.is_empty() {
+        String::new()
+    } else if kinds_matter {
+        let mut kinds: Vec<&str> = present.iter().map(|t| t.kind).collect();
+        kinds.sort_unstable();
+        kinds.dedup();
+        format!(" | token {}", kinds.join("+"))
+    } else {
+        " | any token".to_string()
+    };
+    // The rule a path selects says more than the path (`/PUBLIC/x` and
+    // `/data` both need `main`); generators that know it set `route`.
+    let path = if !req.route.is_empty() {
+        req.route.to_string()
+    } else {
+        path.chars().take(40).collect()
+    };
+    vec![format!(
+        "[{pair}] {status} | {} {path} | {}{tokens}",
+        req.method,
+        if counted.is_empty() {
+            "no headers".to_string()
+        } else {
+            counted.join(", ")
+        }
+    )]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn seen(status: u16, client: &[(&str, &str)], up: Option<(&str, &[(&str, &str)])>) -> Seen {
-        let own = |h: &[(&str, &str)]| h.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let own = |h: &[(&str, &str)]| {
+            h.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
         Seen {
             status,
             transport_error: None,
@@ -310,12 +430,31 @@ mod tests {
 
     #[test]
     fn equal_answers_have_no_differences_and_repeats_count() {
-        let a = seen(200, &[("x", "1")], Some(("/p", &[("a", "1"), ("a", "2"), ("b", "0")])));
+        let a = seen(
+            200,
+            &[("x", "1")],
+            Some(("/p", &[("a", "1"), ("a", "2"), ("b", "0")])),
+        );
         assert!(differences(&a, &a.clone()).is_empty());
-        let reordered = seen(200, &[("x", "1")], Some(("/p", &[("b", "0"), ("a", "1"), ("a", "2")])));
-        assert!(differences(&a, &reordered).is_empty(), "order across names is not compared");
-        let swapped = seen(200, &[("x", "1")], Some(("/p", &[("a", "2"), ("a", "1"), ("b", "0")])));
-        assert_eq!(differences(&a, &swapped).len(), 1, "order of repeats is compared");
+        let reordered = seen(
+            200,
+            &[("x", "1")],
+            Some(("/p", &[("b", "0"), ("a", "1"), ("a", "2")])),
+        );
+        assert!(
+            differences(&a, &reordered).is_empty(),
+            "order across names is not compared"
+        );
+        let swapped = seen(
+            200,
+            &[("x", "1")],
+            Some(("/p", &[("a", "2"), ("a", "1"), ("b", "0")])),
+        );
+        assert_eq!(
+            differences(&a, &swapped).len(),
+            1,
+            "order of repeats is compared"
+        );
         let fewer = seen(200, &[("x", "1")], Some(("/p", &[("a", "1"), ("b", "0")])));
         assert_eq!(differences(&a, &fewer)[0].0, "upstream header a");
     }
@@ -331,8 +470,54 @@ mod tests {
         assert_eq!(differences(&c, &b)[0].0, "upstream path");
         let mut req = Req::get("/");
         req.note = "query-token: two".into();
-        assert_eq!(classes("jwt", &req, &differences(&c, &b)), ["[jwt] query-token | upstream path"]);
+        assert_eq!(
+            classes("jwt", &req, &differences(&c, &b)),
+            ["[jwt] query-token | upstream path"]
+        );
         req.note = "one-token/dup-sub: x".into();
-        assert_eq!(classes("jwt", &req, &differences(&a, &b)), ["[jwt] one-token/dup-sub | status 401->200"]);
+        assert_eq!(
+            classes("jwt", &req, &differences(&a, &b)),
+            ["[jwt] one-token/dup-sub | status 401->200"]
+        );
+    }
+
+    #[test]
+    fn refined_classes_name_what_is_left_of_the_request() {
+        use crate::difffuzz::request::Token;
+        let a = seen(401, &[], None);
+        let b = seen(200, &[], Some(("/p", &[])));
+        let mut req = Req::get("/data?access_token=T1&x=1&x=2");
+        req.route = "rule main";
+        req.header("Authorization", "Bearer T2");
+        req.tokens = vec![
+            Token {
+                text: "T1".into(),
+                kind: "dup-sub",
+                twin: "G".into(),
+            },
+            Token {
+                text: "T9".into(),
+                kind: "expired",
+                twin: "G".into(),
+            },
+        ];
+        let d = differences(&a, &b);
+        assert_eq!(
+            refined("jwt", &req, &d, true),
+            ["[jwt] status 401->200 | GET rule main | ?access_token, ?x x2, authorization | token dup-sub"]
+        );
+        assert_eq!(
+            refined("jwt", &req, &d, false),
+            ["[jwt] status 401->200 | GET rule main | ?access_token, ?x x2, authorization | any token"]
+        );
+        assert_eq!(
+            req.with_twins().unwrap().path,
+            "/data?access_token=G&x=1&x=2"
+        );
+        let c = seen(200, &[], Some(("/q", &[])));
+        assert_eq!(
+            refined("jwt", &req, &differences(&c, &b), true),
+            ["[jwt] upstream path"]
+        );
     }
 }

@@ -132,7 +132,9 @@ const SUBSTITUTED_VALUE_LIMIT: usize = 16 * 1024;
 fn dropped_long_values(native: &mut Vec<(String, String)>, portico: &[(String, String)]) {
     let long: Vec<String> = native
         .iter()
-        .filter(|(k, v)| v.len() > SUBSTITUTED_VALUE_LIMIT && !portico.iter().any(|(pk, _)| pk == k))
+        .filter(|(k, v)| {
+            v.len() > SUBSTITUTED_VALUE_LIMIT && !portico.iter().any(|(pk, _)| pk == k)
+        })
         .map(|(k, _)| k.clone())
         .collect();
     native.retain(|(k, _)| !long.contains(k));
@@ -140,7 +142,10 @@ fn dropped_long_values(native: &mut Vec<(String, String)>, portico: &[(String, S
 
 fn same_body_if(native: &Seen, portico: &mut Seen, native_starts: &str, portico_is: &str) {
     let applies = native.status == portico.status
-        && native.local_body.as_deref().is_some_and(|b| b.starts_with(native_starts))
+        && native
+            .local_body
+            .as_deref()
+            .is_some_and(|b| b.starts_with(native_starts))
         && portico.local_body.as_deref() == Some(portico_is);
     if applies {
         portico.local_body = native.local_body.clone();
@@ -170,7 +175,11 @@ fn decoded_query(path: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         let hex = |b: u8| (b as char).to_digit(16);
-        match (bytes[i], bytes.get(i + 1).and_then(|b| hex(*b)), bytes.get(i + 2).and_then(|b| hex(*b))) {
+        match (
+            bytes[i],
+            bytes.get(i + 1).and_then(|b| hex(*b)),
+            bytes.get(i + 2).and_then(|b| hex(*b)),
+        ) {
             (b'%', Some(h), Some(l)) => {
                 out.push((h * 16 + l) as u8);
                 i += 3;
@@ -195,8 +204,12 @@ pub fn normalise(filter: &str, req: &Req, native: &mut Seen, portico: &mut Seen)
 pub fn check_readmes() -> Result<(), String> {
     let mut missing = Vec::new();
     for d in LIST {
-        let path = workspace_root().join("filters").join(d.filter).join("README.md");
-        let text = std::fs::read_to_string(&path).map_err(|e| format!("read {}: {e}", path.display()))?;
+        let path = workspace_root()
+            .join("filters")
+            .join(d.filter)
+            .join("README.md");
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("read {}: {e}", path.display()))?;
         if !text.contains(d.readme) {
             missing.push(format!(
                 "filters/{}/README.md no longer documents `{}` (expected the text {:?}); \
@@ -219,10 +232,15 @@ mod tests {
     #[test]
     fn realm_loses_only_its_query() {
         assert_eq!(
-            realm_without_query(r#"Bearer realm="http://h/p?access_token=x", error="invalid_token""#),
+            realm_without_query(
+                r#"Bearer realm="http://h/p?access_token=x", error="invalid_token""#
+            ),
             r#"Bearer realm="http://h/p", error="invalid_token""#
         );
-        assert_eq!(realm_without_query("Bearer realm=\"http://h/p\""), "Bearer realm=\"http://h/p\"");
+        assert_eq!(
+            realm_without_query("Bearer realm=\"http://h/p\""),
+            "Bearer realm=\"http://h/p\""
+        );
     }
 
     #[test]

@@ -77,9 +77,28 @@ fn pair(name: &str, mutations: Value) -> Result<Pair, String> {
 }
 
 const NAMES: [&str; 22] = [
-    "x-multi", "X-MULTI", "x-over", "x-over-if", "x-if-absent", "x-in", "X-In", "x-case", "X-Case", "x-remove-me",
-    "X-Remove-Me", "x-internal-a", "x-Internal-B", "x-foo-debug", "x-foo-Debug", "x-debugger", "user-agent",
-    "x-none", "cookie", "x-added", "x-copy", "x-peer-ip",
+    "x-multi",
+    "X-MULTI",
+    "x-over",
+    "x-over-if",
+    "x-if-absent",
+    "x-in",
+    "X-In",
+    "x-case",
+    "X-Case",
+    "x-remove-me",
+    "X-Remove-Me",
+    "x-internal-a",
+    "x-Internal-B",
+    "x-foo-debug",
+    "x-foo-Debug",
+    "x-debugger",
+    "user-agent",
+    "x-none",
+    "cookie",
+    "x-added",
+    "x-copy",
+    "x-peer-ip",
 ];
 
 fn value(rng: &mut Rng) -> String {
@@ -100,18 +119,42 @@ fn value(rng: &mut Rng) -> String {
 fn xff(rng: &mut Rng) -> String {
     let one = |rng: &mut Rng| {
         rng.pick(&[
-            "1.2.3.4", "::1", "2001:db8::1", "2001:DB8:0::1", "[2001:db8::1]:443", "1.2.3.4:80", "garbage", "",
-            "::ffff:1.2.3.4", "fe80::1%eth0", "10.0.0.1 ",
+            "1.2.3.4",
+            "::1",
+            "2001:db8::1",
+            "2001:DB8:0::1",
+            "[2001:db8::1]:443",
+            "1.2.3.4:80",
+            "garbage",
+            "",
+            "::ffff:1.2.3.4",
+            "fe80::1%eth0",
+            "10.0.0.1 ",
         ])
         .to_string()
     };
     let n = 1 + rng.below(3);
-    (0..n).map(|_| one(rng)).collect::<Vec<_>>().join(rng.pick(&[",", ", ", ",,"]))
+    (0..n)
+        .map(|_| one(rng))
+        .collect::<Vec<_>>()
+        .join(rng.pick(&[",", ", ", ",,"]))
 }
 
 const PATHS: [&str; 14] = [
-    "/p", "/p?b=2&a=1&debug=1&src=old&flag", "/p?x=%26&y=a%2Bb", "/a/../b", "//x", "/a%2Fb", "/p?debug&debug=2",
-    "/p?tag=1&tag=2", "/p?=x", "/p?a=1&&b=2", "/p?%64ebug=1", "/p?v=1&v=2", "/p?src=%25REQ(x-in)%25", "/p?",
+    "/p",
+    "/p?b=2&a=1&debug=1&src=old&flag",
+    "/p?x=%26&y=a%2Bb",
+    "/a/../b",
+    "//x",
+    "/a%2Fb",
+    "/p?debug&debug=2",
+    "/p?tag=1&tag=2",
+    "/p?=x",
+    "/p?a=1&&b=2",
+    "/p?%64ebug=1",
+    "/p?v=1&v=2",
+    "/p?src=%25REQ(x-in)%25",
+    "/p?",
 ];
 
 impl Generator for Headers {
@@ -158,6 +201,9 @@ impl Generator for Headers {
             req.body = vec![b'b'; rng.below(3000)];
         }
         req.note = format!("{shape}: {count} header(s)");
-        Case { pair, steps: vec![req] }
+        Case {
+            pair,
+            steps: vec![req],
+        }
     }
 }

@@ -11,7 +11,7 @@ use integration_tests::wasm_path;
 use portico_jwt::mint::{encode, Keys};
 use serde_json::{json, Value};
 
-use super::request::Req;
+use super::request::{Req, Token};
 
 pub struct Jwt {
     keys: Keys,
@@ -75,21 +75,40 @@ impl Jwt {
 
     /// A token from raw header and payload JSON text, signed for `alg`.
     fn raw(&self, alg: &str, header: &str, payload: &str) -> String {
-        let input = format!("{}.{}", encode(header.as_bytes()), encode(payload.as_bytes()));
+        let input = format!(
+            "{}.{}",
+            encode(header.as_bytes()),
+            encode(payload.as_bytes())
+        );
         let sig = self.keys.signature(alg, input.as_bytes());
         format!("{input}.{}", encode(&sig))
     }
 
     fn header(alg: &str) -> String {
-        format!(r#"{{"alg":"{alg}","typ":"JWT","kid":"{}"}}"#, Keys::kid_for(alg))
+        format!(
+            r#"{{"alg":"{alg}","typ":"JWT","kid":"{}"}}"#,
+            Keys::kid_for(alg)
+        )
     }
 
     /// The usual claims as JSON members (no braces), for `iss`.
     fn members(&self, rng: &mut Rng, iss: &str) -> Vec<String> {
-        let roles = rng.pick(&[r#"["user","admin"]"#, r#"["user,admin"]"#, r#"[]"#, r#"[1,true]"#, r#""solo""#]);
+        let roles = rng.pick(&[
+            r#"["user","admin"]"#,
+            r#"["user,admin"]"#,
+            r#"[]"#,
+            r#"[1,true]"#,
+            r#""solo""#,
+        ]);
         let num = rng.pick(&["1", "1.0", "1.5", "-3", "1e3", "12345678901234567890", "0"]);
         let obj = rng.pick(&[r#"{"a":1}"#, r#"{"a":{"b":[1,2]}}"#, r#"{}"#, r#""plain""#]);
-        let sub = rng.pick(&[r#""alice""#, r#""\u0061lice""#, r#""al\"ice""#, r#""ünï""#, r#""a,b""#]);
+        let sub = rng.pick(&[
+            r#""alice""#,
+            r#""\u0061lice""#,
+            r#""al\"ice""#,
+            r#""ünï""#,
+            r#""a,b""#,
+        ]);
         let mut m = vec![
             format!(r#""iss":"{iss}""#),
             format!(r#""sub":{sub}"#),
@@ -120,10 +139,34 @@ impl Jwt {
             m.push(format!(r#""{name}":{value}"#));
         };
         let kinds = [
-            "good", "good", "good", "dup-sub", "dup-exp", "dup-iss", "dup-alg", "dup-kid", "exp-float",
-            "exp-huge", "exp-negative", "nbf-negative", "nbf-float", "nbf-future", "expired", "iss-escaped",
-            "deep-nesting", "wrong-iss", "aud-list", "aud-case", "no-exp", "forged-sig", "alg-none", "garbage",
-            "empty", "exp-string", "exp-exponent", "unicode-key",
+            "good",
+            "good",
+            "good",
+            "dup-sub",
+            "dup-exp",
+            "dup-iss",
+            "dup-alg",
+            "dup-kid",
+            "exp-float",
+            "exp-huge",
+            "exp-negative",
+            "nbf-negative",
+            "nbf-float",
+            "nbf-future",
+            "expired",
+            "iss-escaped",
+            "deep-nesting",
+            "wrong-iss",
+            "aud-list",
+            "aud-case",
+            "no-exp",
+            "forged-sig",
+            "alg-none",
+            "garbage",
+            "empty",
+            "exp-string",
+            "exp-exponent",
+            "unicode-key",
         ];
         let kind = rng.pick(&kinds);
         let mut header = Self::header(alg);
@@ -131,10 +174,25 @@ impl Jwt {
             "dup-sub" => m.push(r#""sub":"admin""#.into()),
             "dup-exp" => m.push(format!(r#""exp":{}"#, now - 7200)),
             "dup-iss" => m.push(r#""iss":"https://evil.example""#.into()),
-            "dup-alg" => header = format!(r#"{{"alg":"{alg}","typ":"JWT","kid":"{}","alg":"none"}}"#, Keys::kid_for(alg)),
-            "dup-kid" => header = format!(r#"{{"alg":"{alg}","typ":"JWT","kid":"nope","kid":"{}"}}"#, Keys::kid_for(alg)),
+            "dup-alg" => {
+                header = format!(
+                    r#"{{"alg":"{alg}","typ":"JWT","kid":"{}","alg":"none"}}"#,
+                    Keys::kid_for(alg)
+                )
+            }
+            "dup-kid" => {
+                header = format!(
+                    r#"{{"alg":"{alg}","typ":"JWT","kid":"nope","kid":"{}"}}"#,
+                    Keys::kid_for(alg)
+                )
+            }
             "exp-float" => set(&mut m, "exp", format!("{}.5", now + 3600)),
-            "exp-huge" => set(&mut m, "exp", rng.pick(&["9223372036854775808", "18446744073709551616", "1e300"]).to_string()),
+            "exp-huge" => set(
+                &mut m,
+                "exp",
+                rng.pick(&["9223372036854775808", "18446744073709551616", "1e300"])
+                    .to_string(),
+            ),
             "exp-negative" => set(&mut m, "exp", "-1".into()),
             "exp-string" => set(&mut m, "exp", format!("\"{}\"", now + 3600)),
             "exp-exponent" => set(&mut m, "exp", format!("{}e0", now + 3600)),
@@ -142,10 +200,22 @@ impl Jwt {
             "nbf-float" => set(&mut m, "nbf", format!("{}.25", now - 100)),
             "nbf-future" => set(&mut m, "nbf", format!("{}", now + 600)),
             "expired" => set(&mut m, "exp", format!("{}", now - 600)),
-            "iss-escaped" => set(&mut m, "iss", rng.pick(&[r#""https:\/\/issuer.example""#, r#""https://\u0069ssuer.example""#]).to_string()),
+            "iss-escaped" => set(
+                &mut m,
+                "iss",
+                rng.pick(&[
+                    r#""https:\/\/issuer.example""#,
+                    r#""https://\u0069ssuer.example""#,
+                ])
+                .to_string(),
+            ),
             "deep-nesting" => {
                 let depth = rng.pick(&[20usize, 100, 200]);
-                set(&mut m, "deep", format!("{}1{}", "[".repeat(depth), "]".repeat(depth)));
+                set(
+                    &mut m,
+                    "deep",
+                    format!("{}1{}", "[".repeat(depth), "]".repeat(depth)),
+                );
             }
             "wrong-iss" => set(&mut m, "iss", r#""https://evil.example""#.into()),
             "aud-list" => set(&mut m, "aud", r#"["x","api"]"#.into()),
@@ -161,8 +231,20 @@ impl Jwt {
                 let (input, _) = t.rsplit_once('.').unwrap_or((&t, ""));
                 format!("{input}.{}", encode(&[7u8; 64]))
             }
-            "alg-none" => format!("{}.{}.", encode(br#"{"alg":"none","typ":"JWT"}"#), encode(payload.as_bytes())),
-            "garbage" => rng.pick(&["abc", "a.b.c", "..", "e30.e30.e30", "x".repeat(3000).as_str()]).to_string(),
+            "alg-none" => format!(
+                "{}.{}.",
+                encode(br#"{"alg":"none","typ":"JWT"}"#),
+                encode(payload.as_bytes())
+            ),
+            "garbage" => rng
+                .pick(&[
+                    "abc",
+                    "a.b.c",
+                    "..",
+                    "e30.e30.e30",
+                    "x".repeat(3000).as_str(),
+                ])
+                .to_string(),
             "empty" => String::new(),
             _ => self.raw(alg, &header, &payload),
         };
@@ -171,9 +253,36 @@ impl Jwt {
 }
 
 const PATHS: [&str; 12] = [
-    "/data", "/data", "/public/x", "/custom/x", "/fwd/x", "/optional", "/lenient", "/PUBLIC/x", "/public/../data",
-    "//public/x", "/public%2F..%2Fdata", "/optional/",
+    "/data",
+    "/data",
+    "/public/x",
+    "/custom/x",
+    "/fwd/x",
+    "/optional",
+    "/lenient",
+    "/PUBLIC/x",
+    "/public/../data",
+    "//public/x",
+    "/public%2F..%2Fdata",
+    "/optional/",
 ];
+
+/// The rule of `config()` a path selects (prefix match, case-sensitive, no normalisation).
+fn route(path: &str) -> &'static str {
+    if path.starts_with("/public") {
+        "rule public"
+    } else if path.starts_with("/custom") {
+        "rule custom"
+    } else if path.starts_with("/fwd") {
+        "rule fwd"
+    } else if path.starts_with("/optional") {
+        "rule optional"
+    } else if path.starts_with("/lenient") {
+        "rule lenient"
+    } else {
+        "rule main"
+    }
+}
 
 fn path_for(rng: &mut Rng, issuer_for: &mut &'static str) -> String {
     let p = rng.pick(&PATHS);
@@ -191,7 +300,9 @@ impl Generator for Jwt {
     fn pairs(&self) -> Result<Vec<Pair>, String> {
         let config = config(&self.keys);
         let mut native = config.clone();
-        native["@type"] = json!("type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication");
+        native["@type"] = json!(
+            "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication"
+        );
         let wasm = wasm_path("jwt")?;
         Ok(vec![Pair {
             name: "jwt".into(),
@@ -205,23 +316,54 @@ impl Generator for Jwt {
         let mut issuer: &'static str = ISSUER;
         let path = path_for(rng, &mut issuer);
         let mut req = Req::get(path.clone());
-        let shape = rng.pick(&["one-token", "one-token", "several-tokens", "query-token", "cors", "forged-headers", "header-noise"]);
+        req.route = route(&path);
+        let shape = rng.pick(&[
+            "one-token",
+            "one-token",
+            "several-tokens",
+            "query-token",
+            "cors",
+            "forged-headers",
+            "header-noise",
+        ]);
         let mut kinds = Vec::new();
+        let req_tokens = std::cell::RefCell::new(Vec::new());
         let tok = |rng: &mut Rng, kinds: &mut Vec<&'static str>| {
             let (t, k) = self.token(rng, issuer);
             kinds.push(k);
+            if k != "good" && !t.is_empty() {
+                req_tokens.borrow_mut().push(Token {
+                    text: t.clone(),
+                    kind: k,
+                    twin: self.twin(issuer),
+                });
+            }
             t
         };
         let mut query: Vec<String> = Vec::new();
-        let put = |rng: &mut Rng, req: &mut Req, query: &mut Vec<String>, t: String| {
-            match rng.below(6) {
-                0 | 1 => req.header(rng.pick(&["authorization", "Authorization"]), format!("{}{t}", rng.pick(&["Bearer ", "Bearer ", "bearer ", "Bearer  ", ""]))),
-                2 => query.push(format!("{}={t}", rng.pick(&["access_token", "jwt", "access%5Ftoken", "ACCESS_TOKEN"]))),
-                3 => req.header("x-token", format!("{}{t}", rng.pick(&["Token ", "token ", "Token  "]))),
-                4 => req.header("cookie", format!("{}session={t}", rng.pick(&["", "a=1; ", "session=; "]))),
+        let put =
+            |rng: &mut Rng, req: &mut Req, query: &mut Vec<String>, t: String| match rng.below(6) {
+                0 | 1 => req.header(
+                    rng.pick(&["authorization", "Authorization"]),
+                    format!(
+                        "{}{t}",
+                        rng.pick(&["Bearer ", "Bearer ", "bearer ", "Bearer  ", ""])
+                    ),
+                ),
+                2 => query.push(format!(
+                    "{}={t}",
+                    rng.pick(&["access_token", "jwt", "access%5Ftoken", "ACCESS_TOKEN"])
+                )),
+                3 => req.header(
+                    "x-token",
+                    format!("{}{t}", rng.pick(&["Token ", "token ", "Token  "])),
+                ),
+                4 => req.header(
+                    "cookie",
+                    format!("{}session={t}", rng.pick(&["", "a=1; ", "session=; "])),
+                ),
                 _ => req.header("authorization", format!("Bearer {t}")),
-            }
-        };
+            };
         match shape {
             "one-token" => {
                 let t = tok(rng, &mut kinds);
@@ -229,11 +371,18 @@ impl Generator for Jwt {
             }
             "several-tokens" => {
                 for _ in 0..2 + rng.below(2) {
-                    let t = if rng.chance(50) { self.token_good(rng, issuer, &mut kinds) } else { tok(rng, &mut kinds) };
+                    let t = if rng.chance(50) {
+                        self.token_good(rng, issuer, &mut kinds)
+                    } else {
+                        tok(rng, &mut kinds)
+                    };
                     put(rng, &mut req, &mut query, t);
                 }
                 if rng.chance(30) {
-                    req.header("authorization", rng.pick(&["Basic dXNlcjpwYXNz", "Bearer", "Digest x"]));
+                    req.header(
+                        "authorization",
+                        rng.pick(&["Basic dXNlcjpwYXNz", "Bearer", "Digest x"]),
+                    );
                 }
             }
             "query-token" => {
@@ -241,7 +390,18 @@ impl Generator for Jwt {
                 let t = self.token_good(rng, issuer, &mut kinds);
                 query.push(format!("{}={t}", rng.pick(&["access_token", "jwt"])));
                 for _ in 0..rng.below(3) {
-                    query.push(rng.pick(&["y=2", "access_token=", "access_token", "a=%20b", "x=1", "z=%26", "access_token=forged.x.y"]).to_string());
+                    query.push(
+                        rng.pick(&[
+                            "y=2",
+                            "access_token=",
+                            "access_token",
+                            "a=%20b",
+                            "x=1",
+                            "z=%26",
+                            "access_token=forged.x.y",
+                        ])
+                        .to_string(),
+                    );
                 }
                 if rng.chance(40) {
                     let t = tok(rng, &mut kinds);
@@ -261,7 +421,10 @@ impl Generator for Jwt {
                 match rng.below(3) {
                     0 => {}
                     1 => req.header("access-control-request-method", ""),
-                    _ => req.header("access-control-request-method", rng.pick(&["GET", "POST", "get"])),
+                    _ => req.header(
+                        "access-control-request-method",
+                        rng.pick(&["GET", "POST", "get"]),
+                    ),
                 }
                 if rng.chance(30) {
                     let t = tok(rng, &mut kinds);
@@ -269,7 +432,10 @@ impl Generator for Jwt {
                 }
             }
             "forged-headers" => {
-                req.header(rng.pick(&["x-jwt-sub", "X-Jwt-Sub", "x-jwt-payload", "x-jwt-roles"]), "admin");
+                req.header(
+                    rng.pick(&["x-jwt-sub", "X-Jwt-Sub", "x-jwt-payload", "x-jwt-roles"]),
+                    "admin",
+                );
                 if rng.chance(60) {
                     let t = tok(rng, &mut kinds);
                     put(rng, &mut req, &mut query, t);
@@ -296,12 +462,31 @@ impl Generator for Jwt {
         if !query.is_empty() {
             req.path = format!("{path}?{}", query.join("&"));
         }
-        req.note = format!("{shape}/{}: tokens {}", kinds.first().copied().unwrap_or("none"), kinds.join(","));
-        Case { pair: 0, steps: vec![req] }
+        req.note = format!(
+            "{shape}/{}: tokens {}",
+            kinds.first().copied().unwrap_or("none"),
+            kinds.join(",")
+        );
+        req.tokens = req_tokens.into_inner();
+        Case {
+            pair: 0,
+            steps: vec![req],
+        }
     }
 }
 
 impl Jwt {
+    /// A valid token for `iss` with plain claims: what a hostile token is
+    /// swapped for to learn whether its oddity matters to a divergence.
+    fn twin(&self, iss: &str) -> String {
+        let payload = format!(
+            r#"{{"iss":"{iss}","sub":"alice","aud":"api","iat":{},"exp":{},"org":{{"tenant":"acme"}}}}"#,
+            self.now - 10,
+            self.now + 3600
+        );
+        self.raw("HS256", &Self::header("HS256"), &payload)
+    }
+
     fn token_good(&self, rng: &mut Rng, iss: &str, kinds: &mut Vec<&'static str>) -> String {
         let m = self.members(rng, iss);
         kinds.push("good");

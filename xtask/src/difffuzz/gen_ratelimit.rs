@@ -55,15 +55,26 @@ fn native(portico: &Value) -> Value {
         .and_then(|o| o.remove("descriptors"))
         .and_then(|d| d.as_array().cloned())
         .unwrap_or_default();
-    n["@type"] = json!("type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit");
-    let all = json!({"default_value": {"numerator": 100, "denominator": "HUNDRED"}, "runtime_key": "rl"});
+    n["@type"] = json!(
+        "type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit"
+    );
+    let all =
+        json!({"default_value": {"numerator": 100, "denominator": "HUNDRED"}, "runtime_key": "rl"});
     n["filter_enabled"] = all.clone();
     n["filter_enforced"] = all;
-    n["rate_limits"] = rules.iter().map(|r| json!({"actions": r["actions"]})).collect();
+    n["rate_limits"] = rules
+        .iter()
+        .map(|r| json!({"actions": r["actions"]}))
+        .collect();
     n["descriptors"] = rules
         .iter()
         .map(|r| {
-            let entries: Vec<Value> = r["actions"].as_array().into_iter().flatten().map(entry).collect();
+            let entries: Vec<Value> = r["actions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(entry)
+                .collect();
             json!({"entries": entries, "token_bucket": r["token_bucket"]})
         })
         .collect();
@@ -87,7 +98,11 @@ fn pair(name: &str, actions: Value, bucket: u64) -> Result<Pair, String> {
     Ok(Pair {
         name: name.into(),
         native: vec![native(&portico)],
-        portico: vec![wasm_filter("portico.ratelimit", &wasm, &portico.to_string())],
+        portico: vec![wasm_filter(
+            "portico.ratelimit",
+            &wasm,
+            &portico.to_string(),
+        )],
         hcm: None,
     })
 }
@@ -114,7 +129,19 @@ fn key_variant(rng: &mut Rng, req: &mut Req, header: &str, k: &str) -> &'static 
         9 => req.header(&header.to_ascii_uppercase(), k),
         _ => req.header(header, format!("{k}{}", "x".repeat(200))),
     }
-    ["same", "same", "upper", "spaces", "repeat", "repeat-other-first", "empty", "merged", "absent", "name-case", "long"][v]
+    [
+        "same",
+        "same",
+        "upper",
+        "spaces",
+        "repeat",
+        "repeat-other-first",
+        "empty",
+        "merged",
+        "absent",
+        "name-case",
+        "long",
+    ][v]
 }
 
 fn xff_variant(rng: &mut Rng, req: &mut Req, index: u64) -> &'static str {
@@ -138,13 +165,30 @@ fn xff_variant(rng: &mut Rng, req: &mut Req, index: u64) -> &'static str {
     if v != 9 || rng.chance(50) {
         req.header("x-forwarded-for", value);
     }
-    ["v4", "v4", "v6", "v6-noncanonical", "v6-brackets", "v4-port", "chain-trusted-last", "chain", "v4-mapped", "empty", "v6-zone", "v6-other"][v]
+    [
+        "v4",
+        "v4",
+        "v6",
+        "v6-noncanonical",
+        "v6-brackets",
+        "v4-port",
+        "chain-trusted-last",
+        "chain",
+        "v4-mapped",
+        "empty",
+        "v6-zone",
+        "v6-other",
+    ][v]
 }
 
 impl Generator for RateLimit {
     fn pairs(&self) -> Result<Vec<Pair>, String> {
         Ok(vec![
-            pair("rl-key", json!([{"request_headers": {"header_name": "x-api-key", "descriptor_key": "api_key"}}]), 3)?,
+            pair(
+                "rl-key",
+                json!([{"request_headers": {"header_name": "x-api-key", "descriptor_key": "api_key"}}]),
+                3,
+            )?,
             pair("rl-ip", json!([{"remote_address": {}}]), 3)?,
             pair(
                 "rl-match",
@@ -164,6 +208,8 @@ impl Generator for RateLimit {
         let mut out = Vec::new();
         for _ in 0..steps {
             let mut req = Req::get(format!("/r{}", rng.below(3)));
+            // No rule has a `match`: the path never selects anything.
+            req.route = "any path";
             let tag = match pair {
                 0 => key_variant(rng, &mut req, "x-api-key", &k),
                 1 => xff_variant(rng, &mut req, index),

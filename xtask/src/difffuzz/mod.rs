@@ -16,7 +16,7 @@ mod request;
 mod rng;
 mod shrink;
 
-use compare::{classes, differences, Divergence, Seen};
+use compare::{classes, differences, refined, Divergence, Seen};
 use integration_tests::bootstrap::Bootstrap;
 use integration_tests::{Envoy, Upstream};
 use request::Req;
@@ -91,10 +91,14 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
                 ))
             }
             "--filter" => {
-                let f = it.next().ok_or("difffuzz: --filter takes jwt, headers or ratelimit")?;
+                let f = it
+                    .next()
+                    .ok_or("difffuzz: --filter takes jwt, headers or ratelimit")?;
                 for f in f.split(',') {
                     if !FILTERS.contains(&f) {
-                        return Err(format!("difffuzz: unknown filter {f:?}; known: {FILTERS:?}"));
+                        return Err(format!(
+                            "difffuzz: unknown filter {f:?}; known: {FILTERS:?}"
+                        ));
                     }
                     o.filters.push(f.to_string());
                 }
@@ -119,7 +123,11 @@ fn generator(filter: &str) -> Result<Box<dyn Generator>, String> {
 /// Merges `patch` into every HttpConnectionManager of the listeners named.
 fn patch_hcm(config: &str, listeners: &[String], patch: &Value) -> Result<String, String> {
     let mut doc: Value = serde_json::from_str(config).map_err(|e| e.to_string())?;
-    for l in doc["static_resources"]["listeners"].as_array_mut().into_iter().flatten() {
+    for l in doc["static_resources"]["listeners"]
+        .as_array_mut()
+        .into_iter()
+        .flatten()
+    {
         let name = l["name"].as_str().unwrap_or_default().to_string();
         if !listeners.contains(&name) {
             continue;
@@ -172,9 +180,14 @@ fn run_filter(filter: &str, o: &Options) -> Result<Totals, String> {
         }
         let mut rng = Rng::for_case(o.seed, index);
         let case = gen.case(&mut rng, index);
-        let Some(pair) = pairs.get(case.pair) else { continue };
+        let Some(pair) = pairs.get(case.pair) else {
+            continue;
+        };
         let native_at = format!("127.0.0.1:{}", envoy.port(&format!("{}-native", pair.name)));
-        let portico_at = format!("127.0.0.1:{}", envoy.port(&format!("{}-portico", pair.name)));
+        let portico_at = format!(
+            "127.0.0.1:{}",
+            envoy.port(&format!("{}-portico", pair.name))
+        );
         let compare = |req: &Req| {
             let mut native = Seen::from(req.send(&native_at));
             let mut portico = Seen::from(req.send(&portico_at));
@@ -188,22 +201,51 @@ fn run_filter(filter: &str, o: &Options) -> Result<Totals, String> {
             if diffs.is_empty() {
                 continue;
             }
-            let mut found = classes(&pair.name, req, &diffs);
-            let (mut req, mut native, mut portico, mut diffs) = (req.clone(), native, portico, diffs);
-            // A new kind of divergence is shrunk to a minimal request first.
-            // Only one-request cases: the rate limiter's depend on earlier requests.
-            if case.steps.len() == 1 && found.iter().any(|c| !report.knows(c)) {
-                let (r, n, p, d, tries) = shrink::shrink(&req, &found, |r| {
-                    let (n, p, d) = compare(r);
-                    let c = classes(&pair.name, r, &d);
-                    (n, p, d, c)
-                });
-                requests += tries;
-                if let Some(r) = r {
-                    (req, native, portico, diffs) = (r, n, p, d);
-                    found = classes(&pair.name, &req, &diffs);
+            let raw = classes(&pair.name, req, &diffs);
+            let (mut req, mut native, mut portico, mut diffs) =
+                (req.clone(), native, portico, diffs);
+            let known: Option<Vec<String>> = if raw.iter().all(|c| report.refined_of(c).is_some()) {
+                Some(
+                    raw.iter()
+                        .flat_map(|c| report.refined_of(c).cloned().unwrap_or_default())
+                        .collect(),
+                )
+            } else {
+                None
+            };
+            let found = match known {
+                Some(mut k) => {
+                    k.sort();
+                    k.dedup();
+                    k
                 }
-            }
+                // Only one-request cases shrink: the rate limiter's depend on earlier requests.
+                None if case.steps.len() == 1 => {
+                    let (r, n, p, d, tries) = shrink::shrink(&req, &raw, |r| {
+                        let (n, p, d) = compare(r);
+                        let c = classes(&pair.name, r, &d);
+                        (n, p, d, c)
+                    });
+                    requests += tries;
+                    if let Some(mut r) = r {
+                        r.note.push_str(" (shrunk)");
+                        (req, native, portico, diffs) = (r, n, p, d);
+                    }
+                    // Do the hostile tokens matter? Swap in valid twins and see.
+                    let kinds_matter = match req.with_twins() {
+                        Some(twins) => {
+                            requests += 1;
+                            let (_, _, d) = compare(&twins);
+                            classes(&pair.name, &twins, &d) != raw
+                        }
+                        None => false,
+                    };
+                    let found = refined(&pair.name, &req, &diffs, kinds_matter);
+                    report.remember(&raw, &found);
+                    found
+                }
+                None => refined(&pair.name, &req, &diffs, false),
+            };
             let d = Divergence {
                 classes: found,
                 case: index,
@@ -236,8 +278,14 @@ pub fn run(o: &Options) -> Result<bool, String> {
         "difffuzz: seed {} (replay a case: cargo xtask difffuzz --filter F --seed {} --case I)",
         o.seed, o.seed
     );
-    for d in deliberate::LIST.iter().filter(|d| o.filters.iter().any(|f| f == d.filter)) {
-        eprintln!("difffuzz: normalised, deliberate ({}): {}: {}", d.filter, d.id, d.reason);
+    for d in deliberate::LIST
+        .iter()
+        .filter(|d| o.filters.iter().any(|f| f == d.filter))
+    {
+        eprintln!(
+            "difffuzz: normalised, deliberate ({}): {}: {}",
+            d.filter, d.id, d.reason
+        );
     }
     let mut totals = Vec::new();
     for f in &o.filters {

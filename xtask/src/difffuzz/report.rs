@@ -20,6 +20,9 @@ pub struct Report {
     filter: String,
     seed: u64,
     classes: BTreeMap<String, Class>,
+    /// The refined classes each raw class (generator tag and differing
+    /// parts) was found to be, when its first example was shrunk.
+    refined: BTreeMap<String, Vec<String>>,
     total: u64,
 }
 
@@ -32,6 +35,7 @@ impl Report {
             filter: filter.to_string(),
             seed,
             classes: BTreeMap::new(),
+            refined: BTreeMap::new(),
             total: 0,
         }
     }
@@ -44,11 +48,14 @@ impl Report {
             if let Some(c) = self.classes.get_mut(&class) {
                 c.count += 1;
                 if c.count <= QUIET_AFTER {
-                    println!("difffuzz: {} case {} step {}: again {class}", self.filter, d.case, d.step);
+                    println!(
+                        "difffuzz: {} case {} step {}: again {class}",
+                        self.filter, d.case, d.step
+                    );
                 }
                 continue;
             }
-            println!("{}", self.entry(&class, &d, earlier, 1));
+            println!("{}", self.entry(&class, &d, earlier, 1, true));
             self.classes.insert(
                 class,
                 Class {
@@ -60,8 +67,17 @@ impl Report {
         }
     }
 
-    pub fn knows(&self, class: &str) -> bool {
-        self.classes.contains_key(class)
+    /// The refined classes of a raw class seen before.
+    pub fn refined_of(&self, raw: &str) -> Option<&Vec<String>> {
+        self.refined.get(raw)
+    }
+
+    pub fn remember(&mut self, raw: &[String], refined: &[String]) {
+        for r in raw {
+            self.refined
+                .entry(r.clone())
+                .or_insert_with(|| refined.to_vec());
+        }
     }
 
     pub fn total(&self) -> u64 {
@@ -72,7 +88,14 @@ impl Report {
         self.classes.len()
     }
 
-    fn entry(&self, class: &str, d: &Divergence, earlier: &[Req], count: u64) -> String {
+    fn entry(
+        &self,
+        class: &str,
+        d: &Divergence,
+        earlier: &[Req],
+        count: u64,
+        full: bool,
+    ) -> String {
         let mut s = String::new();
         let _ = writeln!(s, "### {class}\n");
         let _ = writeln!(
@@ -91,7 +114,10 @@ impl Report {
             let _ = writeln!(s, "  - {l}");
         }
         if !earlier.is_empty() {
-            let _ = writeln!(s, "- after these earlier requests of the same case (to both listeners):\n```");
+            let _ = writeln!(
+                s,
+                "- after these earlier requests of the same case (to both listeners):\n```"
+            );
             for r in earlier {
                 s.push_str(&r.describe());
                 s.push_str("--\n");
@@ -99,17 +125,27 @@ impl Report {
             s.push_str("```\n");
         }
         let _ = writeln!(s, "- request:\n```\n{}```", d.req.describe());
-        let _ = writeln!(s, "- native answered:\n```\n{}```", d.native.describe());
-        let _ = writeln!(s, "- portico answered:\n```\n{}```", d.portico.describe());
+        if full {
+            let _ = writeln!(s, "- native answered:\n```\n{}```", d.native.describe());
+            let _ = writeln!(s, "- portico answered:\n```\n{}```", d.portico.describe());
+        } else {
+            let _ = writeln!(s, "- native answered: {}", d.native.brief());
+            let _ = writeln!(s, "- portico answered: {}", d.portico.brief());
+        }
         let curl = d.req.curl("PORT");
-        if curl.len() <= 6000 {
+        if full && curl.len() <= 6000 {
             let _ = writeln!(s, "- curl: `{curl}`");
         }
         s
     }
 
     /// Writes the run's file and appends new classes to the findings file.
-    pub fn write(&self, findings: Option<&Path>, requests: u64, elapsed: Duration) -> Result<(), String> {
+    pub fn write(
+        &self,
+        findings: Option<&Path>,
+        requests: u64,
+        elapsed: Duration,
+    ) -> Result<(), String> {
         let summary = format!(
             "difffuzz {}: seed {}, {requests} requests in {:.0} s, {} divergences in {} classes\n\n",
             self.filter,
@@ -122,7 +158,7 @@ impl Report {
         std::fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
         let mut full = summary.clone();
         for (name, c) in &self.classes {
-            full.push_str(&self.entry(name, &c.first, &c.earlier, c.count));
+            full.push_str(&self.entry(name, &c.first, &c.earlier, c.count, true));
             full.push('\n');
         }
         let path = dir.join(format!("{}-seed{}.md", self.filter, self.seed));
@@ -131,7 +167,8 @@ impl Report {
         let Some(findings) = findings else {
             return Ok(());
         };
-        std::fs::create_dir_all(findings).map_err(|e| format!("create {}: {e}", findings.display()))?;
+        std::fs::create_dir_all(findings)
+            .map_err(|e| format!("create {}: {e}", findings.display()))?;
         let path = findings.join(format!("{}.md", self.filter));
         let existing = std::fs::read_to_string(&path).unwrap_or_default();
         let mut add = String::new();
@@ -140,7 +177,8 @@ impl Report {
                 add,
                 "# difffuzz findings: {}\n\nWritten by `cargo xtask difffuzz` (xtask/src/difffuzz/), one entry per divergence class \
                  (generator tag, listener pair, the parts that differ). Entries are appended; a class already here is not \
-                 repeated. Handle an entry by appending `FIXED in <commit>: ...` or `DELIBERATE: ...` under it.\n",
+                 repeated. The full answers and a curl line of each class are in the run's \
+                 `target/difffuzz/<filter>-seed<S>.md` of the clone that ran it, or replay the case. Handle an entry by appending `FIXED in <commit>: ...` or `DELIBERATE: ...` under it.\n",
                 self.filter
             );
         }
@@ -150,7 +188,7 @@ impl Report {
                 continue;
             }
             new += 1;
-            add.push_str(&self.entry(name, &c.first, &c.earlier, c.count));
+            add.push_str(&self.entry(name, &c.first, &c.earlier, c.count, false));
             add.push('\n');
         }
         if add.is_empty() {
@@ -164,7 +202,10 @@ impl Report {
             .open(&path)
             .and_then(|mut f| f.write_all(add.as_bytes()))
             .map_err(|e| format!("append to {}: {e}", path.display()))?;
-        eprintln!("difffuzz: {new} new class(es) appended to {}", path.display());
+        eprintln!(
+            "difffuzz: {new} new class(es) appended to {}",
+            path.display()
+        );
         Ok(())
     }
 }

@@ -14,6 +14,18 @@ pub struct Req {
     pub body: Vec<u8>,
     /// What the generator meant to try, for the reader of a finding.
     pub note: String,
+    /// The rule the path selects, when the generator knows it.
+    pub route: &'static str,
+    /// The hostile tokens in the request, each with a valid twin.
+    pub tokens: Vec<Token>,
+}
+
+/// A token the generator made odd on purpose, and a valid one to swap in.
+#[derive(Clone, Debug)]
+pub struct Token {
+    pub text: String,
+    pub kind: &'static str,
+    pub twin: String,
 }
 
 impl Req {
@@ -24,7 +36,35 @@ impl Req {
             headers: Vec::new(),
             body: Vec::new(),
             note: String::new(),
+            tokens: Vec::new(),
+            route: "",
         }
+    }
+
+    /// The hostile tokens still in the request (shrinking may drop some).
+    pub fn present_tokens(&self) -> Vec<&Token> {
+        self.tokens
+            .iter()
+            .filter(|t| {
+                self.path.contains(&t.text) || self.headers.iter().any(|(_, v)| v.contains(&t.text))
+            })
+            .collect()
+    }
+
+    /// The request with every hostile token replaced by its valid twin.
+    pub fn with_twins(&self) -> Option<Req> {
+        let present = self.present_tokens();
+        if present.is_empty() {
+            return None;
+        }
+        let mut r = self.clone();
+        for t in present {
+            r.path = r.path.replace(&t.text, &t.twin);
+            for (_, v) in &mut r.headers {
+                *v = v.replace(&t.text, &t.twin);
+            }
+        }
+        Some(r)
     }
 
     pub fn header(&mut self, name: &str, value: impl Into<String>) {
