@@ -37,7 +37,7 @@ commands:
                    the edge chain under steady valid, invalid and hostile load (default
                    10 minutes): no 5xx, right 4xx, no VM crash, RSS growth under 5%
   difffuzz [--minutes N | --seconds N | --cases N] [--filter jwt|headers|ratelimit]
-           [--seed S] [--case I] [--findings DIR]
+           [--seed S] [--case I] [--findings DIR] [--verbose]
                    differential fuzzing: seeded hostile requests to Portico and to Envoy's
                    native filter on the same config in one Envoy; prints every divergence as
                    a reproducible case (target/difffuzz/, and DIR/<filter>.md by class) and

@@ -22,6 +22,13 @@ const ISSUER: &str = "https://issuer.example";
 
 pub fn config(keys: &Keys) -> Value {
     let jwks = keys.jwks().to_string();
+    // The same keys without `kid`, as some IdPs publish them.
+    let mut bare = keys.jwks();
+    for key in bare["keys"].as_array_mut().into_iter().flatten() {
+        if let Some(k) = key.as_object_mut() {
+            k.remove("kid");
+        }
+    }
     json!({
         "providers": {
             "main": {
@@ -46,6 +53,11 @@ pub fn config(keys: &Keys) -> Value {
                 "forward": true,
                 "claim_to_headers": [{"header_name": "x-jwt-sub", "claim_name": "sub"}]
             },
+            "nokid": {
+                "issuer": "https://nokid.example",
+                "local_jwks": {"inline_string": bare.to_string()},
+                "claim_to_headers": [{"header_name": "x-jwt-sub", "claim_name": "sub"}]
+            },
             "fwd": {
                 "issuer": "https://fwd.example",
                 "local_jwks": {"inline_string": jwks},
@@ -57,6 +69,7 @@ pub fn config(keys: &Keys) -> Value {
             {"match": {"prefix": "/public"}},
             {"match": {"prefix": "/custom"}, "requires": {"provider_name": "custom"}},
             {"match": {"prefix": "/fwd"}, "requires": {"provider_name": "fwd"}},
+            {"match": {"prefix": "/nokid"}, "requires": {"provider_name": "nokid"}},
             {"match": {"prefix": "/optional"}, "requires": {"requires_any": {"requirements": [{"provider_name": "main"}, {"allow_missing": {}}]}}},
             {"match": {"prefix": "/lenient"}, "requires": {"allow_missing_or_failed": {}}},
             {"match": {"prefix": "/"}, "requires": {"provider_name": "main"}}
@@ -252,7 +265,7 @@ impl Jwt {
     }
 }
 
-const PATHS: [&str; 12] = [
+const PATHS: [&str; 13] = [
     "/data",
     "/data",
     "/public/x",
@@ -265,6 +278,7 @@ const PATHS: [&str; 12] = [
     "//public/x",
     "/public%2F..%2Fdata",
     "/optional/",
+    "/nokid/x",
 ];
 
 /// The rule of `config()` a path selects (prefix match, case-sensitive, no normalisation).
@@ -275,6 +289,8 @@ fn route(path: &str) -> &'static str {
         "rule custom"
     } else if path.starts_with("/fwd") {
         "rule fwd"
+    } else if path.starts_with("/nokid") {
+        "rule nokid"
     } else if path.starts_with("/optional") {
         "rule optional"
     } else if path.starts_with("/lenient") {
@@ -290,6 +306,8 @@ fn path_for(rng: &mut Rng, issuer_for: &mut &'static str) -> String {
         "https://custom.example"
     } else if p.starts_with("/fwd") {
         "https://fwd.example"
+    } else if p.starts_with("/nokid") {
+        "https://nokid.example"
     } else {
         ISSUER
     };

@@ -59,6 +59,8 @@ pub struct Options {
     pub only_case: Option<u64>,
     /// Where `<filter>.md` findings are appended, de-duplicated by class.
     pub findings: Option<PathBuf>,
+    /// Print every request's two statuses, agreeing or not.
+    pub verbose: bool,
 }
 
 pub fn parse(args: &[String]) -> Result<Options, String> {
@@ -72,6 +74,7 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
             .unwrap_or(1),
         only_case: None,
         findings: std::env::var_os("PORTICO_DIFFFUZZ_FINDINGS").map(PathBuf::from),
+        verbose: false,
     };
     let mut it = args.iter();
     let number = |flag: &str, v: Option<&String>| -> Result<u64, String> {
@@ -85,6 +88,7 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
             "--cases" => o.max_cases = number(a, it.next())?,
             "--seed" => o.seed = number(a, it.next())?,
             "--case" => o.only_case = Some(number(a, it.next())?),
+            "--verbose" => o.verbose = true,
             "--findings" => {
                 o.findings = Some(PathBuf::from(
                     it.next().ok_or("difffuzz: --findings takes a directory")?,
@@ -198,6 +202,16 @@ fn run_filter(filter: &str, o: &Options) -> Result<Totals, String> {
         for (step, req) in case.steps.iter().enumerate() {
             let (native, portico, diffs) = compare(req);
             requests += 1;
+            if o.verbose {
+                println!(
+                    "difffuzz: case {index} step {step}: {} {} -> native {}, portico {} ({})",
+                    req.method,
+                    request::short(&req.path),
+                    native.status,
+                    portico.status,
+                    req.note
+                );
+            }
             if diffs.is_empty() {
                 continue;
             }
@@ -314,6 +328,7 @@ pub fn short_run() -> Result<(), String> {
         seed: 15,
         only_case: None,
         findings: std::env::var_os("PORTICO_DIFFFUZZ_FINDINGS").map(PathBuf::from),
+        verbose: false,
     };
     if run(&o)? {
         Ok(())
