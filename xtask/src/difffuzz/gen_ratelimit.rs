@@ -198,11 +198,17 @@ impl Generator for RateLimit {
                 ]),
                 2,
             )?,
+            // An edge listener: Envoy takes the client address from the
+            // connection and trusts one `x-forwarded-for` hop.
+            Pair {
+                hcm: Some(json!({"use_remote_address": true, "xff_num_trusted_hops": 1})),
+                ..pair("rl-ip-edge", json!([{"remote_address": {}}]), 3)?
+            },
         ])
     }
 
     fn case(&self, rng: &mut Rng, index: u64) -> Case {
-        let pair = rng.below(3);
+        let pair = rng.below(4);
         let k = format!("k{index}");
         let steps = 3 + rng.below(6);
         let mut out = Vec::new();
@@ -212,7 +218,7 @@ impl Generator for RateLimit {
             req.route = "any path";
             let tag = match pair {
                 0 => key_variant(rng, &mut req, "x-api-key", &k),
-                1 => xff_variant(rng, &mut req, index),
+                1 | 3 => xff_variant(rng, &mut req, index),
                 _ => {
                     let t = key_variant(rng, &mut req, "x-user", &k);
                     match rng.below(6) {
