@@ -8,6 +8,7 @@ use std::time::Instant;
 
 mod bench;
 mod demo;
+mod difffuzz;
 mod package;
 mod soak;
 mod token;
@@ -35,6 +36,13 @@ commands:
   soak [--minutes N | --seconds N]
                    the edge chain under steady valid, invalid and hostile load (default
                    10 minutes): no 5xx, right 4xx, no VM crash, RSS growth under 5%
+  difffuzz [--minutes N | --seconds N | --cases N] [--filter jwt|headers|ratelimit]
+           [--seed S] [--case I] [--findings DIR] [--verbose]
+                   differential fuzzing: seeded hostile requests to Portico and to Envoy's
+                   native filter on the same config in one Envoy; prints every divergence as
+                   a reproducible case (target/difffuzz/, and DIR/<filter>.md by class) and
+                   fails if any is not a documented deliberate difference (2 minutes per
+                   filter by default; see docs/difffuzz.md)
   walkthrough      run docs/writing-a-filter.md block by block, as a reader would
   keys [--force]   write a new dev key pair to envoy/keys/";
 
@@ -58,6 +66,21 @@ fn main() -> ExitCode {
             build()?;
             soak::run(d)
         }),
+        Some("difffuzz") => {
+            return match difffuzz::parse(args.get(1..).unwrap_or_default()).and_then(|o| {
+                ensure_wasm_target()?;
+                ensure_envoy()?;
+                build()?;
+                difffuzz::run(&o)
+            }) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => ExitCode::FAILURE,
+                Err(message) => {
+                    eprintln!("xtask: {message}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
         Some("token") => token::token(args.get(1..).unwrap_or_default()),
         Some("keys") => token::keys(args.get(1..).unwrap_or_default()),
         Some("-h" | "--help" | "help") => {
@@ -272,6 +295,7 @@ fn test() -> Result<(), String> {
     )?;
     demo::run(true)?;
     walkthrough::run()?;
+    difffuzz::short_run()?;
     soak::run(std::time::Duration::from_secs(60))?;
     eprintln!(
         "xtask: all checks passed in {:.0}s",
