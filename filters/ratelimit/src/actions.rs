@@ -6,6 +6,7 @@ use portico::{Env, Headers};
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 use std::fmt::Write;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Values longer than this are replaced by a digest in the key, so a client
 /// cannot make shared-data entries arbitrarily large.
@@ -16,6 +17,7 @@ pub const MAX_VALUE_BYTES: usize = 96;
 pub enum Action {
     RequestHeaders(RequestHeaders),
     RemoteAddress(RemoteAddress),
+    MaskedRemoteAddress(MaskedRemoteAddress),
     GenericKey(GenericKey),
     HeaderValueMatch(HeaderValueMatch),
     /// Portico's: a query parameter of the request.
@@ -25,7 +27,6 @@ pub enum Action {
     DestinationCluster(IgnoredAny),
     DynamicMetadata(IgnoredAny),
     Metadata(IgnoredAny),
-    MaskedRemoteAddress(IgnoredAny),
     QueryParameterValueMatch(IgnoredAny),
     Extension(IgnoredAny),
 }
@@ -42,6 +43,38 @@ pub struct RequestHeaders {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RemoteAddress {}
+
+/// Envoy's `RateLimit.Action.MaskedRemoteAddress`: the client address
+/// reduced to its first `v4_prefix_mask_len` / `v6_prefix_mask_len` bits
+/// (defaults 32 and 128: the whole address).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaskedRemoteAddress {
+    #[serde(default)]
+    pub v4_prefix_mask_len: Option<PrefixLen<32>>,
+    #[serde(default)]
+    pub v6_prefix_mask_len: Option<PrefixLen<128>>,
+}
+
+/// A prefix length of at most `MAX` bits, refused at load otherwise (as
+/// Envoy's `lte` validation does).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PrefixLen<const MAX: u8>(pub u8);
+
+impl<'de, const MAX: u8> Deserialize<'de> for PrefixLen<MAX> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n = u64::deserialize(d)?;
+        u8::try_from(n)
+            .ok()
+            .filter(|n| *n <= MAX)
+            .map(PrefixLen)
+            .ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "prefix length {n} is out of range: 0 to {MAX} bits"
+                ))
+            })
+    }
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -84,7 +117,6 @@ impl Action {
             Action::DestinationCluster(_) => "destination_cluster",
             Action::DynamicMetadata(_) => "dynamic_metadata",
             Action::Metadata(_) => "metadata",
-            Action::MaskedRemoteAddress(_) => "masked_remote_address",
             Action::QueryParameterValueMatch(_) => "query_parameter_value_match",
             Action::Extension(_) => "extension",
             Action::RequestHeaders(r)
@@ -99,7 +131,8 @@ impl Action {
         };
         Err(format!(
             "action `{unsupported}` is not supported by Portico; supported: request_headers, \
-             remote_address, generic_key, header_value_match, query_parameter"
+             remote_address, masked_remote_address, generic_key, header_value_match, \
+             query_parameter"
         ))
     }
 }
@@ -129,6 +162,13 @@ pub fn build_key(actions: &[Action], request: &RequestView<'_>, key: &mut String
             Action::RemoteAddress(_) => match client_ip(request) {
                 Some(ip) => {
                     push_entry(key, "remote_address", &ip);
+                    true
+                }
+                None => false,
+            },
+            Action::MaskedRemoteAddress(m) => match masked_client(m, request) {
+                Some(cidr) => {
+                    push_entry(key, "masked_remote_address", &cidr);
                     true
                 }
                 None => false,
@@ -182,6 +222,27 @@ fn client_ip(request: &RequestView<'_>) -> Option<String> {
         }
     }
     request.env.source_ip()
+}
+
+/// The client's network as Envoy writes it (`2001:db8:1:2::/64`,
+/// `192.0.2.0/24`). An `x-forwarded-for` entry that is not an address falls
+/// back to the downstream address, as Envoy's XFF handling does.
+fn masked_client(m: &MaskedRemoteAddress, request: &RequestView<'_>) -> Option<String> {
+    let ip: IpAddr = client_ip(request)
+        .and_then(|ip| ip.parse().ok())
+        .or_else(|| request.env.source_ip()?.parse().ok())?;
+    Some(match ip {
+        IpAddr::V4(v4) => {
+            let len = m.v4_prefix_mask_len.map_or(32, |l| l.0);
+            let mask = u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
+            format!("{}/{len}", Ipv4Addr::from(u32::from(v4) & mask))
+        }
+        IpAddr::V6(v6) => {
+            let len = m.v6_prefix_mask_len.map_or(128, |l| l.0);
+            let mask = u128::MAX.checked_shl(128 - u32::from(len)).unwrap_or(0);
+            format!("{}/{len}", Ipv6Addr::from(u128::from(v6) & mask))
+        }
+    })
 }
 
 /// `|key=len:value`, length-prefixed so no value can forge another key.
