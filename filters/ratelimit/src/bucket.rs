@@ -37,8 +37,19 @@ pub struct State {
 }
 
 impl Limit {
+    /// `now_ns` in scaled units, moved forward by a full bucket's worth of
+    /// tokens. Without that shift a bucket would start with fewer than
+    /// `max_tokens` whenever the clock reads less than `max_tokens`
+    /// intervals (Envoy's monotonic clock starts near zero at boot).
     fn scaled(&self, now_ns: u64) -> u128 {
-        u128::from(now_ns).saturating_mul(u128::from(self.tokens_per_fill))
+        u128::from(now_ns)
+            .saturating_mul(u128::from(self.tokens_per_fill))
+            .saturating_add(self.capacity())
+    }
+
+    /// A full bucket, in scaled units.
+    fn capacity(&self) -> u128 {
+        u128::from(self.max_tokens).saturating_mul(self.token())
     }
 
     fn token(&self) -> u128 {
@@ -48,7 +59,7 @@ impl Limit {
     /// The state of a full bucket at `now`: the empty point lies `max_tokens`
     /// tokens back.
     fn full_at(&self, now: u128) -> EmptyAt {
-        now.saturating_sub(u128::from(self.max_tokens).saturating_mul(self.token()))
+        now.saturating_sub(self.capacity())
     }
 
     /// Takes one token if there is one. `state` is `None` for a bucket never
@@ -85,10 +96,9 @@ impl Limit {
     /// again, in nanoseconds of the same clock: after that its slot holds
     /// nothing a fresh bucket would not.
     pub fn full_ns(&self, s: State) -> u64 {
-        let full = s
-            .empty_at
-            .saturating_add(u128::from(self.max_tokens).saturating_mul(self.token()));
-        let ns = full.div_ceil(u128::from(self.tokens_per_fill.max(1)));
+        // Full at scaled `empty_at + capacity`, which is `empty_at` ns × tpf
+        // once the shift of `scaled` is taken off.
+        let ns = s.empty_at.div_ceil(u128::from(self.tokens_per_fill.max(1)));
         u64::try_from(ns).unwrap_or(u64::MAX).max(s.stamp_ns)
     }
 
@@ -204,6 +214,22 @@ mod tests {
         assert_eq!(burst(&l, &mut s, back, 200), 98, "no extra tokens either");
         // One second later on the new time line: full again.
         assert_eq!(burst(&l, &mut s, back + SECOND, 200), 100);
+    }
+
+    #[test]
+    fn a_new_bucket_is_full_even_when_the_clock_reads_near_zero() {
+        // Envoy's monotonic clock counts from boot: 5 s in, a bucket of 9
+        // tokens an hour each still starts with all 9.
+        let l = limit(9, 1, 3600);
+        let mut s = None;
+        assert_eq!(burst(&l, &mut s, 5 * SECOND, 20), 9);
+        let huge = Limit {
+            max_tokens: u64::from(u32::MAX),
+            tokens_per_fill: 1,
+            fill_interval_ns: 365 * 86_400 * SECOND,
+        };
+        let (_, d) = huge.take(None, T0);
+        assert_eq!(d.remaining, u64::from(u32::MAX) - 1);
     }
 
     #[test]
