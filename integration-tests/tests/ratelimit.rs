@@ -471,7 +471,7 @@ fn lds_updates_reuse_one_table_and_keep_memory_flat() {
     }
     assert_eq!(
         envoy.stat("listener_manager.lds.update_success"),
-        Some(updates as u64 + 1)
+        Some(updates + 1)
     );
     let first = rss[0];
     let last = *rss.last().unwrap();
