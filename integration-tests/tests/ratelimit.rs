@@ -481,3 +481,137 @@ fn lds_updates_reuse_one_table_and_keep_memory_flat() {
         "RSS grew from {first} to {last} KiB over {updates} updates: {rss:?}"
     );
 }
+
+/// A native listener whose route sends `action`'s descriptor to
+/// `local_ratelimit` with a bucket of 3 for each of `values`, and a Portico
+/// listener with one rule of 3 keyed by the same action; both take the
+/// client from the right-most `x-forwarded-for` entry.
+fn side_by_side_by_address(action: Value, key: &str, values: &[&str]) -> (Upstream, Envoy) {
+    let upstream = Upstream::start();
+    let bucket = json!({"max_tokens": 3, "tokens_per_fill": 1, "fill_interval": "3600s"});
+    let native = json!({
+        "stat_prefix": "native",
+        "token_bucket": {"max_tokens": 1000, "tokens_per_fill": 1000, "fill_interval": "1s"},
+        "descriptors": values.iter().map(|v| json!({
+            "entries": [{"key": key, "value": v}],
+            "token_bucket": bucket
+        })).collect::<Vec<_>>()
+    });
+    let portico = json!({
+        "stat_prefix": "portico",
+        "xff_num_trusted_hops": 1,
+        "descriptors": [{"actions": [action.clone()], "token_bucket": bucket}]
+    });
+    let mut doc: Value = serde_json::from_str(
+        &Bootstrap::new(upstream.port())
+            .listener("native", vec![native_filter(&native)])
+            .listener("portico", vec![portico_filter(&portico)])
+            .render(),
+    )
+    .unwrap();
+    doc["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+        ["route_config"]["virtual_hosts"][0]["routes"][0]["route"]["rate_limits"] =
+        json!([{"actions": [action]}]);
+    let envoy = Envoy::start(&doc.to_string(), 2);
+    (upstream, envoy)
+}
+
+/// Sends one request per `x-forwarded-for` value to both listeners and
+/// checks the verdicts agree request by request, and that 3 passed.
+fn same_verdicts(envoy: &Envoy, what: &str, xffs: &[&str]) {
+    let mut verdicts = Vec::new();
+    for listener in ["native", "portico"] {
+        let statuses: Vec<u16> = xffs
+            .iter()
+            .map(|xff| {
+                envoy
+                    .get(listener, "/")
+                    .header("x-forwarded-for", xff)
+                    .send()
+                    .status
+            })
+            .collect();
+        verdicts.push(statuses);
+    }
+    assert_eq!(verdicts[0], verdicts[1], "{what}: native vs portico");
+    assert_eq!(count(&verdicts[1], 200), 3, "{what}: {:?}", verdicts[1]);
+}
+
+/// Issue 15 item 14: `remote_address` gives each IPv6 address its own
+/// bucket, so one /64 holds unlimited keys. `masked_remote_address` (Envoy's
+/// action, same fields) keys by network. Native `local_ratelimit` is the
+/// oracle: its route-level `masked_remote_address` action and a descriptor
+/// for each network under test, next to Portico's rule. Both listeners take
+/// the client from `x-forwarded-for` (native through the connection
+/// manager, Portico through `xff_num_trusted_hops: 1`).
+#[test]
+fn masked_remote_address_shares_a_bucket_per_network_like_native() {
+    let (_upstream, envoy) = side_by_side_by_address(
+        json!({"masked_remote_address": {"v4_prefix_mask_len": 24, "v6_prefix_mask_len": 64}}),
+        "masked_remote_address",
+        &["2001:db8:1:2::/64", "192.0.2.0/24", "127.0.0.0/24"],
+    );
+    // Per network: addresses of one network taking turns, and hostile
+    // spellings; verdicts must be the same request by request.
+    same_verdicts(
+        &envoy,
+        "one /64",
+        &[
+            "2001:db8:1:2::a",
+            "2001:db8:1:2:ffff:ffff:ffff:ffff",
+            "2001:0db8:0001:0002:0000:0000:0000:0001",
+            "2001:db8:1:2::b",
+            "2001:db8:1:2:1:2:3:4",
+        ],
+    );
+    same_verdicts(
+        &envoy,
+        "one /24",
+        &["192.0.2.1", "192.0.2.254", "192.0.2.77", "192.0.2.1"],
+    );
+    same_verdicts(
+        &envoy,
+        "not an address: the peer's /24",
+        &["not-an-ip", "999.1.1.1", "127.0.0.9", "x"],
+    );
+    // Another /64 is another bucket in Portico (native needs a descriptor
+    // per network, so it has no twin here).
+    let other = (0..4)
+        .filter(|_| {
+            envoy
+                .get("portico", "/")
+                .header("x-forwarded-for", "2001:db8:1:3::a")
+                .send()
+                .status
+                == 200
+        })
+        .count();
+    assert_eq!(other, 3);
+}
+
+/// `remote_address` with hostile `x-forwarded-for` values: spellings of
+/// one address are one client, and what is not an address is the peer.
+#[test]
+fn remote_address_spellings_and_garbage_like_native() {
+    let (_upstream, envoy) = side_by_side_by_address(
+        json!({"remote_address": {}}),
+        "remote_address",
+        &["2001:db8::1", "127.0.0.1"],
+    );
+    same_verdicts(
+        &envoy,
+        "2001:db8::1 spelled four ways",
+        &[
+            "2001:db8::1",
+            "2001:0db8::0001",
+            "2001:DB8:0:0:0:0:0:1",
+            "10.0.0.1, 2001:db8::1",
+            "2001:db8:0::1",
+        ],
+    );
+    same_verdicts(
+        &envoy,
+        "not an address: the peer",
+        &["garbage", "1.2.3", "::ffff:zz", "", "127.0.0.1"],
+    );
+}

@@ -161,7 +161,7 @@ pub fn build_key(actions: &[Action], request: &RequestView<'_>, key: &mut String
             },
             Action::RemoteAddress(_) => match client_ip(request) {
                 Some(ip) => {
-                    push_entry(key, "remote_address", &ip);
+                    push_entry(key, "remote_address", &ip.to_string());
                     true
                 }
                 None => false,
@@ -206,8 +206,12 @@ pub fn build_key(actions: &[Action], request: &RequestView<'_>, key: &mut String
 }
 
 /// The client: Envoy's downstream address, or with `xff_num_trusted_hops`
-/// = N, the N-th address from the right of `x-forwarded-for`.
-fn client_ip(request: &RequestView<'_>) -> Option<String> {
+/// = N, the N-th address from the right of `x-forwarded-for`. An entry that
+/// is not an IP address falls back to the downstream address, as Envoy's
+/// XFF handling does, and addresses are written canonically
+/// (`2001:0db8::0001` is `2001:db8::1`), so spellings of one address cannot
+/// make several keys.
+fn client_ip(request: &RequestView<'_>) -> Option<IpAddr> {
     let n = request.xff_num_trusted_hops as usize;
     if n > 0 {
         if let Some(xff) = request.headers.get("x-forwarded-for") {
@@ -216,22 +220,20 @@ fn client_ip(request: &RequestView<'_>) -> Option<String> {
                 .map(str::trim)
                 .filter(|s| !s.is_empty())
                 .collect();
-            if let Some(ip) = hops.len().checked_sub(n).and_then(|i| hops.get(i)) {
-                return Some((*ip).to_string());
+            let hop = hops.len().checked_sub(n).and_then(|i| hops.get(i));
+            if let Some(ip) = hop.and_then(|h| h.parse().ok()) {
+                return Some(ip);
             }
         }
     }
-    request.env.source_ip()
+    let peer = request.env.source_ip()?;
+    peer.parse().ok()
 }
 
 /// The client's network as Envoy writes it (`2001:db8:1:2::/64`,
-/// `192.0.2.0/24`). An `x-forwarded-for` entry that is not an address falls
-/// back to the downstream address, as Envoy's XFF handling does.
+/// `192.0.2.0/24`).
 fn masked_client(m: &MaskedRemoteAddress, request: &RequestView<'_>) -> Option<String> {
-    let ip: IpAddr = client_ip(request)
-        .and_then(|ip| ip.parse().ok())
-        .or_else(|| request.env.source_ip()?.parse().ok())?;
-    Some(match ip {
+    Some(match client_ip(request)? {
         IpAddr::V4(v4) => {
             let len = m.v4_prefix_mask_len.map_or(32, |l| l.0);
             let mask = u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);

@@ -239,6 +239,12 @@ fn xff_num_trusted_hops_picks_the_client_from_x_forwarded_for() {
         "same right-most hop: same client"
     );
     assert!(send("1.1.1.1, 4.4.4.4"));
+    // Spellings of one address are one client; what is not an address is
+    // replaced by the downstream address, as Envoy does.
+    assert!(send("2001:db8::1"));
+    assert!(!send("2001:0db8:0000::0001"));
+    assert!(send("garbage"));
+    assert!(!send("other garbage"), "both are 10.9.9.9");
 }
 
 #[test]
