@@ -99,6 +99,8 @@ impl Table {
                 }
             }
         }
+        // Only a shortcut for later opens: if two first VMs race and the
+        // smaller count wins, a later open re-checks slots that exist.
         env.shared_update(CREATED, |v| {
             let now = v
                 .and_then(|v| v.try_into().ok())

@@ -102,6 +102,36 @@ fn worker_vms_share_one_bucket() {
 }
 
 #[test]
+fn one_random_secret_per_process_shared_by_every_vm() {
+    const SECRET: &str = "portico.ratelimit|secret";
+    let host = TestHost::new();
+    let first = vm(&host, &default_bucket(1, 1, "1s"));
+    let secret = host.shared_data(SECRET).expect("created at configure");
+    assert_eq!(secret.len(), 16);
+    // Later VMs, with this or another configuration, read it; nobody
+    // replaces it.
+    let _second = vm(&host, &default_bucket(1, 1, "1s"));
+    let _other = vm(&host, &default_bucket(7, 1, "1s"));
+    assert_eq!(host.shared_data(SECRET), Some(secret.clone()));
+    // Per-key buckets placed by one VM are found by another.
+    let keyed = per_key(
+        json!([{"request_headers": {"header_name": "x-k", "descriptor_key": "k"}}]),
+        3,
+    );
+    let workers: Vec<_> = (0..3).map(|_| vm(&host, &keyed)).collect();
+    let total: usize = (0..4)
+        .flat_map(|_| workers.iter())
+        .map(|w| passed(w, "/", &[("x-k", "shared")], 1))
+        .sum();
+    assert_eq!(total, 3);
+    // Another process draws another secret.
+    let other = TestHost::new();
+    let _vm = vm(&other, &default_bucket(1, 1, "1s"));
+    assert_ne!(other.shared_data(SECRET), Some(secret));
+    drop(first);
+}
+
+#[test]
 fn cas_conflicts_are_retried_without_losing_or_granting_tokens() {
     let host = TestHost::new();
     let config = default_bucket(6, 1, "60s");
