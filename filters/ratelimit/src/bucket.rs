@@ -7,6 +7,9 @@
 //! are kept in units of nanoseconds × `tokens_per_fill`, so one token is
 //! exactly `fill_interval` nanoseconds of those units and nothing rounds.
 
+/// Clock readings this much behind a bucket's are concurrency, not a step.
+pub const JITTER_NS: u64 = 1_000_000_000;
+
 /// A bucket's shape, from the config.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limit {
@@ -65,8 +68,11 @@ impl Limit {
     /// Takes one token if there is one. `state` is `None` for a bucket never
     /// used (full). Returns the new state and the decision.
     pub fn take(&self, state: Option<State>, now_ns: u64) -> (State, Decision) {
+        let (empty_at, now_ns) = match state {
+            Some(s) => self.rebase(s, now_ns),
+            None => (0, now_ns),
+        };
         let now = self.scaled(now_ns);
-        let empty_at = state.map_or(0, |s| self.rebase(s, now_ns));
         // Tokens beyond max_tokens are not kept: clamp the empty point.
         let empty_at = empty_at.max(self.full_at(now));
         let allowed = now.saturating_sub(empty_at) >= self.token();
@@ -82,14 +88,24 @@ impl Limit {
         (next, self.decision(allowed, empty_at, now))
     }
 
-    /// The empty point of `s` moved onto a clock that reads `now_ns`. A
-    /// clock that went back since `s` was written (a wall clock stepped
-    /// back) counts as no time passed: the whole time line moves back by the
-    /// step, so the bucket keeps exactly the tokens it had.
-    fn rebase(&self, s: State, now_ns: u64) -> EmptyAt {
+    /// The empty point of `s` and the time to judge it at, for a clock that
+    /// reads `now_ns`. A reading earlier than the one `s` was written at
+    /// counts as no time passed:
+    /// - by less than [`JITTER_NS`], it is another worker that read the
+    ///   clock just before the writer did: judge at the writer's reading;
+    /// - by more, the clock was stepped back (a wall clock): the whole time
+    ///   line moves back by the step, so the bucket keeps exactly the tokens
+    ///   it had and refills from the new reading on.
+    fn rebase(&self, s: State, now_ns: u64) -> (EmptyAt, u64) {
         let back = s.stamp_ns.saturating_sub(now_ns);
-        s.empty_at
-            .saturating_sub(u128::from(back).saturating_mul(u128::from(self.tokens_per_fill)))
+        if back == 0 {
+            return (s.empty_at, now_ns);
+        }
+        if back < JITTER_NS {
+            return (s.empty_at, s.stamp_ns);
+        }
+        let shift = u128::from(back).saturating_mul(u128::from(self.tokens_per_fill));
+        (s.empty_at.saturating_sub(shift), now_ns)
     }
 
     /// When the bucket in state `s` (written at `s.stamp_ns`) will be full
@@ -230,6 +246,25 @@ mod tests {
         };
         let (_, d) = huge.take(None, T0);
         assert_eq!(d.remaining, u64::from(u32::MAX) - 1);
+    }
+
+    #[test]
+    fn a_worker_that_read_the_clock_a_little_earlier_gains_nothing() {
+        // Worker B wrote at T0 + 1 ms; worker A read T0 just before. A is
+        // judged at B's reading, and the stamp never moves back, so the
+        // 1 ms is not refilled twice.
+        let l = limit(3, 1, 1);
+        let (s, _) = l.take(None, T0);
+        let (b, _) = l.take(Some(s), T0 + 1_000_000);
+        let (a, da) = l.take(Some(b), T0);
+        let (a2, da2) = l.take(Some(b), T0 + 1_000_000);
+        assert_eq!((a, da), (a2, da2));
+        assert_eq!(a.stamp_ns, T0 + 1_000_000);
+        // Three taken by T0 + 1 ms; the first comes back 1 s after the
+        // bucket emptied (T0 + 1 s), not a nanosecond earlier.
+        let mut s = Some(a);
+        assert_eq!(burst(&l, &mut s, T0 + SECOND - 1, 5), 0);
+        assert_eq!(burst(&l, &mut s, T0 + SECOND, 5), 1);
     }
 
     #[test]
