@@ -220,10 +220,18 @@ fn same_default_bucket_same_verdicts_as_native_local_ratelimit() {
         );
     }
     for round in 0..2 {
-        let native = burst(&envoy, "native-fast", 8, 60, no_headers);
-        let portico = burst(&envoy, "portico-fast", 8, 60, no_headers);
-        assert_eq!(count(&native, 200), 4, "round {round}");
-        assert_eq!(count(&portico, 200), 4, "round {round}");
+        for listener in ["native-fast", "portico-fast"] {
+            // 4 tokens, one more every 250 ms: a burst slowed down by a
+            // loaded machine (other tests run in parallel) may earn more.
+            let start = std::time::Instant::now();
+            let statuses = burst(&envoy, listener, 8, 60, no_headers);
+            let earned = start.elapsed().as_millis() as usize / 250;
+            let ok = count(&statuses, 200);
+            assert!(
+                (4..=4 + earned).contains(&ok),
+                "{listener} round {round}: {ok} passed, 4 + {earned} allowed"
+            );
+        }
         std::thread::sleep(Duration::from_millis(1200));
     }
 }
