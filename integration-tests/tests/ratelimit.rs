@@ -557,7 +557,7 @@ fn masked_remote_address_shares_a_bucket_per_network_like_native() {
     let (_upstream, envoy) = side_by_side_by_address(
         json!({"masked_remote_address": {"v4_prefix_mask_len": 24, "v6_prefix_mask_len": 64}}),
         "masked_remote_address",
-        &["2001:db8:1:2::/64", "192.0.2.0/24", "127.0.0.0/24"],
+        &["2001:db8:1:2::/64", "192.0.2.0/24", "127.0.0.0/24", "::/64"],
     );
     // Per network: addresses of one network taking turns, and hostile
     // spellings; verdicts must be the same request by request.
@@ -581,6 +581,18 @@ fn masked_remote_address_shares_a_bucket_per_network_like_native() {
         &envoy,
         "not an address: the peer's /24",
         &["not-an-ip", "999.1.1.1", "127.0.0.9", "x"],
+    );
+    // IPv4-mapped IPv6 addresses are IPv6 to Envoy: ::/64, not 192.0.2.0/24
+    // (whose bucket is empty by now).
+    same_verdicts(
+        &envoy,
+        "IPv4-mapped: ::/64",
+        &[
+            "::ffff:192.0.2.1",
+            "::ffff:10.0.0.1",
+            "::1",
+            "::ffff:c000:201",
+        ],
     );
     // Another /64 is another bucket in Portico (native needs a descriptor
     // per network, so it has no twin here).
