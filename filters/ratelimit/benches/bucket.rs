@@ -22,7 +22,7 @@ fn take(bencher: Bencher) {
         fill_interval_ns: 1_000_000_000,
     };
     let mut state = None;
-    let mut now: u128 = 1_000_000_000_000;
+    let mut now: u64 = 1_000_000_000_000;
     bencher.bench_local(|| {
         now += 1_000_000;
         let (next, decision) = limit.take(black_box(state), now);

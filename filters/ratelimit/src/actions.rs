@@ -6,6 +6,7 @@ use portico::{Env, Headers};
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 use std::fmt::Write;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Values longer than this are replaced by a digest in the key, so a client
 /// cannot make shared-data entries arbitrarily large.
@@ -16,6 +17,7 @@ pub const MAX_VALUE_BYTES: usize = 96;
 pub enum Action {
     RequestHeaders(RequestHeaders),
     RemoteAddress(RemoteAddress),
+    MaskedRemoteAddress(MaskedRemoteAddress),
     GenericKey(GenericKey),
     HeaderValueMatch(HeaderValueMatch),
     /// Portico's: a query parameter of the request.
@@ -25,7 +27,6 @@ pub enum Action {
     DestinationCluster(IgnoredAny),
     DynamicMetadata(IgnoredAny),
     Metadata(IgnoredAny),
-    MaskedRemoteAddress(IgnoredAny),
     QueryParameterValueMatch(IgnoredAny),
     Extension(IgnoredAny),
 }
@@ -42,6 +43,38 @@ pub struct RequestHeaders {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RemoteAddress {}
+
+/// Envoy's `RateLimit.Action.MaskedRemoteAddress`: the client address
+/// reduced to its first `v4_prefix_mask_len` / `v6_prefix_mask_len` bits
+/// (defaults 32 and 128: the whole address).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaskedRemoteAddress {
+    #[serde(default)]
+    pub v4_prefix_mask_len: Option<PrefixLen<32>>,
+    #[serde(default)]
+    pub v6_prefix_mask_len: Option<PrefixLen<128>>,
+}
+
+/// A prefix length of at most `MAX` bits, refused at load otherwise (as
+/// Envoy's `lte` validation does).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PrefixLen<const MAX: u8>(pub u8);
+
+impl<'de, const MAX: u8> Deserialize<'de> for PrefixLen<MAX> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n = u64::deserialize(d)?;
+        u8::try_from(n)
+            .ok()
+            .filter(|n| *n <= MAX)
+            .map(PrefixLen)
+            .ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "prefix length {n} is out of range: 0 to {MAX} bits"
+                ))
+            })
+    }
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -84,7 +117,6 @@ impl Action {
             Action::DestinationCluster(_) => "destination_cluster",
             Action::DynamicMetadata(_) => "dynamic_metadata",
             Action::Metadata(_) => "metadata",
-            Action::MaskedRemoteAddress(_) => "masked_remote_address",
             Action::QueryParameterValueMatch(_) => "query_parameter_value_match",
             Action::Extension(_) => "extension",
             Action::RequestHeaders(r)
@@ -99,7 +131,8 @@ impl Action {
         };
         Err(format!(
             "action `{unsupported}` is not supported by Portico; supported: request_headers, \
-             remote_address, generic_key, header_value_match, query_parameter"
+             remote_address, masked_remote_address, generic_key, header_value_match, \
+             query_parameter"
         ))
     }
 }
@@ -128,7 +161,14 @@ pub fn build_key(actions: &[Action], request: &RequestView<'_>, key: &mut String
             },
             Action::RemoteAddress(_) => match client_ip(request) {
                 Some(ip) => {
-                    push_entry(key, "remote_address", &ip);
+                    push_entry(key, "remote_address", &ip.to_string());
+                    true
+                }
+                None => false,
+            },
+            Action::MaskedRemoteAddress(m) => match masked_client(m, request) {
+                Some(cidr) => {
+                    push_entry(key, "masked_remote_address", &cidr);
                     true
                 }
                 None => false,
@@ -166,8 +206,12 @@ pub fn build_key(actions: &[Action], request: &RequestView<'_>, key: &mut String
 }
 
 /// The client: Envoy's downstream address, or with `xff_num_trusted_hops`
-/// = N, the N-th address from the right of `x-forwarded-for`.
-fn client_ip(request: &RequestView<'_>) -> Option<String> {
+/// = N, the N-th address from the right of `x-forwarded-for`. An entry that
+/// is not an IP address falls back to the downstream address, as Envoy's
+/// XFF handling does, and addresses are written canonically
+/// (`2001:0db8::0001` is `2001:db8::1`), so spellings of one address cannot
+/// make several keys.
+fn client_ip(request: &RequestView<'_>) -> Option<IpAddr> {
     let n = request.xff_num_trusted_hops as usize;
     if n > 0 {
         if let Some(xff) = request.headers.get("x-forwarded-for") {
@@ -176,12 +220,31 @@ fn client_ip(request: &RequestView<'_>) -> Option<String> {
                 .map(str::trim)
                 .filter(|s| !s.is_empty())
                 .collect();
-            if let Some(ip) = hops.len().checked_sub(n).and_then(|i| hops.get(i)) {
-                return Some((*ip).to_string());
+            let hop = hops.len().checked_sub(n).and_then(|i| hops.get(i));
+            if let Some(ip) = hop.and_then(|h| h.parse().ok()) {
+                return Some(ip);
             }
         }
     }
-    request.env.source_ip()
+    let peer = request.env.source_ip()?;
+    peer.parse().ok()
+}
+
+/// The client's network as Envoy writes it (`2001:db8:1:2::/64`,
+/// `192.0.2.0/24`).
+fn masked_client(m: &MaskedRemoteAddress, request: &RequestView<'_>) -> Option<String> {
+    Some(match client_ip(request)? {
+        IpAddr::V4(v4) => {
+            let len = m.v4_prefix_mask_len.map_or(32, |l| l.0);
+            let mask = u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
+            format!("{}/{len}", Ipv4Addr::from(u32::from(v4) & mask))
+        }
+        IpAddr::V6(v6) => {
+            let len = m.v6_prefix_mask_len.map_or(128, |l| l.0);
+            let mask = u128::MAX.checked_shl(128 - u32::from(len)).unwrap_or(0);
+            format!("{}/{len}", Ipv6Addr::from(u128::from(v6) & mask))
+        }
+    })
 }
 
 /// `|key=len:value`, length-prefixed so no value can forge another key.

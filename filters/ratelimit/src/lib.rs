@@ -4,12 +4,17 @@
 //! - `config.rs`: the JSON, close to Envoy's `local_ratelimit`, checked at load;
 //! - `actions.rs`: descriptor actions and the key they build;
 //! - `bucket.rs`: the token-bucket arithmetic;
+//! - `clock.rs`: the clock buckets run on (Envoy's monotonic clock);
 //! - `table.rs`: the buckets in shared data, with compare-and-swap;
+//! - `secret.rs`, `siphash.rs`: where a key's bucket lives, unguessably;
 //! - this file: which bucket a request uses and what the client sees.
 
 pub mod actions;
 pub mod bucket;
+pub mod clock;
 pub mod config;
+pub mod secret;
+pub mod siphash;
 pub mod table;
 
 use actions::{Action as KeyAction, RequestView};
@@ -20,7 +25,6 @@ use portico::route_match::RouteMatch;
 use portico::{Action, ConfigError, Counter, Env, HttpFilter, LocalResponse, Plugin, Root, Stream};
 use std::cell::Cell;
 use std::fmt::Write;
-use std::hash::{Hash, Hasher};
 use std::rc::Rc;
 use std::time::Duration;
 use table::{Placement, Table};
@@ -35,7 +39,7 @@ struct Metrics {
     ok: Counter,
     rate_limited: Counter,
     enforced: Counter,
-    overflowed: Counter,
+    evicted: Counter,
     errors: Counter,
 }
 
@@ -64,7 +68,10 @@ impl Plugin for RateLimiter {
         config.check_unsupported()?;
         let mut rules = Vec::with_capacity(config.descriptors.len());
         let mut limits = Vec::with_capacity(config.descriptors.len() + 1);
-        let identity = identity_of(&config);
+        let secret = secret::load_or_create(root.env()).map_err(|e| {
+            ConfigError::at(".", format!("cannot set up the bucket table's key: {e}"))
+        })?;
+        let tag = secret.hash(&[format!("{config:?}").as_bytes()]);
         for (i, d) in config.descriptors.into_iter().enumerate() {
             for (j, a) in d.actions.iter().enumerate() {
                 a.check()
@@ -125,28 +132,25 @@ impl Plugin for RateLimiter {
             Some(p) => p.all_or_nothing("filter_enforced")?,
             None => true,
         };
-        let table =
-            Table::open(root.env(), config.max_buckets, limits.len(), identity).map_err(|e| {
-                ConfigError::at(
-                    "max_buckets",
-                    format!("cannot create the shared bucket table: {e}"),
-                )
-            })?;
+        let table = Table::open(root.env(), config.max_buckets, tag, secret).map_err(|e| {
+            ConfigError::at(
+                "max_buckets",
+                format!("cannot create the shared bucket table: {e}"),
+            )
+        })?;
         let p = format!("{}.http_local_rate_limit", config.stat_prefix);
         let metrics = Metrics {
             enabled: root.counter(&format!("{p}.enabled"))?,
             ok: root.counter(&format!("{p}.ok"))?,
             rate_limited: root.counter(&format!("{p}.rate_limited"))?,
             enforced: root.counter(&format!("{p}.enforced"))?,
-            overflowed: root.counter(&format!("{p}.bucket_table_full"))?,
+            evicted: root.counter(&format!("{p}.buckets_evicted"))?,
             errors: root.counter(&format!("{p}.errors"))?,
         };
         // Idle buckets give their slot back; see table.rs.
         root.every(Duration::from_secs(1), |plugin: &Rc<RateLimiter>, root| {
-            let now = root.env().unix_nanos();
-            let next = plugin
-                .table
-                .sweep(root.env(), plugin.sweep_from.get(), &plugin.limits, now);
+            let now = clock::now_ns(root.env());
+            let next = plugin.table.sweep(root.env(), plugin.sweep_from.get(), now);
             plugin.sweep_from.set(next);
         });
         log::info!(
@@ -234,11 +238,14 @@ impl HttpFilter for RateLimitFilter {
         };
         let m = &plugin.metrics;
         m.enabled.inc(s);
-        let now = s.unix_nanos();
-        let decision = match plugin.table.take(s, rule, &key, &plugin.limits, now) {
+        let now = clock::now_ns(s);
+        let Some(limit) = plugin.limits.get(rule) else {
+            return Action::Continue;
+        };
+        let decision = match plugin.table.take(s, &key, limit, now) {
             Ok((d, placement)) => {
-                if placement == Placement::Overflow {
-                    m.overflowed.inc(s);
+                if placement == Placement::Evicted {
+                    m.evicted.inc(s);
                 }
                 d
             }
@@ -305,14 +312,6 @@ fn is_token(name: &str) -> bool {
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-}
-
-/// A digest of what decides bucket placement and semantics, so that VMs
-/// with the same configuration share a table and a changed one does not.
-fn identity_of(config: &Config) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    format!("{config:?}").hash(&mut h);
-    h.finish()
 }
 
 portico::main!(RateLimiter);

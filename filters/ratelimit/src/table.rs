@@ -6,17 +6,33 @@
 //! same bucket at once would both succeed and one consumption would be
 //! lost, and a flood of distinct keys would grow memory without end.
 //!
-//! Instead the table is a fixed array of `max_buckets` slots, created once
-//! when the first VM configures (before any traffic), and every later write
-//! is a CAS on an existing key. A bucket key hashes to a slot and probes
-//! [`PROBES`] slots from there. A slot is free when it is empty or holds a
-//! bucket that has refilled completely, since such a bucket is the same as a
-//! new one. When every probed slot holds a live bucket, the request uses its
-//! rule's overflow bucket, so a flood of new keys is still limited as a
-//! whole. A sweep timer empties full buckets, so idle keys do not hold
-//! memory.
+//! Instead there is one fixed array of slots per Envoy process (per
+//! `vm_id`), created when the first VM configures and reused by every later
+//! configuration: a configuration with more `max_buckets` than any before
+//! adds the missing slots, one with fewer uses the first ones. Memory is
+//! therefore bounded by the largest `max_buckets` ever configured, however
+//! often the configuration changes. Every write after creation is a CAS on
+//! an existing key.
+//!
+//! Each slot value carries the configuration's tag (a keyed hash of the
+//! configuration). A lookup matches a slot only if tag and bucket key are
+//! both its own, so an old configuration's buckets never leak into a new
+//! one. Each slot also says when its bucket will be full again: after that
+//! it is free for any configuration, since a full bucket is the same as a
+//! fresh one, and a sweep timer empties such slots.
+//!
+//! A bucket key's home slot is SipHash of the key under a per-process secret
+//! (`secret.rs`), so clients cannot aim keys at a slot. The key probes
+//! [`PROBES`] slots from there: its own bucket if one of them has it, else
+//! a free slot, else it **evicts** the probed bucket that will be full
+//! soonest (the one that has refilled most). A key never seen before
+//! therefore always gets a fresh bucket, whatever other keys fill the
+//! table; the evicted key at worst gets back the few tokens its bucket was
+//! still missing.
 
-use crate::bucket::{Decision, EmptyAt, Limit};
+use crate::bucket::{Decision, Limit, State};
+use crate::secret::CREATE_ONLY;
+use crate::siphash::SipKey;
 use portico::host::HostError;
 use portico::Env;
 
@@ -27,126 +43,126 @@ pub const ATTEMPTS: u32 = 32;
 /// Slots examined per sweep tick.
 pub const SWEEP_BATCH: u32 = 1024;
 
-const HEADER: usize = 2 + 16;
+const PREFIX: &str = "portico.ratelimit|slot|";
+/// How many slots exist (u32 LE): the largest `max_buckets` created so far.
+const CREATED: &str = "portico.ratelimit|slots_created";
+/// tag (8) + empty point (16) + stamp (8) + full-at (8), then the key.
+const HEADER: usize = 8 + 16 + 8 + 8;
 
 pub struct Table {
-    /// Prefix of every key of this table; it names the configuration, so a
-    /// changed configuration starts from fresh buckets.
-    base: String,
     slots: u32,
-    seed: u64,
+    /// The configuration's tag, stored in each of its slots.
+    tag: u64,
+    secret: SipKey,
 }
 
-/// Where a request's bucket lives.
+/// Where a request's bucket came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Placement {
+    /// Its own bucket, or a free slot.
     Slot,
-    /// Every probed slot was taken by a live bucket.
-    Overflow,
+    /// Every probed slot held a live bucket; the one nearest to full was
+    /// replaced.
+    Evicted,
+}
+
+/// A decoded slot.
+struct Slot<'a> {
+    tag: u64,
+    state: State,
+    full_ns: u64,
+    key: &'a [u8],
 }
 
 impl Table {
-    /// Opens the table, creating its slots if no VM has yet. `identity` is a
-    /// digest of the configuration.
-    pub fn open(
-        env: &Env<'_>,
-        slots: u32,
-        rules: usize,
-        identity: u64,
-    ) -> Result<Table, HostError> {
-        let table = Table {
-            base: format!("portico.ratelimit|{identity:016x}|{slots}|"),
-            slots,
-            seed: identity,
+    /// Opens the process's table for a configuration tagged `tag`, creating
+    /// the slots it needs that no VM has created yet.
+    pub fn open(env: &Env<'_>, slots: u32, tag: u64, secret: SipKey) -> Result<Table, HostError> {
+        let table = Table { slots, tag, secret };
+        let created = |env: &Env<'_>| -> Result<u32, HostError> {
+            Ok(env
+                .shared_get(CREATED)?
+                .and_then(|(v, _)| v.try_into().ok())
+                .map_or(0, u32::from_le_bytes))
         };
-        let ready = format!("{}ready", table.base);
-        if env.shared_get(&ready)?.is_some() {
+        let have = created(env)?;
+        if have >= slots {
             return Ok(table);
         }
-        // Only at the first start of this configuration: no request can
-        // have used a slot yet, so unconditional writes lose nothing.
-        for slot in 0..slots {
-            env.shared_set(&table.slot_key(slot), b"", None)?;
+        // Create-only writes: a slot another VM created meanwhile (and
+        // which may already hold a bucket) is left alone.
+        for slot in have..slots {
+            if env.shared_get(&slot_key(slot))?.is_none() {
+                match env.shared_set(&slot_key(slot), b"", Some(CREATE_ONLY)) {
+                    Ok(()) | Err(HostError::CasMismatch) => {}
+                    Err(e) => return Err(e),
+                }
+            }
         }
-        for rule in 0..rules {
-            env.shared_set(&table.overflow_key(rule), b"", None)?;
-        }
-        env.shared_set(&ready, b"1", None)?;
+        // Only a shortcut for later opens: if two first VMs race and the
+        // smaller count wins, a later open re-checks slots that exist.
+        env.shared_update(CREATED, |v| {
+            let now = v
+                .and_then(|v| v.try_into().ok())
+                .map_or(0, u32::from_le_bytes);
+            let write = (slots > now).then(|| slots.to_le_bytes().to_vec());
+            (write, ())
+        })?;
         Ok(table)
     }
 
-    fn slot_key(&self, slot: u32) -> String {
-        format!("{}s{slot}", self.base)
-    }
-
-    fn overflow_key(&self, rule: usize) -> String {
-        format!("{}overflow{rule}", self.base)
-    }
-
     fn home(&self, key: &str) -> u32 {
-        let h = self
-            .seed
-            .to_le_bytes()
-            .iter()
-            .chain(key.as_bytes())
-            .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-                (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
-            });
-        // Fold the high bits in: FNV's low bits alone spread poorly.
-        u32::try_from((h ^ (h >> 32)) % u64::from(self.slots)).unwrap_or(0)
+        let h = self.secret.hash(&[&self.tag.to_le_bytes(), key.as_bytes()]);
+        u32::try_from(h % u64::from(self.slots)).unwrap_or(0)
     }
 
-    /// Takes a token from the bucket of `key` (which belongs to `rule`).
-    /// `limits[r]` is the limit of rule `r`, for judging other rules' slots.
+    /// Takes a token from the bucket of `key`, whose limit is `limit`.
     pub fn take(
         &self,
         env: &Env<'_>,
-        rule: usize,
         key: &str,
-        limits: &[Limit],
-        now_ns: u128,
+        limit: &Limit,
+        now_ns: u64,
     ) -> Result<(Decision, Placement), HostError> {
-        let limit = limits.get(rule).copied().ok_or(HostError::BadArgument)?;
         let home = self.home(key);
         for _ in 0..ATTEMPTS {
+            let mut found: Option<(u32, u32, State)> = None;
             let mut free: Option<(u32, u32)> = None;
-            let mut found: Option<(u32, u32, EmptyAt)> = None;
+            // The live bucket nearest to full: (slot, cas, full_ns).
+            let mut victim: Option<(u32, u32, u64)> = None;
             for p in 0..PROBES.min(self.slots) {
                 let slot = (home + p) % self.slots;
-                let Some((value, cas)) = env.shared_get(&self.slot_key(slot))? else {
+                let Some((value, cas)) = env.shared_get(&slot_key(slot))? else {
                     continue;
                 };
                 match decode(&value) {
-                    Some((r, state, k)) if r == rule && k == key.as_bytes() => {
-                        found = Some((slot, cas, state));
+                    Some(s) if s.tag == self.tag && s.key == key.as_bytes() => {
+                        found = Some((slot, cas, s.state));
                         break;
                     }
-                    Some((r, state, _)) => {
-                        let idle = limits.get(r).is_none_or(|l| l.is_full(state, now_ns));
-                        if idle && free.is_none() {
-                            free = Some((slot, cas));
-                        }
+                    Some(s) if s.full_ns > now_ns => {
+                        let nearer = victim.is_none_or(|v| s.full_ns < v.2);
+                        victim = victim.filter(|_| !nearer).or(Some((slot, cas, s.full_ns)));
                     }
-                    None if free.is_none() => free = Some((slot, cas)),
-                    None => {}
+                    _ if free.is_none() => free = Some((slot, cas)),
+                    _ => {}
                 }
             }
-            let (slot, cas, state) = match (found, free) {
-                (Some(f), _) => (f.0, f.1, Some(f.2)),
-                (None, Some((slot, cas))) => (slot, cas, None),
-                (None, None) => {
-                    return self
-                        .take_overflow(env, rule, limit, now_ns)
-                        .map(|d| (d, Placement::Overflow))
-                }
+            let (slot, cas, state, placement) = match (found, free, victim) {
+                (Some(f), _, _) => (f.0, f.1, Some(f.2), Placement::Slot),
+                (None, Some(f), _) => (f.0, f.1, None, Placement::Slot),
+                (None, None, Some(v)) => (v.0, v.1, None, Placement::Evicted),
+                // Fewer slots than probes, none readable.
+                (None, None, None) => return Err(HostError::NotFound),
             };
             let (next, decision) = limit.take(state, now_ns);
             if !decision.allowed && state.is_some() {
                 // Nothing changes on a refusal: no write, no contention.
-                return Ok((decision, Placement::Slot));
+                return Ok((decision, placement));
             }
-            match env.shared_set(&self.slot_key(slot), &encode(rule, next, key), Some(cas)) {
-                Ok(()) => return Ok((decision, Placement::Slot)),
+            let value = encode(self.tag, next, limit.full_ns(next), key);
+            match env.shared_set(&slot_key(slot), &value, Some(cas)) {
+                Ok(()) => return Ok((decision, placement)),
                 Err(HostError::CasMismatch) => continue,
                 Err(other) => return Err(other),
             }
@@ -154,39 +170,17 @@ impl Table {
         Err(HostError::CasMismatch)
     }
 
-    fn take_overflow(
-        &self,
-        env: &Env<'_>,
-        rule: usize,
-        limit: Limit,
-        now_ns: u128,
-    ) -> Result<Decision, HostError> {
-        let key = self.overflow_key(rule);
-        env.shared_update(&key, |value| {
-            let state = value
-                .and_then(|v| v.try_into().ok())
-                .map(u128::from_le_bytes);
-            let (next, decision) = limit.take(state, now_ns);
-            let write = decision.allowed || state.is_none();
-            (write.then(|| next.to_le_bytes().to_vec()), decision)
-        })
-    }
-
-    /// Empties slots whose bucket has refilled, from `from` on. Returns
-    /// where the next sweep starts.
-    pub fn sweep(&self, env: &Env<'_>, from: u32, limits: &[Limit], now_ns: u128) -> u32 {
+    /// Empties slots (of any configuration) whose bucket has refilled, from
+    /// `from` on. Returns where the next sweep starts.
+    pub fn sweep(&self, env: &Env<'_>, from: u32, now_ns: u64) -> u32 {
         let count = SWEEP_BATCH.min(self.slots);
         for i in 0..count {
             let slot = (from + i) % self.slots;
-            let key = self.slot_key(slot);
+            let key = slot_key(slot);
             let Ok(Some((value, cas))) = env.shared_get(&key) else {
                 continue;
             };
-            let idle = match decode(&value) {
-                Some((r, state, _)) => limits.get(r).is_none_or(|l| l.is_full(state, now_ns)),
-                None => false,
-            };
-            if idle {
+            if decode(&value).is_some_and(|s| s.full_ns <= now_ns) {
                 // A CAS conflict means a request just used it: keep it.
                 let _ = env.shared_set(&key, b"", Some(cas));
             }
@@ -197,26 +191,39 @@ impl Table {
     /// Slots holding a bucket (for tests and diagnostics; reads every slot).
     pub fn occupied(&self, env: &Env<'_>) -> u32 {
         (0..self.slots)
-            .filter(
-                |s| matches!(env.shared_get(&self.slot_key(*s)), Ok(Some((v, _))) if !v.is_empty()),
-            )
+            .filter(|s| matches!(env.shared_get(&slot_key(*s)), Ok(Some((v, _))) if !v.is_empty()))
             .count() as u32
     }
 }
 
-fn encode(rule: usize, state: EmptyAt, key: &str) -> Vec<u8> {
+fn slot_key(slot: u32) -> String {
+    format!("{PREFIX}{slot}")
+}
+
+fn encode(tag: u64, state: State, full_ns: u64, key: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER + key.len());
-    out.extend_from_slice(&u16::try_from(rule).unwrap_or(u16::MAX).to_le_bytes());
-    out.extend_from_slice(&state.to_le_bytes());
+    out.extend_from_slice(&tag.to_le_bytes());
+    out.extend_from_slice(&state.empty_at.to_le_bytes());
+    out.extend_from_slice(&state.stamp_ns.to_le_bytes());
+    out.extend_from_slice(&full_ns.to_le_bytes());
     out.extend_from_slice(key.as_bytes());
     out
 }
 
-/// `(rule, state, key)`; `None` for an empty (or unreadable) slot.
-fn decode(value: &[u8]) -> Option<(usize, EmptyAt, &[u8])> {
-    let rule = u16::from_le_bytes(value.get(..2)?.try_into().ok()?);
-    let state = u128::from_le_bytes(value.get(2..HEADER)?.try_into().ok()?);
-    Some((usize::from(rule), state, value.get(HEADER..)?))
+/// `None` for an empty (or unreadable) slot.
+fn decode(value: &[u8]) -> Option<Slot<'_>> {
+    let u64_at = |at: usize| -> Option<u64> {
+        Some(u64::from_le_bytes(value.get(at..at + 8)?.try_into().ok()?))
+    };
+    Some(Slot {
+        tag: u64_at(0)?,
+        state: State {
+            empty_at: u128::from_le_bytes(value.get(8..24)?.try_into().ok()?),
+            stamp_ns: u64_at(24)?,
+        },
+        full_ns: u64_at(32)?,
+        key: value.get(HEADER..)?,
+    })
 }
 
 #[cfg(test)]
@@ -225,12 +232,17 @@ mod tests {
 
     #[test]
     fn slot_values_round_trip() {
-        let v = encode(3, 123_456_789_000, "0|user=5:alice");
+        let state = State {
+            empty_at: 123_456_789_000,
+            stamp_ns: 77,
+        };
+        let v = encode(0xfeed, state, 99, "0|user=5:alice");
+        let s = decode(&v).unwrap();
         assert_eq!(
-            decode(&v),
-            Some((3, 123_456_789_000, &b"0|user=5:alice"[..]))
+            (s.tag, s.state, s.full_ns, s.key),
+            (0xfeed, state, 99, &b"0|user=5:alice"[..])
         );
-        assert_eq!(decode(b""), None);
-        assert_eq!(decode(b"\x01"), None);
+        assert!(decode(b"").is_none());
+        assert!(decode(&v[..HEADER - 1]).is_none());
     }
 }

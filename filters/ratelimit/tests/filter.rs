@@ -102,6 +102,36 @@ fn worker_vms_share_one_bucket() {
 }
 
 #[test]
+fn one_random_secret_per_process_shared_by_every_vm() {
+    const SECRET: &str = "portico.ratelimit|secret";
+    let host = TestHost::new();
+    let first = vm(&host, &default_bucket(1, 1, "1s"));
+    let secret = host.shared_data(SECRET).expect("created at configure");
+    assert_eq!(secret.len(), 16);
+    // Later VMs, with this or another configuration, read it; nobody
+    // replaces it.
+    let _second = vm(&host, &default_bucket(1, 1, "1s"));
+    let _other = vm(&host, &default_bucket(7, 1, "1s"));
+    assert_eq!(host.shared_data(SECRET), Some(secret.clone()));
+    // Per-key buckets placed by one VM are found by another.
+    let keyed = per_key(
+        json!([{"request_headers": {"header_name": "x-k", "descriptor_key": "k"}}]),
+        3,
+    );
+    let workers: Vec<_> = (0..3).map(|_| vm(&host, &keyed)).collect();
+    let total: usize = (0..4)
+        .flat_map(|_| workers.iter())
+        .map(|w| passed(w, "/", &[("x-k", "shared")], 1))
+        .sum();
+    assert_eq!(total, 3);
+    // Another process draws another secret.
+    let other = TestHost::new();
+    let _vm = vm(&other, &default_bucket(1, 1, "1s"));
+    assert_ne!(other.shared_data(SECRET), Some(secret));
+    drop(first);
+}
+
+#[test]
 fn cas_conflicts_are_retried_without_losing_or_granting_tokens() {
     let host = TestHost::new();
     let config = default_bucket(6, 1, "60s");
@@ -239,6 +269,65 @@ fn xff_num_trusted_hops_picks_the_client_from_x_forwarded_for() {
         "same right-most hop: same client"
     );
     assert!(send("1.1.1.1, 4.4.4.4"));
+    // Spellings of one address are one client; what is not an address is
+    // replaced by the downstream address, as Envoy does.
+    assert!(send("2001:db8::1"));
+    assert!(!send("2001:0db8:0000::0001"));
+    assert!(send("garbage"));
+    assert!(!send("other garbage"), "both are 10.9.9.9");
+}
+
+#[test]
+fn masked_remote_address_keys_by_network() {
+    let host = TestHost::new();
+    let config = per_key(
+        json!([{"masked_remote_address": {"v4_prefix_mask_len": 24, "v6_prefix_mask_len": 64}}]),
+        2,
+    );
+    let vm = vm(&host, &config);
+    let from = |source: &str, n: usize| {
+        (0..n)
+            .filter(|_| vm.get("/").source(source).send().reached_upstream())
+            .count()
+    };
+    // Two addresses of one /64 share a bucket; the next /64 has its own.
+    assert_eq!(from("[2001:db8:1:2::a]:1000", 1), 1);
+    assert_eq!(from("[2001:db8:1:2:ffff:ffff:ffff:ffff]:1000", 5), 1);
+    assert_eq!(from("[2001:db8:1:3::a]:1000", 5), 2);
+    // IPv4 by /24.
+    assert_eq!(from("192.0.2.1:1", 1), 1);
+    assert_eq!(from("192.0.2.254:1", 5), 1);
+    assert_eq!(from("192.0.3.1:1", 5), 2);
+    // The defaults keep the whole address.
+    let host = TestHost::new();
+    let vm = self::vm(&host, &per_key(json!([{"masked_remote_address": {}}]), 1));
+    let from = |source: &str| vm.get("/").source(source).send().reached_upstream();
+    assert!(from("[2001:db8::1]:1"));
+    assert!(from("[2001:db8::2]:1"));
+    assert!(!from("[2001:db8::2]:1"));
+}
+
+#[test]
+fn masked_remote_address_reads_x_forwarded_for_and_ignores_garbage_in_it() {
+    let host = TestHost::new();
+    let mut config = per_key(
+        json!([{"masked_remote_address": {"v6_prefix_mask_len": 48}}]),
+        1,
+    );
+    config["xff_num_trusted_hops"] = json!(1);
+    let vm = vm(&host, &config);
+    let send = |xff: &str| {
+        vm.get("/")
+            .header("x-forwarded-for", xff)
+            .source("10.9.9.9:1")
+            .send()
+            .reached_upstream()
+    };
+    assert!(send("2001:db8:aa:1::1"));
+    assert!(!send("2001:db8:aa:ffff::9"), "same /48");
+    // Not an address: the downstream address is the client, as in Envoy.
+    assert!(send("not-an-ip"));
+    assert!(!send("also-not-an-ip"));
 }
 
 #[test]
@@ -318,49 +407,121 @@ fn custom_status_and_headers_on_the_limited_response() {
     assert_eq!(limited.response_header("retry-after").as_deref(), Some("1"));
 }
 
+/// Slots of the shared table holding a bucket.
+fn occupied(host: &TestHost) -> usize {
+    host.shared_data_keys()
+        .iter()
+        .filter(|k| k.starts_with("portico.ratelimit|slot|"))
+        .filter(|k| host.shared_data(k).is_some_and(|v| !v.is_empty()))
+        .count()
+}
+
 #[test]
-fn a_full_table_sends_new_keys_to_the_overflow_bucket_and_idle_slots_are_swept() {
+fn a_full_table_evicts_the_bucket_nearest_to_full_so_new_keys_always_get_one() {
+    let host = TestHost::new();
+    let mut config = per_key(
+        json!([{"request_headers": {"header_name": "x-k", "descriptor_key": "k"}}]),
+        2,
+    );
+    config["max_buckets"] = json!(4);
+    config["descriptors"][0]["token_bucket"]["fill_interval"] = json!("10s");
+    let vm = vm(&host, &config);
+    // "a" drained; b, c, d one token used each: four live buckets.
+    assert_eq!(passed(&vm, "/", &[("x-k", "a")], 5), 2);
+    for k in ["b", "c", "d"] {
+        assert_eq!(passed(&vm, "/", &[("x-k", k)], 1), 1);
+    }
+    assert_eq!(occupied(&host), 4);
+    // Every never-seen key gets a fresh bucket: its first request passes.
+    for k in 0..50 {
+        let key = format!("new-{k}");
+        assert_eq!(passed(&vm, "/", &[("x-k", &key)], 1), 1, "{key}");
+    }
+    assert_eq!(
+        host.metric("rl.http_local_rate_limit.buckets_evicted"),
+        Some(50)
+    );
+    assert_eq!(occupied(&host), 4, "the table does not grow");
+    // A drained bucket is the last to be evicted: "a" is still limited.
+    assert_eq!(passed(&vm, "/", &[("x-k", "a")], 1), 0);
+    // After a full refill the sweep timer empties every slot.
+    host.advance(Duration::from_secs(21));
+    assert_eq!(occupied(&host), 0);
+}
+
+#[test]
+fn a_flood_of_distinct_keys_never_makes_a_fresh_keys_first_request_429() {
     let host = TestHost::new();
     let mut config = per_key(
         json!([{"request_headers": {"header_name": "x-k", "descriptor_key": "k"}}]),
         1,
     );
-    config["max_buckets"] = json!(4);
-    config["descriptors"][0]["token_bucket"]["fill_interval"] = json!("10s");
+    config["max_buckets"] = json!(64);
+    config["descriptors"][0]["token_bucket"]["fill_interval"] = json!("3600s");
     let vm = vm(&host, &config);
-    for k in ["a", "b", "c", "d"] {
-        assert_eq!(passed(&vm, "/", &[("x-k", k)], 1), 1);
+    for i in 0..5_000 {
+        let key = format!("flood-{i}");
+        passed(&vm, "/", &[("x-k", &key)], 2);
     }
-    // Four live buckets fill the table: new keys share the overflow bucket.
-    assert_eq!(passed(&vm, "/", &[("x-k", "e")], 1), 1);
-    assert_eq!(
-        passed(&vm, "/", &[("x-k", "f")], 1),
-        0,
-        "overflow bucket is empty now"
-    );
-    assert_eq!(
-        host.metric("rl.http_local_rate_limit.bucket_table_full"),
-        Some(2)
-    );
-    let occupied = |host: &TestHost| {
-        (0..4)
-            .filter(|i| {
-                host.shared_data_keys().iter().any(|k| {
-                    k.ends_with(&format!("|s{i}"))
-                        && host.shared_data(k).is_some_and(|v| !v.is_empty())
-                })
-            })
-            .count()
+    assert_eq!(passed(&vm, "/", &[("x-k", "victim")], 1), 1);
+}
+
+#[test]
+fn a_new_configuration_reuses_the_table_and_sees_none_of_the_old_buckets() {
+    let host = TestHost::new();
+    let keyed = |max: u32| {
+        let mut c = per_key(
+            json!([{"request_headers": {"header_name": "x-k", "descriptor_key": "k"}}]),
+            max,
+        );
+        c["max_buckets"] = json!(100);
+        c
     };
-    assert_eq!(occupied(&host), 4);
-    // After a refill the buckets are idle; the sweep timer empties them.
-    host.advance(Duration::from_secs(11));
-    assert_eq!(occupied(&host), 0);
-    assert_eq!(
-        passed(&vm, "/", &[("x-k", "f")], 1),
-        1,
-        "f now gets a slot of its own"
+    let old = vm(&host, &keyed(3));
+    assert_eq!(passed(&old, "/", &[("x-k", "alice")], 5), 3);
+    let keys = host.shared_data_keys().len();
+    // Ten changed configurations: the same keys, no new table.
+    for max in 4..14 {
+        let new = vm(&host, &keyed(max));
+        // The old configuration's drained bucket does not leak in.
+        assert_eq!(
+            passed(&new, "/", &[("x-k", "alice")], 20),
+            max as usize,
+            "max {max}"
+        );
+    }
+    assert_eq!(host.shared_data_keys().len(), keys);
+    // A larger table adds only the missing slots.
+    let mut big = keyed(1);
+    big["max_buckets"] = json!(150);
+    let _big = vm(&host, &big);
+    assert_eq!(host.shared_data_keys().len(), keys + 50);
+    // Two configurations in use at once keep their own buckets.
+    assert_eq!(passed(&old, "/", &[("x-k", "alice")], 5), 0);
+}
+
+#[test]
+fn the_clock_stepping_back_an_hour_counts_as_no_time_passed() {
+    let host = TestHost::new();
+    let mut config = per_key(
+        json!([{"request_headers": {"header_name": "x-k", "descriptor_key": "k"}}]),
+        100,
     );
+    config["descriptors"][0]["token_bucket"]["tokens_per_fill"] = json!(100);
+    config["descriptors"][0]["token_bucket"]["fill_interval"] = json!("60s");
+    let vm = vm(&host, &config);
+    assert_eq!(passed(&vm, "/", &[("x-k", "k")], 1), 1);
+    host.step_back(Duration::from_secs(3600));
+    // Still 99 tokens: not refused for an hour, no bonus either.
+    let first = vm.get("/").header("x-k", "k").send();
+    assert!(first.reached_upstream());
+    assert_eq!(passed(&vm, "/", &[("x-k", "k")], 200), 98);
+    let limited = vm.get("/").header("x-k", "k").send();
+    assert_eq!(limited.status(), 429);
+    assert_eq!(limited.response_header("retry-after").as_deref(), Some("1"));
+    // Refill runs on from the new reading: 60 s later it is full again.
+    host.advance(Duration::from_secs(60));
+    assert_eq!(passed(&vm, "/", &[("x-k", "k")], 200), 100);
 }
 
 #[test]
@@ -392,6 +553,10 @@ fn refusals_name_the_json_path() {
         (json!({"stat_prefix": "rl", "token_bucket": bucket, "always_consume_default_token_bucket": true}), "always_consume_default_token_bucket: is not supported"),
         (json!({"stat_prefix": "rl", "token_bucket": bucket, "enable_x_ratelimit_headers": "DRAFT_VERSION_99"}), "enable_x_ratelimit_headers: unknown variant"),
         (json!({"stat_prefix": "rl", "token_bucket": bucket, "response_headers_to_add": [{"header": {"key": "bad key", "value": "v"}}]}), "response_headers_to_add[0].header.key"),
+        (json!({"stat_prefix": "rl", "descriptors": [{"actions": [{"masked_remote_address": {"v4_prefix_mask_len": 33}}], "token_bucket": bucket}]}), "descriptors[0].actions[0].masked_remote_address.v4_prefix_mask_len: prefix length 33 is out of range: 0 to 32 bits"),
+        (json!({"stat_prefix": "rl", "descriptors": [{"actions": [{"masked_remote_address": {"v6_prefix_mask_len": 129}}], "token_bucket": bucket}]}), "descriptors[0].actions[0].masked_remote_address.v6_prefix_mask_len: prefix length 129 is out of range: 0 to 128 bits"),
+        (json!({"stat_prefix": "rl", "descriptors": [{"actions": [{"masked_remote_address": {"v6_prefix_mask_len": -1}}], "token_bucket": bucket}]}), "descriptors[0].actions[0].masked_remote_address.v6_prefix_mask_len"),
+        (json!({"stat_prefix": "rl", "descriptors": [{"actions": [{"masked_remote_address": {"v4_mask": 8}}], "token_bucket": bucket}]}), "descriptors[0].actions[0].masked_remote_address.v4_mask: unknown field `v4_mask`"),
         (json!({"stat_prefix": "rl"}), "nothing to limit"),
         (json!({"token_bucket": bucket}), "missing field `stat_prefix`"),
         (json!({"stat_prefix": "rl", "token_bucket": bucket, "tokens": 1}), "unknown field `tokens`"),

@@ -240,6 +240,13 @@ impl TestHost {
         self.state.borrow_mut().now = target;
     }
 
+    /// Steps the wall clock back (an NTP or operator correction), firing
+    /// nothing: timers stay due where they were.
+    pub fn step_back(&self, by: Duration) {
+        let mut s = self.state.borrow_mut();
+        s.now = s.now.checked_sub(by).unwrap_or(UNIX_EPOCH);
+    }
+
     fn driver(&self, vm: u32) -> Option<Rc<dyn VmDriver>> {
         self.vms
             .borrow()
