@@ -11,6 +11,7 @@
 //! - this file: rules, responses, and what a verified request carries upstream.
 
 pub mod cache;
+pub mod claim_header;
 pub mod claims;
 pub mod config;
 pub mod error;
@@ -24,6 +25,7 @@ pub mod provider;
 pub mod remote;
 pub mod requirement;
 pub mod rsa_verify;
+pub mod strict_json;
 pub mod token;
 pub mod verify;
 
@@ -265,10 +267,13 @@ impl HttpFilter for JwtFilter {
         for h in &plugin.owned_headers {
             headers.remove(h);
         }
+        // As in Envoy, a preflight needs a non-empty `origin` and
+        // `access-control-request-method`; empty ones do not skip auth.
+        let non_empty = |name: &str| headers.get(name).is_some_and(|v| !v.is_empty());
         if plugin.bypass_cors_preflight
             && headers.method().as_deref() == Some("OPTIONS")
-            && headers.contains("origin")
-            && headers.contains("access-control-request-method")
+            && non_empty("origin")
+            && non_empty("access-control-request-method")
         {
             return Action::Continue;
         }
@@ -339,11 +344,12 @@ impl JwtFilter {
                         } else {
                             accepted.payload_b64.to_string()
                         };
-                        headers.set(h, &value);
+                        headers.add(h, &value);
                     }
+                    // Appended: with several tokens, Envoy adds one value per token.
                     for (h, claim) in &p.claim_headers {
                         if let Some(v) = provider::claim_value(&accepted.claims, claim) {
-                            headers.set(h, &v);
+                            headers.add(h, &v);
                         }
                     }
                     if !p.forward {

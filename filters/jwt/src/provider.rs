@@ -46,6 +46,7 @@ pub struct Provider {
 }
 
 /// A token this provider accepted.
+#[derive(Clone)]
 pub struct Accepted {
     pub payload_b64: Rc<str>,
     pub claims: Rc<Map<String, Value>>,
@@ -114,6 +115,7 @@ impl Provider {
         if p.from_headers.is_empty() && p.from_params.is_empty() && p.from_cookies.is_empty() {
             locations = extract::default_locations();
         }
+        let locations = extract::native_order(locations);
         let payload_header = p
             .forward_payload_header
             .as_deref()
@@ -308,30 +310,4 @@ fn name_path(name: &str) -> String {
     format!("providers.{name}")
 }
 
-/// A claim by dotted path (`realm.roles`), rendered for a header:
-/// strings as they are, numbers and booleans as JSON, lists joined by `,`.
-pub fn claim_value(claims: &Map<String, Value>, path: &str) -> Option<String> {
-    let mut parts = path.split('.');
-    let mut v = claims.get(parts.next()?)?;
-    for p in parts {
-        v = v.get(p)?;
-    }
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        Value::Array(items) => {
-            let strs: Option<Vec<String>> = items
-                .iter()
-                .map(|i| match i {
-                    Value::String(s) => Some(s.clone()),
-                    Value::Number(n) => Some(n.to_string()),
-                    Value::Bool(b) => Some(b.to_string()),
-                    _ => None,
-                })
-                .collect();
-            strs.map(|s| s.join(","))
-        }
-        _ => None,
-    }
-}
+pub use crate::claim_header::claim_value;

@@ -58,8 +58,8 @@ fn split(text: &str, claims: bool) -> Result<(Jws<'_>, Option<Map<String, Value>
         return Err(JwtError::BadFormat);
     };
     let header_bytes = b64(h).ok_or(JwtError::HeaderBadBase64)?;
-    let header: Map<String, Value> =
-        serde_json::from_slice(&header_bytes).map_err(|_| JwtError::HeaderBadJson)?;
+    // Duplicate keys are refused, as Envoy refuses them (`strict_json.rs`).
+    let header = crate::strict_json::object(&header_bytes).ok_or(JwtError::HeaderBadJson)?;
     let alg = match header.get("alg") {
         Some(Value::String(a)) => a.clone(),
         _ => return Err(JwtError::HeaderBadAlg),
@@ -87,9 +87,7 @@ fn split(text: &str, claims: bool) -> Result<(Jws<'_>, Option<Map<String, Value>
     // `jku`, `x5u`, `jwk`, `x5c` are ignored: keys come from configuration only.
     let payload = b64(p).ok_or(JwtError::PayloadBadBase64)?;
     let claims = if claims {
-        let map: Map<String, Value> =
-            serde_json::from_slice(&payload).map_err(|_| JwtError::PayloadBadJson)?;
-        Some(map)
+        Some(crate::strict_json::object(&payload).ok_or(JwtError::PayloadBadJson)?)
     } else {
         None
     };

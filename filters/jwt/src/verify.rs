@@ -26,7 +26,7 @@ pub fn is_supported(alg: &str) -> bool {
 }
 
 /// Verifies `token` with the keys that may sign it. As in Envoy, a key
-/// matches when its `kid` equals the token's (if the token names one) and
+/// matches when its `kid` equals the token's (if both name one) and
 /// its own `alg`, if it has one, equals the token's; among those, only keys
 /// of the algorithm's family are ever used to verify.
 pub fn verify(token: &Jws<'_>, keys: &[Key]) -> Result<(), JwtError> {
@@ -34,10 +34,12 @@ pub fn verify(token: &Jws<'_>, keys: &[Key]) -> Result<(), JwtError> {
     let mut matched = false;
     for key in keys {
         let alg_differs = key.alg.as_deref().is_some_and(|a| a != token.alg);
-        let kid_differs = token
-            .kid
-            .as_deref()
-            .is_some_and(|kid| key.kid.as_deref() != Some(kid));
+        // Only two non-empty `kid`s that differ rule a key out: a key
+        // without `kid` is tried for every token, as in Envoy.
+        let kid_differs = match (token.kid.as_deref(), key.kid.as_deref()) {
+            (Some(want), Some(have)) => !want.is_empty() && !have.is_empty() && want != have,
+            _ => false,
+        };
         if alg_differs || kid_differs {
             continue;
         }

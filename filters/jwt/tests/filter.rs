@@ -94,7 +94,11 @@ fn a_verified_request_carries_claims_and_payload_but_not_the_token() {
     assert_eq!(ex.status(), 200);
     assert_eq!(ex.upstream_header("x-jwt-sub").as_deref(), Some("alice"));
     assert_eq!(ex.upstream_header("x-tenant").as_deref(), Some("acme"));
-    assert_eq!(ex.upstream_header("x-roles").as_deref(), Some("admin,ops"));
+    // A list is base64 of its JSON, as in Envoy: `["admin","ops"]`.
+    assert_eq!(
+        ex.upstream_header("x-roles").as_deref(),
+        Some("WyJhZG1pbiIsIm9wcyJd")
+    );
     assert_eq!(
         ex.upstream_header("authorization"),
         None,
