@@ -1273,3 +1273,69 @@ const DELIBERATE: &[(&str, (u16, Option<&str>))] = &[
         (200, Some("/data?b=%23x")),
     ),
 ];
+
+/// Issue 15, item 8: an HMAC key shorter than the hash output is never used
+/// (RFC 7518 §3.2, a deliberate difference: native uses it), and Portico
+/// says so at load, naming the key and the algorithms it cannot serve.
+#[test]
+fn a_short_hmac_key_is_refused_loudly_at_load() {
+    use base64::Engine;
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let mut keys = Keys::generate(41).unwrap();
+    keys.hmac = vec![7u8; 32];
+    let jwks = json!({"keys": [
+        {"kty": "oct", "kid": "short-1", "k": b64(&keys.hmac)},
+        {"kty": "oct", "kid": "pinned-1", "alg": "HS512", "k": b64(&[9u8; 48])},
+        {"kty": "oct", "kid": "long-1", "k": b64(&[5u8; 64])}
+    ]});
+    let config = json!({
+        "providers": {"hs": {
+            "issuer": "https://hs.example",
+            "local_jwks": {"inline_string": jwks.to_string()}
+        }},
+        "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "hs"}}]
+    });
+    let upstream = Upstream::start();
+    let envoy = Envoy::start(
+        &Bootstrap::new(upstream.port())
+            .listener("native", vec![native_filter(&config)])
+            .listener("portico", vec![portico_filter(&config)])
+            .render(),
+        1,
+    );
+    let log = envoy.log();
+    assert!(
+        log.contains(r#"provider "hs": HMAC key kid "short-1" is 32 bytes, shorter than RFC 7518 §3.2 allows for HS384, HS512"#),
+        "no warning for short-1 in:\n{log}"
+    );
+    assert!(
+        log.contains(
+            r#"HMAC key kid "pinned-1" is 48 bytes, shorter than RFC 7518 §3.2 allows for HS512"#
+        ),
+        "no warning for pinned-1 in:\n{log}"
+    );
+    assert!(!log.contains(r#"kid "long-1""#), "long-1 is long enough");
+    let payload = format!(r#"{{"iss":"https://hs.example","exp":{}}}"#, now() + 600);
+    let status = |listener: &str, alg: &str| {
+        let token = keys.sign_raw(
+            alg,
+            &format!(r#"{{"alg":"{alg}","kid":"short-1"}}"#),
+            &payload,
+        );
+        envoy
+            .get(listener, "/x")
+            .header("authorization", &format!("Bearer {token}"))
+            .send()
+            .status
+    };
+    // HS256 may use a 32-byte key: both accept.
+    assert_eq!(
+        (status("native", "HS256"), status("portico", "HS256")),
+        (200, 200)
+    );
+    // HS512 with the same key: native accepts, Portico refuses (README, "Differences").
+    assert_eq!(
+        (status("native", "HS512"), status("portico", "HS512")),
+        (200, 401)
+    );
+}

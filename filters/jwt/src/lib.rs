@@ -204,6 +204,9 @@ impl JwtAuthn {
             match parsed {
                 Ok(keys) => {
                     plugin.metrics.fetch_success.inc(root.env());
+                    for warning in jwks::short_hmac_warnings(&keys) {
+                        log::warn!("jwt: provider {:?}: {warning}", provider.name);
+                    }
                     let rotated = st.keys.is_some();
                     st.keys = Some(Rc::new(keys));
                     st.fetched_at = Some(root.env().now());

@@ -91,7 +91,13 @@ impl Provider {
                     "set `local_jwks` or `remote_jwks`, not both",
                 ))
             }
-            (Some(local), None) => Keys::Local(local_keys(name, local, limits)?),
+            (Some(local), None) => {
+                let keys = local_keys(name, local, limits)?;
+                for warning in jwks::short_hmac_warnings(&keys) {
+                    log::warn!("jwt: provider {name:?}: {warning}");
+                }
+                Keys::Local(keys)
+            }
             (None, Some(raw)) => Keys::Remote(
                 Remote::compile(&at("remote_jwks"), raw, limits)?,
                 Rc::default(),
