@@ -3,7 +3,7 @@
 
 use crate::cache::{self, TokenCache, Verified};
 use crate::claims::{self, Policy};
-use crate::config;
+use crate::config::{self, default_clock_skew};
 use crate::error::JwtError;
 use crate::extract::{self, Location};
 use crate::jwks::{self, Key, Limits};
@@ -164,7 +164,12 @@ impl Provider {
                 subjects: p.subjects,
                 require_expiration: p.require_expiration,
                 max_lifetime_secs: p.max_lifetime.map(|d| d.get().as_secs()),
-                clock_skew_secs: i64::from(p.clock_skew_seconds),
+                // As in Envoy, 0 means the default (60 s), not "no tolerance".
+                clock_skew_secs: i64::from(if p.clock_skew_seconds > 0 {
+                    p.clock_skew_seconds
+                } else {
+                    default_clock_skew()
+                }),
             },
             keys,
             cache,

@@ -83,17 +83,62 @@ impl<'de> Visitor<'de> for StrictVisitor {
     }
 }
 
-/// Parses a JSON object, refusing duplicate keys at any depth.
+/// Envoy's parser refuses objects and lists nested deeper than this.
+pub const MAX_DEPTH: usize = 100;
+
+/// How deeply objects and lists nest in JSON text (brackets inside strings
+/// do not count). Serde's own limit (128) is higher than Envoy's.
+fn depth(bytes: &[u8]) -> usize {
+    let (mut depth, mut max, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for &b in bytes {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
+
+/// Parses a JSON object, refusing duplicate keys at any depth and nesting
+/// beyond [`MAX_DEPTH`]. A bare `null` reads as an empty object, as
+/// protobuf reads it into a `Struct`.
 pub fn object(bytes: &[u8]) -> Option<Map<String, Value>> {
+    if depth(bytes) > MAX_DEPTH {
+        return None;
+    }
     match serde_json::from_slice::<Strict>(bytes) {
         Ok(Strict(Value::Object(map))) => Some(map),
+        Ok(Strict(Value::Null)) => Some(Map::new()),
         _ => None,
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::object;
+    use super::{object, MAX_DEPTH};
+
+    #[test]
+    fn nesting_stops_at_envoys_depth() {
+        let nest = |n: usize| format!("{{\"a\":{}1{}}}", "[".repeat(n - 1), "]".repeat(n - 1));
+        assert!(object(nest(MAX_DEPTH).as_bytes()).is_some());
+        assert!(object(nest(MAX_DEPTH + 1).as_bytes()).is_none());
+        assert!(object(br#"{"a":"[[[[["}"#).is_some());
+        assert!(object(b"null").is_some_and(|m| m.is_empty()));
+    }
 
     #[test]
     fn duplicate_keys_are_refused_at_every_depth() {

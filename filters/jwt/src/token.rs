@@ -3,6 +3,7 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 use crate::error::JwtError;
 
@@ -16,7 +17,7 @@ pub struct Jws<'a> {
     pub alg: String,
     pub kid: Option<String>,
     /// `header.payload`, the signed bytes.
-    pub signing_input: &'a str,
+    pub signing_input: Cow<'a, str>,
     /// The payload as sent (base64url), for `forward_payload_header`.
     pub payload_b64: &'a str,
     pub payload: Vec<u8>,
@@ -51,7 +52,9 @@ pub fn parse_jws(text: &str) -> Result<Jws<'_>, JwtError> {
 
 /// The checks in Envoy's order: header, payload (as claims, for a JWT), signature.
 fn split(text: &str, claims: bool) -> Result<(Jws<'_>, Option<Map<String, Value>>), JwtError> {
-    let mut parts = text.split('.');
+    // As Envoy splits: empty sections are skipped (`h..p.s` is `h.p.s`),
+    // and exactly three must remain.
+    let mut parts = text.split('.').filter(|part| !part.is_empty());
     let (Some(h), Some(p), Some(s), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
@@ -92,9 +95,19 @@ fn split(text: &str, claims: bool) -> Result<(Jws<'_>, Option<Map<String, Value>
         None
     };
     let signature = b64(s).ok_or(JwtError::SignatureBadBase64)?;
-    let signing_input = text
-        .get(..h.len() + 1 + p.len())
-        .ok_or(JwtError::BadFormat)?;
+    // The signed bytes are the two sections joined by one dot, whatever
+    // empty sections the text held.
+    let signing_input = match text.get(..h.len() + 1 + p.len()) {
+        Some(prefix)
+            if prefix.starts_with(h)
+                && prefix.ends_with(p)
+                && prefix.len() == h.len() + 1 + p.len()
+                && prefix.as_bytes().get(h.len()) == Some(&b'.') =>
+        {
+            Cow::Borrowed(prefix)
+        }
+        _ => Cow::Owned(format!("{h}.{p}")),
+    };
     let jws = Jws {
         alg,
         kid,
