@@ -492,6 +492,11 @@ fn hostile_config(keys: &Keys) -> Value {
                 "from_cookies": ["sid"],
                 "from_params": ["tok", "tok2"]
             },
+            "audp": {
+                "issuer": "https://issuer.example",
+                "audiences": ["api"],
+                "local_jwks": {"inline_string": jwks.to_string()}
+            },
             "noskew": {
                 "issuer": "https://issuer.example",
                 "local_jwks": {"inline_string": jwks.to_string()},
@@ -508,6 +513,7 @@ fn hostile_config(keys: &Keys) -> Value {
             {"match": {"prefix": "/cookie"}, "requires": {"provider_name": "cookie"}},
             {"match": {"prefix": "/nokid"}, "requires": {"provider_name": "nokid"}},
             {"match": {"prefix": "/noskew"}, "requires": {"provider_name": "noskew"}},
+            {"match": {"prefix": "/audp"}, "requires": {"provider_name": "audp"}},
             {"match": {"prefix": "/optional"}, "requires": {"requires_any": {"requirements": [{"provider_name": "main"}, {"allow_missing": {}}]}}},
             {"match": {"prefix": "/amf"}, "requires": {"allow_missing_or_failed": {}}},
             {"match": {"prefix": "/am"}, "requires": {"allow_missing": {}}},
@@ -1231,6 +1237,60 @@ fn hostile_cases(k: &Keys) -> Vec<Hostile> {
             )),
         )],
     ));
+    // Which failure answers when several tokens fail (difffuzz findings):
+    // Envoy checks the last found first.
+    let aud = |a: &str, exp: i64| {
+        rs(
+            h,
+            &format!(r#"{{"iss":"https://issuer.example","aud":"{a}","exp":{exp}}}"#),
+        )
+    };
+    let (aud_case, aud_ok, aud_expired) = (
+        aud("API", now + 600),
+        aud("api", now + 600),
+        aud("api", now - 600),
+    );
+    cases.extend([
+        hostile(
+            "bearer then basic",
+            "/data",
+            &[
+                ("authorization", &bearer(&g)),
+                ("authorization", "Basic dXNlcjpwYXNz"),
+            ],
+        ),
+        hostile(
+            "audience: wrong-case header, expired param",
+            &format!("/audp?access_token={aud_expired}"),
+            &[("authorization", &bearer(&aud_case))],
+        ),
+        hostile(
+            "audience: expired header, wrong-case param",
+            &format!("/audp?access_token={aud_case}"),
+            &[("authorization", &bearer(&aud_expired))],
+        ),
+        hostile(
+            "audience: lower-case bearer then wrong-case Bearer",
+            "/audp",
+            &[
+                ("authorization", &format!("bearer {aud_ok}")),
+                ("authorization", &bearer(&aud_case)),
+            ],
+        ),
+        hostile(
+            "audience: good param, unprefixed then wrong-case header",
+            &format!("/audp?access_token={aud_ok}"),
+            &[
+                ("authorization", &aud_ok),
+                ("authorization", &bearer(&aud_case)),
+            ],
+        ),
+        hostile(
+            "audience: encoded param name, wrong case",
+            &format!("/audp?access%5Ftoken={aud_case}"),
+            &[],
+        ),
+    ]);
     // 7. numeric claims
     let e = now + 3600;
     for (what, exp, extra) in [
