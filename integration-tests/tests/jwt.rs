@@ -493,12 +493,12 @@ fn hostile_config(keys: &Keys) -> Value {
                 "from_params": ["tok", "tok2"]
             },
             "audp": {
-                "issuer": "https://issuer.example",
+                "issuer": "https://aud.example",
                 "audiences": ["api"],
                 "local_jwks": {"inline_string": jwks.to_string()}
             },
             "noskew": {
-                "issuer": "https://issuer.example",
+                "issuer": "https://noskew.example",
                 "local_jwks": {"inline_string": jwks.to_string()},
                 "from_headers": [{"name": "authorization", "value_prefix": "Bearer "}],
                 "clock_skew_seconds": 0
@@ -1233,7 +1233,7 @@ fn hostile_cases(k: &Keys) -> Vec<Hostile> {
             "authorization",
             &bearer(&rs(
                 h,
-                &format!(r#"{{"iss":"https://issuer.example","exp":{}}}"#, now - 30),
+                &format!(r#"{{"iss":"https://noskew.example","exp":{}}}"#, now - 30),
             )),
         )],
     ));
@@ -1242,7 +1242,7 @@ fn hostile_cases(k: &Keys) -> Vec<Hostile> {
     let aud = |a: &str, exp: i64| {
         rs(
             h,
-            &format!(r#"{{"iss":"https://issuer.example","aud":"{a}","exp":{exp}}}"#),
+            &format!(r#"{{"iss":"https://aud.example","aud":"{a}","exp":{exp}}}"#),
         )
     };
     let (aud_case, aud_ok, aud_expired) = (
@@ -1291,6 +1291,47 @@ fn hostile_cases(k: &Keys) -> Vec<Hostile> {
             &[],
         ),
     ]);
+    // Tokens at another provider's location under allow_missing.
+    let none = format!(
+        "{}.{}.",
+        mint::encode(br#"{"alg":"none"}"#),
+        mint::encode(
+            format!(r#"{{"iss":"https://issuer.example","exp":{}}}"#, now + 60).as_bytes()
+        )
+    );
+    for (route, label) in [
+        ("/optional", "optional"),
+        ("/am", "allow_missing"),
+        ("/amf", "allow_missing_or_failed"),
+    ] {
+        cases.extend([
+            hostile(
+                &format!("{label}: alg none in another provider's header"),
+                route,
+                &[("x-token", &format!("Token {none}"))],
+            ),
+            hostile(
+                &format!("{label}: main token in another provider's header"),
+                route,
+                &[("x-token", &format!("Token {g}"))],
+            ),
+            hostile(
+                &format!("{label}: forged token in another provider's header"),
+                route,
+                &[("x-token", &format!("Token {fwf}"))],
+            ),
+            hostile(
+                &format!("{label}: good token in another provider's header"),
+                route,
+                &[("x-token", &format!("Token {fw}"))],
+            ),
+            hostile(
+                &format!("{label}: malformed token in another provider's cookie"),
+                route,
+                &[("cookie", "session=abc")],
+            ),
+        ]);
+    }
     // 7. numeric claims
     let e = now + 3600;
     for (what, exp, extra) in [

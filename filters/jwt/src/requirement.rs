@@ -16,8 +16,13 @@ pub enum Requirement {
     },
     Any(Vec<Requirement>),
     All(Vec<Requirement>),
-    AllowMissingOrFailed,
-    AllowMissing,
+    /// `scope`: the providers whose locations are searched; `None` is all.
+    AllowMissingOrFailed {
+        scope: Option<Vec<usize>>,
+    },
+    AllowMissing {
+        scope: Option<Vec<usize>>,
+    },
 }
 
 impl Requirement {
@@ -49,14 +54,48 @@ impl Requirement {
                 ),
             },
             config::Requirement::RequiresAny(list) => {
-                Requirement::Any(Self::list(&format!("{at}.requires_any"), list, names)?)
+                let mut children = Self::list(&format!("{at}.requires_any"), list, names)?;
+                // As in Envoy, `allow_missing*` inside `requires_any` looks
+                // only where its sibling providers look: a token in another
+                // provider's header is not this group's business.
+                let mut siblings = Vec::new();
+                for child in &children {
+                    child.providers(&mut siblings);
+                }
+                for child in &mut children {
+                    if let Requirement::AllowMissing { scope }
+                    | Requirement::AllowMissingOrFailed { scope } = child
+                    {
+                        *scope = Some(siblings.clone());
+                    }
+                }
+                Requirement::Any(children)
             }
             config::Requirement::RequiresAll(list) => {
                 Requirement::All(Self::list(&format!("{at}.requires_all"), list, names)?)
             }
-            config::Requirement::AllowMissingOrFailed(_) => Requirement::AllowMissingOrFailed,
-            config::Requirement::AllowMissing(_) => Requirement::AllowMissing,
+            config::Requirement::AllowMissingOrFailed(_) => {
+                Requirement::AllowMissingOrFailed { scope: None }
+            }
+            config::Requirement::AllowMissing(_) => Requirement::AllowMissing { scope: None },
         })
+    }
+
+    /// Every provider this requirement names, at any depth.
+    fn providers(&self, out: &mut Vec<usize>) {
+        match self {
+            Requirement::Provider { index, .. } => {
+                if !out.contains(index) {
+                    out.push(*index);
+                }
+            }
+            Requirement::Any(list) | Requirement::All(list) => {
+                for r in list {
+                    r.providers(out);
+                }
+            }
+            Requirement::AllowMissing { .. } | Requirement::AllowMissingOrFailed { .. } => {}
+        }
     }
 
     fn list(
@@ -194,9 +233,12 @@ impl<'a> Evaluation<'a> {
 
     /// Every location of every provider, merged as Envoy's shared extractor
     /// merges them, with the providers (and their location index) that name it.
-    fn all_locations(&self) -> Vec<(Location, Vec<(usize, usize)>)> {
+    fn all_locations(&self, scope: Option<&[usize]>) -> Vec<(Location, Vec<(usize, usize)>)> {
         let mut all: Vec<(Location, Vec<(usize, usize)>)> = Vec::new();
         for (p, provider) in self.providers.iter().enumerate() {
+            if scope.is_some_and(|s| !s.contains(&p)) {
+                continue;
+            }
             for (l, loc) in provider.locations.iter().enumerate() {
                 match all.iter_mut().find(|(known, _)| known == loc) {
                     Some((_, owners)) => owners.push((p, l)),
@@ -217,8 +259,8 @@ impl<'a> Evaluation<'a> {
     /// token names. Unlike Envoy, which answers with the last token checked,
     /// every token must verify (README, "Differences"). Returns whether any
     /// token was present.
-    fn any_present(&mut self) -> Result<bool, JwtError> {
-        let locations = self.all_locations();
+    fn any_present(&mut self, scope: Option<&[usize]>) -> Result<bool, JwtError> {
+        let locations = self.all_locations(scope);
         let plain: Vec<Location> = locations.iter().map(|(l, _)| l.clone()).collect();
         let found = extract::find(&plain, self.headers, self.path);
         let mut failure = None;
@@ -273,11 +315,11 @@ impl<'a> Evaluation<'a> {
                 }
                 Err(error)
             }
-            Requirement::AllowMissingOrFailed => {
-                let _ = self.any_present();
+            Requirement::AllowMissingOrFailed { scope } => {
+                let _ = self.any_present(scope.as_deref());
                 Ok(())
             }
-            Requirement::AllowMissing => self.any_present().map(|_| ()),
+            Requirement::AllowMissing { scope } => self.any_present(scope.as_deref()).map(|_| ()),
         }
     }
 }
