@@ -82,7 +82,7 @@ fn header_token(value: &str, prefix: &str) -> Option<String> {
 /// verifies them last to first; an empty value is a token too (a malformed one).
 pub fn find(locations: &[Location], headers: &Headers<'_>, path: &str) -> Vec<Found> {
     let mut found = Vec::new();
-    let mut cookies: Option<Vec<(String, String)>> = None;
+    let mut cookie_headers: Option<Vec<String>> = None;
     for (i, loc) in locations.iter().enumerate() {
         match loc {
             Location::Header { name, prefix } => {
@@ -98,17 +98,36 @@ pub fn find(locations: &[Location], headers: &Headers<'_>, path: &str) -> Vec<Fo
                 }
             }
             Location::Cookie(name) => {
-                let all = cookies.get_or_insert_with(|| query::cookies(&headers.get_all("cookie")));
-                if let Some((_, token)) = all.iter().find(|(k, _)| k == name) {
-                    found.push(Found {
-                        token: token.clone(),
-                        location: i,
-                    });
+                let values = cookie_headers.get_or_insert_with(|| headers.get_all("cookie"));
+                if let Some(token) = cookie(values, name) {
+                    found.push(Found { token, location: i });
                 }
             }
         }
     }
     found
+}
+
+/// The first cookie called `name`, read as Envoy's `parseCookies` reads
+/// it: pairs split on `;`, the name runs from the first non-space to `=`
+/// (so `sid =x` and a tab before the name do not match), the value is
+/// everything after `=`, without surrounding double quotes. Trailing spaces
+/// are dropped: Envoy's base64 decoder skips them, so they change nothing
+/// there either.
+fn cookie(headers: &[String], name: &str) -> Option<String> {
+    headers.iter().flat_map(|h| h.split(';')).find_map(|pair| {
+        let eq = pair.find('=')?;
+        let key = pair.get(..eq)?.trim_start_matches(' ');
+        if key != name {
+            return None;
+        }
+        let value = pair.get(eq + 1..)?;
+        let value = match value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
+            Some(inner) if value.len() >= 2 => inner,
+            _ => value,
+        };
+        Some(value.trim_end_matches(' ').to_string())
+    })
 }
 
 /// `path` without any `name=…` pair (every value), other pairs kept byte for
@@ -177,6 +196,19 @@ mod tests {
         );
         assert_eq!(header_token("bearer a.b.c", "Bearer "), None);
         assert_eq!(header_token("", ""), Some(String::new()));
+    }
+
+    #[test]
+    fn cookies_are_read_as_envoy_reads_them() {
+        let c = |h: &str, n: &str| cookie(&[h.to_string()], n);
+        assert_eq!(c("a=1; sid=t; sid=u", "sid").as_deref(), Some("t"));
+        assert_eq!(c("sid =t", "sid"), None);
+        assert_eq!(c("a=1;\tsid=t", "sid"), None);
+        assert_eq!(c("sid= t ", "sid").as_deref(), Some(" t"));
+        assert_eq!(c("sid=\"t\"", "sid").as_deref(), Some("t"));
+        assert_eq!(c("sid=\"", "sid").as_deref(), Some("\""));
+        assert_eq!(c("sid=", "sid").as_deref(), Some(""));
+        assert_eq!(c("sid", "sid"), None);
     }
 
     #[test]
