@@ -1340,6 +1340,49 @@ fn hostile_cases(k: &Keys) -> Vec<Hostile> {
             &[("cookie", &format!("sid={}", ck.replace('.', "%2E")))],
         ),
     ]);
+    // Query string edges.
+    cases.extend([
+        hostile(
+            "param before a fragment",
+            &format!("/data?access_token={g}#frag"),
+            &[],
+        ),
+        hostile(
+            "param after a fragment",
+            &format!("/data#frag?access_token={g}"),
+            &[],
+        ),
+        hostile(
+            "param removed before a fragment",
+            &format!("/data?x=1&access_token={g}&y=2#f"),
+            &[],
+        ),
+        hostile(
+            "param with a semicolon",
+            &format!("/data?access_token={g};x=1"),
+            &[],
+        ),
+        hostile(
+            "param name with a plus",
+            &format!("/data?access+token={g}"),
+            &[],
+        ),
+        hostile(
+            "param twice in a row with empty first",
+            &format!("/data?access_token&access_token={g}"),
+            &[],
+        ),
+        hostile(
+            "param with a second question mark",
+            &format!("/data?a=1?access_token={g}"),
+            &[],
+        ),
+        hostile(
+            "param in the path only",
+            &format!("/data/access_token={g}"),
+            &[],
+        ),
+    ]);
     // Tokens at another provider's location under allow_missing.
     let none = format!(
         "{}.{}.",
@@ -1634,5 +1677,85 @@ fn a_short_hmac_key_is_refused_loudly_at_load() {
     assert_eq!(
         (status("native", "HS512"), status("portico", "HS512")),
         (200, 401)
+    );
+}
+
+/// Refusals as the client sees them: with `strip_failure_response` (no
+/// body and no challenge in Envoy) and with long paths (Envoy's realm keeps
+/// at most 256 bytes of the path).
+#[test]
+fn refusals_look_the_same_as_native() {
+    let keys = Keys::generate(51).unwrap();
+    let upstream = Upstream::start();
+    let config = |strip: bool| {
+        json!({
+            "strip_failure_response": strip,
+            "providers": {"main": {
+                "issuer": "https://issuer.example",
+                "local_jwks": {"inline_string": keys.jwks().to_string()}
+            }},
+            "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "main"}}]
+        })
+    };
+    let envoy = Envoy::start(
+        &Bootstrap::new(upstream.port())
+            .listener("native", vec![native_filter(&config(false))])
+            .listener("portico", vec![portico_filter(&config(false))])
+            .listener("native-strip", vec![native_filter(&config(true))])
+            .listener("portico-strip", vec![portico_filter(&config(true))])
+            .render(),
+        1,
+    );
+    let expired = keys.token(
+        "RS256",
+        &json!({"iss": "https://issuer.example", "exp": now() - 600}),
+    );
+    let long = format!("/{}", "é".repeat(200));
+    let cases: Vec<(&str, String, Vec<(&str, String)>)> = vec![
+        ("missing", "/x".into(), vec![]),
+        (
+            "expired",
+            "/x".into(),
+            vec![("authorization", format!("Bearer {expired}"))],
+        ),
+        ("long path, missing", long.clone(), vec![]),
+        (
+            "long path, expired",
+            format!("{long}/a"),
+            vec![("authorization", format!("Bearer {expired}"))],
+        ),
+        (
+            "path of 300 ASCII bytes",
+            format!("/{}", "a".repeat(299)),
+            vec![],
+        ),
+    ];
+    let look = |listener: &str, path: &str, headers: &[(&str, String)]| {
+        let mut req = envoy.get(listener, path);
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        let r = req.send();
+        (
+            r.status,
+            r.header("www-authenticate").map(str::to_string),
+            r.header("content-type").map(str::to_string),
+            r.text(),
+        )
+    };
+    for (what, path, headers) in &cases {
+        for (native, portico) in [("native", "portico"), ("native-strip", "portico-strip")] {
+            assert_eq!(
+                look(native, path, headers),
+                look(portico, path, headers),
+                "{what} ({portico})"
+            );
+        }
+    }
+    // Stripped refusals say nothing at all.
+    let stripped = look("portico-strip", "/x", &[]);
+    assert_eq!(
+        (stripped.0, stripped.1, stripped.3),
+        (401, None, String::new())
     );
 }

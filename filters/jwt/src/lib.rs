@@ -378,28 +378,39 @@ impl JwtFilter {
     }
 }
 
+/// Envoy's realm holds at most this many bytes of the path.
+const MAX_REALM_PATH: usize = 256;
+
 fn deny(plugin: &JwtAuthn, s: &Stream<'_, JwtFilter>, e: JwtError) -> Action {
+    let response = LocalResponse::new(e.status()).details("jwt_authn_access_denied");
+    // As in Envoy: a stripped refusal has no body and no challenge either.
+    if plugin.strip_failure_response {
+        return response.body(b"").into_action();
+    }
     let headers = s.request_headers();
+    let full = s.path();
+    let mut path = portico::query::path_only(&full);
+    if path.len() > MAX_REALM_PATH {
+        let mut end = MAX_REALM_PATH;
+        while !path.is_char_boundary(end) {
+            end -= 1;
+        }
+        path = path.get(..end).unwrap_or_default();
+    }
     let realm = format!(
         "{}://{}{}",
         headers.scheme().unwrap_or_else(|| "http".into()),
         headers.authority().unwrap_or_default(),
-        portico::query::path_only(&s.path())
+        path
     );
     let challenge = match e {
         JwtError::Missing => format!("Bearer realm=\"{realm}\""),
         _ => format!("Bearer realm=\"{realm}\", error=\"invalid_token\""),
     };
-    let body: &[u8] = if plugin.strip_failure_response {
-        b""
-    } else {
-        e.message().as_bytes()
-    };
-    LocalResponse::new(e.status())
+    response
         .header("www-authenticate", challenge)
         .header("content-type", "text/plain")
-        .body(body)
-        .details("jwt_authn_access_denied")
+        .body(e.message().as_bytes())
         .into_action()
 }
 
