@@ -1680,6 +1680,9 @@ fn a_short_hmac_key_is_refused_loudly_at_load() {
     );
 }
 
+/// A named request: path and headers.
+type RefusalCase = (&'static str, String, Vec<(&'static str, String)>);
+
 /// Refusals as the client sees them: with `strip_failure_response` (no
 /// body and no challenge in Envoy) and with long paths (Envoy's realm keeps
 /// at most 256 bytes of the path).
@@ -1711,7 +1714,7 @@ fn refusals_look_the_same_as_native() {
         &json!({"iss": "https://issuer.example", "exp": now() - 600}),
     );
     let long = format!("/{}", "é".repeat(200));
-    let cases: Vec<(&str, String, Vec<(&str, String)>)> = vec![
+    let cases: Vec<RefusalCase> = vec![
         ("missing", "/x".into(), vec![]),
         (
             "expired",
