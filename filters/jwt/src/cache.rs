@@ -40,8 +40,11 @@ impl TokenCache {
             return;
         }
         if self.entries.len() >= self.capacity {
-            self.entries
-                .retain(|_, v| v.registered.exp.is_none_or(|exp| exp > now));
+            self.entries.retain(|_, v| {
+                v.registered
+                    .exp
+                    .is_none_or(|exp| i128::from(exp) > i128::from(now))
+            });
         }
         if self.entries.len() >= self.capacity {
             if let Some(victim) = self.entries.keys().next().cloned() {

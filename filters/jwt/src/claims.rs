@@ -10,9 +10,11 @@ pub struct Registered {
     pub iss: Option<String>,
     pub sub: Option<String>,
     pub aud: Vec<String>,
-    pub exp: Option<i64>,
-    pub nbf: Option<i64>,
-    pub iat: Option<i64>,
+    /// Seconds, as Envoy reads them: any JSON number from 0 to below 2^64,
+    /// fractions dropped. `exp: 0` means no expiry, as in Envoy.
+    pub exp: Option<u64>,
+    pub nbf: Option<u64>,
+    pub iat: Option<u64>,
 }
 
 fn string(
@@ -27,19 +29,55 @@ fn string(
     }
 }
 
-fn integer(
+/// 2^64, the first value Envoy's `uint64_t` cannot hold.
+const TWO_POW_64: f64 = 18_446_744_073_709_551_616.0;
+
+/// A time claim as Envoy's `jwt_verify` reads it: a JSON number (a float
+/// too, and integers beyond 2^63), read as a double, refused when negative
+/// or from 2^64 up, then truncated to whole seconds.
+fn seconds(
     claims: &Map<String, Value>,
     name: &str,
-    err: JwtError,
-) -> Result<Option<i64>, JwtError> {
+    not_number: JwtError,
+    out_of_range: JwtError,
+) -> Result<Option<u64>, JwtError> {
     match claims.get(name) {
         None => Ok(None),
-        Some(Value::Number(n)) => n.as_i64().map(Some).ok_or(err),
-        Some(_) => Err(err),
+        Some(Value::Number(n)) => {
+            let f = n.as_f64().ok_or(not_number)?;
+            if !(0.0..TWO_POW_64).contains(&f) {
+                return Err(out_of_range);
+            }
+            // In range and finite: the cast truncates, as C++'s does.
+            Ok(Some(f as u64))
+        }
+        Some(_) => Err(not_number),
     }
 }
 
+/// Reads the registered claims in Envoy's order (the first wrong one decides).
 pub fn read(claims: &Map<String, Value>) -> Result<Registered, JwtError> {
+    let iss = string(claims, "iss", JwtError::IssNotString)?;
+    let sub = string(claims, "sub", JwtError::SubNotString)?;
+    let iat = seconds(
+        claims,
+        "iat",
+        JwtError::IatNotInteger,
+        JwtError::IatOutOfRange,
+    )?;
+    let nbf = seconds(
+        claims,
+        "nbf",
+        JwtError::NbfNotInteger,
+        JwtError::NbfOutOfRange,
+    )?;
+    let exp = seconds(
+        claims,
+        "exp",
+        JwtError::ExpNotInteger,
+        JwtError::ExpOutOfRange,
+    )?;
+    string(claims, "jti", JwtError::JtiNotString)?;
     let aud = match claims.get("aud") {
         None => Vec::new(),
         Some(Value::String(s)) => vec![s.clone()],
@@ -50,12 +88,12 @@ pub fn read(claims: &Map<String, Value>) -> Result<Registered, JwtError> {
         Some(_) => return Err(JwtError::AudNotString),
     };
     Ok(Registered {
-        iss: string(claims, "iss", JwtError::IssNotString)?,
-        sub: string(claims, "sub", JwtError::SubNotString)?,
+        iss,
+        sub,
         aud,
-        exp: integer(claims, "exp", JwtError::ExpNotInteger)?,
-        nbf: integer(claims, "nbf", JwtError::NbfNotInteger)?,
-        iat: integer(claims, "iat", JwtError::IatNotInteger)?,
+        exp: exp.filter(|e| *e != 0),
+        nbf,
+        iat,
     })
 }
 
@@ -96,14 +134,17 @@ impl Policy {
         now: i64,
         audiences: Option<&[String]>,
     ) -> Result<(), JwtError> {
-        let skew = self.clock_skew_secs;
+        let now = u64::try_from(now).unwrap_or(0);
+        let skew = u64::try_from(self.clock_skew_secs).unwrap_or(0);
+        // Unsigned and wrapping like Envoy's `uint64_t` arithmetic: an `exp`
+        // within `skew` of 2^64 wraps to the past and is expired there too.
         if let Some(nbf) = r.nbf {
-            if now.saturating_add(skew) < nbf {
+            if now.wrapping_add(skew) < nbf {
                 return Err(JwtError::NotYetValid);
             }
         }
         match r.exp {
-            Some(exp) if now > exp.saturating_add(skew) => return Err(JwtError::Expired),
+            Some(exp) if now > exp.wrapping_add(skew) => return Err(JwtError::Expired),
             None if self.require_expiration || self.max_lifetime_secs.is_some() => {
                 return Err(JwtError::NoExpiration)
             }
@@ -111,8 +152,8 @@ impl Policy {
         }
         if let (Some(max), Some(exp)) = (self.max_lifetime_secs, r.exp) {
             let start = r.iat.or(r.nbf).ok_or(JwtError::LifetimeTooLong)?;
-            let lifetime = exp.saturating_sub(start);
-            if lifetime < 0 || lifetime.unsigned_abs() > max {
+            let lifetime = exp.checked_sub(start).ok_or(JwtError::LifetimeTooLong)?;
+            if lifetime > max {
                 return Err(JwtError::LifetimeTooLong);
             }
         }

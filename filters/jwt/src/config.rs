@@ -83,7 +83,7 @@ pub struct Provider {
     pub clear_route_cache: Option<IgnoredAny>,
 }
 
-fn default_clock_skew() -> u32 {
+pub fn default_clock_skew() -> u32 {
     60
 }
 

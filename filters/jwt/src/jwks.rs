@@ -88,6 +88,42 @@ impl std::fmt::Debug for Key {
     }
 }
 
+/// RFC 7518 §3.2: an HMAC key must be at least as long as the hash output.
+pub fn hmac_min_len(alg: &str) -> usize {
+    match alg {
+        "HS384" => 48,
+        "HS512" => 64,
+        _ => 32,
+    }
+}
+
+/// For each HMAC key too short for some of the algorithms it could serve, a
+/// warning naming its `kid` and those algorithms: such a key is never used
+/// for them, and every token they sign gets 401.
+pub fn short_hmac_warnings(keys: &[Key]) -> Vec<String> {
+    keys.iter()
+        .filter_map(|key| {
+            let Material::Hmac(secret) = &key.material else {
+                return None;
+            };
+            let refused: Vec<&str> = ["HS256", "HS384", "HS512"]
+                .into_iter()
+                .filter(|alg| key.alg.as_deref().is_none_or(|a| a == *alg))
+                .filter(|alg| secret.len() < hmac_min_len(alg))
+                .collect();
+            (!refused.is_empty()).then(|| {
+                format!(
+                    "HMAC key {} is {} bytes, shorter than RFC 7518 §3.2 allows for {}: tokens signed with {} and this key will be refused",
+                    key.kid.as_deref().map_or_else(|| "without kid".to_string(), |k| format!("kid {k:?}")),
+                    secret.len(),
+                    refused.join(", "),
+                    if refused.len() == 1 { "it" } else { "them" },
+                )
+            })
+        })
+        .collect()
+}
+
 /// Parses a JWKS document. Keys that cannot verify signatures here (other
 /// curves, encryption keys, malformed ones) are skipped, as Envoy does; a
 /// document with no usable key is an error.
@@ -194,4 +230,34 @@ fn parse_key(jwk: &Value) -> Result<Key, String> {
         _ => return Err("unsupported key type".into()),
     };
     Ok(Key { kid, alg, material })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_hmac_keys_are_named_with_what_they_cannot_serve() {
+        let key = |kid: Option<&str>, alg: Option<&str>, len: usize| Key {
+            kid: kid.map(str::to_string),
+            alg: alg.map(str::to_string),
+            material: Material::Hmac(vec![1; len]),
+        };
+        let warnings = short_hmac_warnings(&[
+            key(Some("a"), None, 32),
+            key(Some("b"), Some("HS256"), 32),
+            key(None, None, 16),
+            key(Some("d"), Some("HS384"), 40),
+        ]);
+        assert_eq!(warnings.len(), 3, "{warnings:?}");
+        assert!(
+            warnings[0].contains(r#"kid "a" is 32 bytes"#)
+                && warnings[0].contains("for HS384, HS512:")
+        );
+        assert!(
+            warnings[1].contains("without kid is 16 bytes")
+                && warnings[1].contains("HS256, HS384, HS512")
+        );
+        assert!(warnings[2].contains(r#"kid "d""#) && warnings[2].contains("for HS384:"));
+    }
 }

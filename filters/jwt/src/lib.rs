@@ -11,6 +11,7 @@
 //! - this file: rules, responses, and what a verified request carries upstream.
 
 pub mod cache;
+pub mod claim_header;
 pub mod claims;
 pub mod config;
 pub mod error;
@@ -24,6 +25,7 @@ pub mod provider;
 pub mod remote;
 pub mod requirement;
 pub mod rsa_verify;
+pub mod strict_json;
 pub mod token;
 pub mod verify;
 
@@ -202,6 +204,9 @@ impl JwtAuthn {
             match parsed {
                 Ok(keys) => {
                     plugin.metrics.fetch_success.inc(root.env());
+                    for warning in jwks::short_hmac_warnings(&keys) {
+                        log::warn!("jwt: provider {:?}: {warning}", provider.name);
+                    }
                     let rotated = st.keys.is_some();
                     st.keys = Some(Rc::new(keys));
                     st.fetched_at = Some(root.env().now());
@@ -265,10 +270,13 @@ impl HttpFilter for JwtFilter {
         for h in &plugin.owned_headers {
             headers.remove(h);
         }
+        // As in Envoy, a preflight needs a non-empty `origin` and
+        // `access-control-request-method`; empty ones do not skip auth.
+        let non_empty = |name: &str| headers.get(name).is_some_and(|v| !v.is_empty());
         if plugin.bypass_cors_preflight
             && headers.method().as_deref() == Some("OPTIONS")
-            && headers.contains("origin")
-            && headers.contains("access-control-request-method")
+            && non_empty("origin")
+            && non_empty("access-control-request-method")
         {
             return Action::Continue;
         }
@@ -339,11 +347,12 @@ impl JwtFilter {
                         } else {
                             accepted.payload_b64.to_string()
                         };
-                        headers.set(h, &value);
+                        headers.add(h, &value);
                     }
+                    // Appended: with several tokens, Envoy adds one value per token.
                     for (h, claim) in &p.claim_headers {
                         if let Some(v) = provider::claim_value(&accepted.claims, claim) {
-                            headers.set(h, &v);
+                            headers.add(h, &v);
                         }
                     }
                     if !p.forward {
@@ -369,28 +378,39 @@ impl JwtFilter {
     }
 }
 
+/// Envoy's realm holds at most this many bytes of the path.
+const MAX_REALM_PATH: usize = 256;
+
 fn deny(plugin: &JwtAuthn, s: &Stream<'_, JwtFilter>, e: JwtError) -> Action {
+    let response = LocalResponse::new(e.status()).details("jwt_authn_access_denied");
+    // As in Envoy: a stripped refusal has no body and no challenge either.
+    if plugin.strip_failure_response {
+        return response.body(b"").into_action();
+    }
     let headers = s.request_headers();
+    let full = s.path();
+    let mut path = portico::query::path_only(&full);
+    if path.len() > MAX_REALM_PATH {
+        let mut end = MAX_REALM_PATH;
+        while !path.is_char_boundary(end) {
+            end -= 1;
+        }
+        path = path.get(..end).unwrap_or_default();
+    }
     let realm = format!(
         "{}://{}{}",
         headers.scheme().unwrap_or_else(|| "http".into()),
         headers.authority().unwrap_or_default(),
-        portico::query::path_only(&s.path())
+        path
     );
     let challenge = match e {
         JwtError::Missing => format!("Bearer realm=\"{realm}\""),
         _ => format!("Bearer realm=\"{realm}\", error=\"invalid_token\""),
     };
-    let body: &[u8] = if plugin.strip_failure_response {
-        b""
-    } else {
-        e.message().as_bytes()
-    };
-    LocalResponse::new(e.status())
+    response
         .header("www-authenticate", challenge)
         .header("content-type", "text/plain")
-        .body(body)
-        .details("jwt_authn_access_denied")
+        .body(e.message().as_bytes())
         .into_action()
 }
 

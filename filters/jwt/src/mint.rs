@@ -109,6 +109,14 @@ impl Keys {
         format!("{input}.{}", b64(&sig))
     }
 
+    /// Signs a header and a payload given as JSON text, exactly as written
+    /// (duplicate keys, number spellings), with the key `alg` chooses.
+    pub fn sign_raw(&self, alg: &str, header: &str, payload: &str) -> String {
+        let input = format!("{}.{}", b64(header.as_bytes()), b64(payload.as_bytes()));
+        let sig = self.signature(alg, input.as_bytes());
+        format!("{input}.{}", b64(&sig))
+    }
+
     /// A token with the usual header (`alg`, `typ`, `kid`).
     pub fn token(&self, alg: &str, claims: &Value) -> String {
         self.sign(

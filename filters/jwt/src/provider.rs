@@ -3,7 +3,7 @@
 
 use crate::cache::{self, TokenCache, Verified};
 use crate::claims::{self, Policy};
-use crate::config;
+use crate::config::{self, default_clock_skew};
 use crate::error::JwtError;
 use crate::extract::{self, Location};
 use crate::jwks::{self, Key, Limits};
@@ -46,6 +46,7 @@ pub struct Provider {
 }
 
 /// A token this provider accepted.
+#[derive(Clone)]
 pub struct Accepted {
     pub payload_b64: Rc<str>,
     pub claims: Rc<Map<String, Value>>,
@@ -90,7 +91,13 @@ impl Provider {
                     "set `local_jwks` or `remote_jwks`, not both",
                 ))
             }
-            (Some(local), None) => Keys::Local(local_keys(name, local, limits)?),
+            (Some(local), None) => {
+                let keys = local_keys(name, local, limits)?;
+                for warning in jwks::short_hmac_warnings(&keys) {
+                    log::warn!("jwt: provider {name:?}: {warning}");
+                }
+                Keys::Local(keys)
+            }
             (None, Some(raw)) => Keys::Remote(
                 Remote::compile(&at("remote_jwks"), raw, limits)?,
                 Rc::default(),
@@ -114,6 +121,7 @@ impl Provider {
         if p.from_headers.is_empty() && p.from_params.is_empty() && p.from_cookies.is_empty() {
             locations = extract::default_locations();
         }
+        let locations = extract::native_order(locations);
         let payload_header = p
             .forward_payload_header
             .as_deref()
@@ -156,7 +164,12 @@ impl Provider {
                 subjects: p.subjects,
                 require_expiration: p.require_expiration,
                 max_lifetime_secs: p.max_lifetime.map(|d| d.get().as_secs()),
-                clock_skew_secs: i64::from(p.clock_skew_seconds),
+                // As in Envoy, 0 means the default (60 s), not "no tolerance".
+                clock_skew_secs: i64::from(if p.clock_skew_seconds > 0 {
+                    p.clock_skew_seconds
+                } else {
+                    default_clock_skew()
+                }),
             },
             keys,
             cache,
@@ -308,30 +321,4 @@ fn name_path(name: &str) -> String {
     format!("providers.{name}")
 }
 
-/// A claim by dotted path (`realm.roles`), rendered for a header:
-/// strings as they are, numbers and booleans as JSON, lists joined by `,`.
-pub fn claim_value(claims: &Map<String, Value>, path: &str) -> Option<String> {
-    let mut parts = path.split('.');
-    let mut v = claims.get(parts.next()?)?;
-    for p in parts {
-        v = v.get(p)?;
-    }
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        Value::Array(items) => {
-            let strs: Option<Vec<String>> = items
-                .iter()
-                .map(|i| match i {
-                    Value::String(s) => Some(s.clone()),
-                    Value::Number(n) => Some(n.to_string()),
-                    Value::Bool(b) => Some(b.to_string()),
-                    _ => None,
-                })
-                .collect();
-            strs.map(|s| s.join(","))
-        }
-        _ => None,
-    }
-}
+pub use crate::claim_header::claim_value;

@@ -2,7 +2,7 @@
 
 use crate::config;
 use crate::error::JwtError;
-use crate::extract::{self, Found};
+use crate::extract::{self, Found, Location};
 use crate::provider::{Accepted, Provider};
 use portico::{ConfigError, Headers};
 use std::collections::BTreeMap;
@@ -16,8 +16,13 @@ pub enum Requirement {
     },
     Any(Vec<Requirement>),
     All(Vec<Requirement>),
-    AllowMissingOrFailed,
-    AllowMissing,
+    /// `scope`: the providers whose locations are searched; `None` is all.
+    AllowMissingOrFailed {
+        scope: Option<Vec<usize>>,
+    },
+    AllowMissing {
+        scope: Option<Vec<usize>>,
+    },
 }
 
 impl Requirement {
@@ -49,14 +54,48 @@ impl Requirement {
                 ),
             },
             config::Requirement::RequiresAny(list) => {
-                Requirement::Any(Self::list(&format!("{at}.requires_any"), list, names)?)
+                let mut children = Self::list(&format!("{at}.requires_any"), list, names)?;
+                // As in Envoy, `allow_missing*` inside `requires_any` looks
+                // only where its sibling providers look: a token in another
+                // provider's header is not this group's business.
+                let mut siblings = Vec::new();
+                for child in &children {
+                    child.providers(&mut siblings);
+                }
+                for child in &mut children {
+                    if let Requirement::AllowMissing { scope }
+                    | Requirement::AllowMissingOrFailed { scope } = child
+                    {
+                        *scope = Some(siblings.clone());
+                    }
+                }
+                Requirement::Any(children)
             }
             config::Requirement::RequiresAll(list) => {
                 Requirement::All(Self::list(&format!("{at}.requires_all"), list, names)?)
             }
-            config::Requirement::AllowMissingOrFailed(_) => Requirement::AllowMissingOrFailed,
-            config::Requirement::AllowMissing(_) => Requirement::AllowMissing,
+            config::Requirement::AllowMissingOrFailed(_) => {
+                Requirement::AllowMissingOrFailed { scope: None }
+            }
+            config::Requirement::AllowMissing(_) => Requirement::AllowMissing { scope: None },
         })
+    }
+
+    /// Every provider this requirement names, at any depth.
+    fn providers(&self, out: &mut Vec<usize>) {
+        match self {
+            Requirement::Provider { index, .. } => {
+                if !out.contains(index) {
+                    out.push(*index);
+                }
+            }
+            Requirement::Any(list) | Requirement::All(list) => {
+                for r in list {
+                    r.providers(out);
+                }
+            }
+            Requirement::AllowMissing { .. } | Requirement::AllowMissingOrFailed { .. } => {}
+        }
     }
 
     fn list(
@@ -85,7 +124,7 @@ pub struct Evaluation<'a> {
     path: &'a str,
     now: i64,
     found: BTreeMap<usize, Vec<Found>>,
-    verdicts: Vec<(usize, String, Result<(), JwtError>)>,
+    verdicts: Vec<(usize, String, Result<Accepted, JwtError>)>,
     /// Tokens that verified, by provider, for forwarding.
     pub accepted: Vec<(usize, Accepted)>,
     pub cache_hits: u64,
@@ -146,61 +185,97 @@ impl<'a> Evaluation<'a> {
         audiences: Option<&[String]>,
     ) -> Result<(), JwtError> {
         let memo = audiences.is_none();
-        if memo {
-            if let Some((_, _, v)) = self
-                .verdicts
+        let known = if memo {
+            self.verdicts
                 .iter()
                 .find(|(i, t, _)| *i == index && *t == found.token)
-            {
-                return *v;
+                .map(|(_, _, v)| v.clone())
+        } else {
+            None
+        };
+        let result = match known {
+            Some(v) => v,
+            None => {
+                let provider = self.providers.get(index).ok_or(JwtError::NoValidKeys)?;
+                let (result, cache_use) = provider.accept(found, self.now, audiences);
+                match cache_use {
+                    crate::provider::CacheUse::Hit => self.cache_hits += 1,
+                    crate::provider::CacheUse::Miss => self.cache_misses += 1,
+                    crate::provider::CacheUse::Off => {}
+                }
+                if memo {
+                    self.verdicts
+                        .push((index, found.token.clone(), result.clone()));
+                }
+                result
             }
-        }
-        let provider = self.providers.get(index).ok_or(JwtError::NoValidKeys)?;
-        let (result, cache_use) = provider.accept(found, self.now, audiences);
-        match cache_use {
-            crate::provider::CacheUse::Hit => self.cache_hits += 1,
-            crate::provider::CacheUse::Miss => self.cache_misses += 1,
-            crate::provider::CacheUse::Off => {}
-        }
-        let verdict = result.map(|accepted| {
+        };
+        // Each occurrence forwards its claims, as Envoy appends them per token.
+        result.map(|mut accepted| {
+            accepted.location = found.location;
             self.accepted.push((index, accepted));
-        });
-        if memo {
-            self.verdicts.push((index, found.token.clone(), verdict));
-        }
-        verdict
+        })
     }
 
-    /// Every token the provider's locations hold must verify.
+    /// Every token the provider's locations hold must verify. Envoy checks
+    /// the last one found first and stops at the first failure, which is
+    /// then the answer.
     fn provider(&mut self, index: usize, audiences: Option<&[String]>) -> Result<(), JwtError> {
         let tokens = self.tokens(index);
         if tokens.is_empty() {
             return Err(JwtError::Missing);
         }
-        for t in &tokens {
+        for t in tokens.iter().rev() {
             self.check(index, t, audiences)?;
         }
         Ok(())
     }
 
-    /// Each token any provider finds must verify with one of the providers
-    /// that found it; the error reported prefers a provider whose issuer
-    /// the token names. Returns whether any token was present.
-    fn any_present(&mut self) -> Result<bool, JwtError> {
-        let mut groups: Vec<(String, Vec<(usize, Found)>)> = Vec::new();
-        for index in 0..self.providers.len() {
-            for f in self.tokens(index) {
-                match groups.iter_mut().find(|(t, _)| *t == f.token) {
-                    Some((_, g)) => g.push((index, f)),
-                    None => groups.push((f.token.clone(), vec![(index, f)])),
+    /// Every location of every provider, merged as Envoy's shared extractor
+    /// merges them, with the providers (and their location index) that name it.
+    fn all_locations(&self, scope: Option<&[usize]>) -> Vec<(Location, Vec<(usize, usize)>)> {
+        let mut all: Vec<(Location, Vec<(usize, usize)>)> = Vec::new();
+        for (p, provider) in self.providers.iter().enumerate() {
+            if scope.is_some_and(|s| !s.contains(&p)) {
+                continue;
+            }
+            for (l, loc) in provider.locations.iter().enumerate() {
+                match all.iter_mut().find(|(known, _)| known == loc) {
+                    Some((_, owners)) => owners.push((p, l)),
+                    None => all.push((loc.clone(), vec![(p, l)])),
                 }
             }
         }
-        for (_, group) in &groups {
+        let order = extract::native_order(all.iter().map(|(l, _)| l.clone()).collect());
+        order
+            .into_iter()
+            .filter_map(|loc| all.iter().find(|(l, _)| *l == loc).cloned())
+            .collect()
+    }
+
+    /// `allow_missing*`: every token any provider's locations hold, checked
+    /// last to first like Envoy, each with the providers that name its
+    /// location; the error reported prefers a provider whose issuer the
+    /// token names. Unlike Envoy, which answers with the last token checked,
+    /// every token must verify (README, "Differences"). Returns whether any
+    /// token was present.
+    fn any_present(&mut self, scope: Option<&[usize]>) -> Result<bool, JwtError> {
+        let locations = self.all_locations(scope);
+        let plain: Vec<Location> = locations.iter().map(|(l, _)| l.clone()).collect();
+        let found = extract::find(&plain, self.headers, self.path);
+        let mut failure = None;
+        for f in found.iter().rev() {
+            let Some((_, owners)) = locations.get(f.location) else {
+                continue;
+            };
             let mut error = None;
             let mut ok = false;
-            for (index, f) in group {
-                match self.check(*index, f, None) {
+            for (index, at) in owners {
+                let mine = Found {
+                    token: f.token.clone(),
+                    location: *at,
+                };
+                match self.check(*index, &mine, None) {
                     Ok(()) => {
                         ok = true;
                         break;
@@ -212,10 +287,13 @@ impl<'a> Evaluation<'a> {
                 }
             }
             if !ok {
-                return Err(error.unwrap_or(JwtError::UnknownIssuer));
+                failure = Some(error.unwrap_or(JwtError::UnknownIssuer));
             }
         }
-        Ok(!groups.is_empty())
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(!found.is_empty()),
+        }
     }
 
     pub fn evaluate(&mut self, req: &Requirement) -> Result<(), JwtError> {
@@ -237,11 +315,11 @@ impl<'a> Evaluation<'a> {
                 }
                 Err(error)
             }
-            Requirement::AllowMissingOrFailed => {
-                let _ = self.any_present();
+            Requirement::AllowMissingOrFailed { scope } => {
+                let _ = self.any_present(scope.as_deref());
                 Ok(())
             }
-            Requirement::AllowMissing => self.any_present().map(|_| ()),
+            Requirement::AllowMissing { scope } => self.any_present(scope.as_deref()).map(|_| ()),
         }
     }
 }

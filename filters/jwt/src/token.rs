@@ -3,6 +3,7 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 use crate::error::JwtError;
 
@@ -16,7 +17,7 @@ pub struct Jws<'a> {
     pub alg: String,
     pub kid: Option<String>,
     /// `header.payload`, the signed bytes.
-    pub signing_input: &'a str,
+    pub signing_input: Cow<'a, str>,
     /// The payload as sent (base64url), for `forward_payload_header`.
     pub payload_b64: &'a str,
     pub payload: Vec<u8>,
@@ -51,15 +52,17 @@ pub fn parse_jws(text: &str) -> Result<Jws<'_>, JwtError> {
 
 /// The checks in Envoy's order: header, payload (as claims, for a JWT), signature.
 fn split(text: &str, claims: bool) -> Result<(Jws<'_>, Option<Map<String, Value>>), JwtError> {
-    let mut parts = text.split('.');
+    // As Envoy splits: empty sections are skipped (`h..p.s` is `h.p.s`),
+    // and exactly three must remain.
+    let mut parts = text.split('.').filter(|part| !part.is_empty());
     let (Some(h), Some(p), Some(s), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(JwtError::BadFormat);
     };
     let header_bytes = b64(h).ok_or(JwtError::HeaderBadBase64)?;
-    let header: Map<String, Value> =
-        serde_json::from_slice(&header_bytes).map_err(|_| JwtError::HeaderBadJson)?;
+    // Duplicate keys are refused, as Envoy refuses them (`strict_json.rs`).
+    let header = crate::strict_json::object(&header_bytes).ok_or(JwtError::HeaderBadJson)?;
     let alg = match header.get("alg") {
         Some(Value::String(a)) => a.clone(),
         _ => return Err(JwtError::HeaderBadAlg),
@@ -87,16 +90,24 @@ fn split(text: &str, claims: bool) -> Result<(Jws<'_>, Option<Map<String, Value>
     // `jku`, `x5u`, `jwk`, `x5c` are ignored: keys come from configuration only.
     let payload = b64(p).ok_or(JwtError::PayloadBadBase64)?;
     let claims = if claims {
-        let map: Map<String, Value> =
-            serde_json::from_slice(&payload).map_err(|_| JwtError::PayloadBadJson)?;
-        Some(map)
+        Some(crate::strict_json::object(&payload).ok_or(JwtError::PayloadBadJson)?)
     } else {
         None
     };
     let signature = b64(s).ok_or(JwtError::SignatureBadBase64)?;
-    let signing_input = text
-        .get(..h.len() + 1 + p.len())
-        .ok_or(JwtError::BadFormat)?;
+    // The signed bytes are the two sections joined by one dot, whatever
+    // empty sections the text held.
+    let signing_input = match text.get(..h.len() + 1 + p.len()) {
+        Some(prefix)
+            if prefix.starts_with(h)
+                && prefix.ends_with(p)
+                && prefix.len() == h.len() + 1 + p.len()
+                && prefix.as_bytes().get(h.len()) == Some(&b'.') =>
+        {
+            Cow::Borrowed(prefix)
+        }
+        _ => Cow::Owned(format!("{h}.{p}")),
+    };
     let jws = Jws {
         alg,
         kid,

@@ -2,7 +2,7 @@
 
 use crate::error::JwtError;
 use crate::es_nist::{Es384, Es512};
-use crate::jwks::{Family, Key, Material};
+use crate::jwks::{hmac_min_len, Family, Key, Material};
 use crate::rsa_verify::Scheme;
 use crate::token::Jws;
 use jwt_compact::alg::{Ed25519, Hs256, Hs384, Hs512};
@@ -26,7 +26,7 @@ pub fn is_supported(alg: &str) -> bool {
 }
 
 /// Verifies `token` with the keys that may sign it. As in Envoy, a key
-/// matches when its `kid` equals the token's (if the token names one) and
+/// matches when its `kid` equals the token's (if both name one) and
 /// its own `alg`, if it has one, equals the token's; among those, only keys
 /// of the algorithm's family are ever used to verify.
 pub fn verify(token: &Jws<'_>, keys: &[Key]) -> Result<(), JwtError> {
@@ -34,10 +34,12 @@ pub fn verify(token: &Jws<'_>, keys: &[Key]) -> Result<(), JwtError> {
     let mut matched = false;
     for key in keys {
         let alg_differs = key.alg.as_deref().is_some_and(|a| a != token.alg);
-        let kid_differs = token
-            .kid
-            .as_deref()
-            .is_some_and(|kid| key.kid.as_deref() != Some(kid));
+        // Only two non-empty `kid`s that differ rule a key out: a key
+        // without `kid` is tried for every token, as in Envoy.
+        let kid_differs = match (token.kid.as_deref(), key.kid.as_deref()) {
+            (Some(want), Some(have)) => !want.is_empty() && !have.is_empty() && want != have,
+            _ => false,
+        };
         if alg_differs || kid_differs {
             continue;
         }
@@ -73,14 +75,6 @@ fn with<A: Algorithm>(alg: A, key: &A::VerifyingKey, message: &[u8], signature: 
     }
 }
 
-fn hmac_min_len(alg: &str) -> usize {
-    match alg {
-        "HS384" => 48,
-        "HS512" => 64,
-        _ => 32,
-    }
-}
-
 fn check(alg: &str, key: &Key, message: &[u8], signature: &[u8]) -> bool {
     match (&key.material, alg) {
         (Material::Rsa(k), _) => {
@@ -91,7 +85,15 @@ fn check(alg: &str, key: &Key, message: &[u8], signature: &[u8]) -> bool {
         (Material::P521(k), "ES512") => with(Es512, k, message, signature),
         (Material::Ed25519(k), "EdDSA") => with(Ed25519, k, message, signature),
         // RFC 7518 §3.2: an HMAC key must be at least as long as the hash output.
-        (Material::Hmac(k), "HS256" | "HS384" | "HS512") if k.len() < hmac_min_len(alg) => false,
+        (Material::Hmac(k), "HS256" | "HS384" | "HS512") if k.len() < hmac_min_len(alg) => {
+            log::debug!(
+                "jwt: HMAC key {:?} is {} bytes, shorter than {alg} allows ({}); not used",
+                key.kid.as_deref().unwrap_or(""),
+                k.len(),
+                hmac_min_len(alg)
+            );
+            false
+        }
         (Material::Hmac(_), "HS256") => key
             .hs256()
             .is_some_and(|k| with(Hs256, &k, message, signature)),

@@ -94,7 +94,11 @@ fn a_verified_request_carries_claims_and_payload_but_not_the_token() {
     assert_eq!(ex.status(), 200);
     assert_eq!(ex.upstream_header("x-jwt-sub").as_deref(), Some("alice"));
     assert_eq!(ex.upstream_header("x-tenant").as_deref(), Some("acme"));
-    assert_eq!(ex.upstream_header("x-roles").as_deref(), Some("admin,ops"));
+    // A list is base64 of its JSON, as in Envoy: `["admin","ops"]`.
+    assert_eq!(
+        ex.upstream_header("x-roles").as_deref(),
+        Some("WyJhZG1pbiIsIm9wcyJd")
+    );
     assert_eq!(
         ex.upstream_header("authorization"),
         None,
@@ -273,7 +277,13 @@ fn failures_get_envoy_statuses_and_reasons() {
             401,
             "Jwt verification fails",
         ),
-        ("alg none", none, 401, "Jwt header [alg] is not supported"),
+        // The empty signature section is skipped, as Envoy skips it: two sections.
+        (
+            "alg none",
+            none,
+            401,
+            "Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections",
+        ),
         (
             "unknown kid",
             unknown_kid,
@@ -477,7 +487,8 @@ fn provider_time_and_subject_policies() {
     let k = keys();
     let mut p = provider();
     p["require_expiration"] = json!(true);
-    p["clock_skew_seconds"] = json!(0);
+    // 0 would mean the default 60 s, as in Envoy.
+    p["clock_skew_seconds"] = json!(1);
     p["max_lifetime"] = json!("3700s");
     p["subjects"] = json!({"prefix": "al"});
     let host = TestHost::new();
@@ -494,8 +505,8 @@ fn provider_time_and_subject_policies() {
         (401, "Jwt has no expiration, which is required".into())
     );
     let mut c = claims();
-    c["exp"] = json!(NOW - 1);
-    assert_eq!(send(c).1, "Jwt is expired", "no skew");
+    c["exp"] = json!(NOW - 2);
+    assert_eq!(send(c).1, "Jwt is expired", "1 s of skew");
     let mut c = claims();
     c["exp"] = json!(NOW + 7200);
     assert_eq!(send(c).1, "Jwt lifetime is longer than allowed");
@@ -770,7 +781,7 @@ fn the_verified_token_cache_skips_signatures_but_not_expiry() {
     let host = TestHost::new();
     let mut p = provider();
     p["jwt_cache_config"] = json!({"jwt_cache_size": 10});
-    p["clock_skew_seconds"] = json!(0);
+    p["clock_skew_seconds"] = json!(1);
     let vm = vm(&host, &config_with(p));
     let mut c = claims();
     c["exp"] = json!(NOW + 5);
@@ -780,7 +791,7 @@ fn the_verified_token_cache_skips_signatures_but_not_expiry() {
     }
     assert_eq!(host.metric("jwt_authn.jwt_cache_miss"), Some(1));
     assert_eq!(host.metric("jwt_authn.jwt_cache_hit"), Some(2));
-    host.advance(std::time::Duration::from_secs(6));
+    host.advance(std::time::Duration::from_secs(7));
     let ex = with_bearer(&vm, &token);
     assert_eq!(
         (ex.status(), ex.body()),
