@@ -1383,6 +1383,51 @@ fn hostile_cases(k: &Keys) -> Vec<Hostile> {
             &[],
         ),
     ]);
+    // Whitespace inside tokens (a query parameter can carry any byte).
+    let (gi, gs) = g.rsplit_once('.').unwrap();
+    let (gs1, gs2) = gs.split_at(20);
+    cases.extend([
+        hostile(
+            "param token with a trailing space",
+            &format!("/data?access_token={g}%20"),
+            &[],
+        ),
+        hostile(
+            "param token with a trailing newline",
+            &format!("/data?access_token={g}%0A"),
+            &[],
+        ),
+        hostile(
+            "param token with a trailing tab",
+            &format!("/data?access_token={g}%09"),
+            &[],
+        ),
+        hostile(
+            "param token with a space inside the signature",
+            &format!("/data?access_token={gi}.{gs1}%20{gs2}"),
+            &[],
+        ),
+        hostile(
+            "param token with a newline inside the signature",
+            &format!("/data?access_token={gi}.{gs1}%0D%0A{gs2}"),
+            &[],
+        ),
+        hostile(
+            "param token with a leading space",
+            &format!("/data?access_token=%20{g}"),
+            &[],
+        ),
+        hostile(
+            "param token with padding on the signature",
+            &format!("/data?access_token={g}%3D%3D"),
+            &[],
+        ),
+        hostile(
+            "param token with a plus in the signature",
+            &format!("/data?access_token={gi}.{gs1}%2B{gs2}"),
+            &[],
+        ),
+    ]);
     // Tokens at another provider's location under allow_missing.
     let none = format!(
         "{}.{}.",
@@ -1550,7 +1595,8 @@ fn hostile_requests_get_the_same_answers_as_native() {
         body_differences,
         [
             "bearer with trailing junk",
-            "cookie value with a leading space"
+            "cookie value with a leading space",
+            "param token with a leading space"
         ]
     );
 }
@@ -1604,6 +1650,18 @@ const DELIBERATE: &[(&str, (u16, Option<&str>))] = &[
     ("json: trailing comma", (401, None)),
     ("json: single quotes", (401, None)),
     ("json: control character in a string", (401, None)),
+    // Envoy's base64 decoder skips whitespace anywhere and accepts `=`
+    // padding; Portico's base64url is strict (RFC 7515 §2), so a token is
+    // exactly the bytes that were signed and that the upstream receives.
+    ("param token with a trailing space", (401, None)),
+    ("param token with a trailing newline", (401, None)),
+    ("param token with a trailing tab", (401, None)),
+    ("param token with a space inside the signature", (401, None)),
+    (
+        "param token with a newline inside the signature",
+        (401, None),
+    ),
+    ("param token with padding on the signature", (401, None)),
 ];
 
 /// Issue 15, item 8: an HMAC key shorter than the hash output is never used
