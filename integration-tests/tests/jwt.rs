@@ -514,6 +514,8 @@ fn hostile_config(keys: &Keys) -> Value {
             {"match": {"prefix": "/nokid"}, "requires": {"provider_name": "nokid"}},
             {"match": {"prefix": "/noskew"}, "requires": {"provider_name": "noskew"}},
             {"match": {"prefix": "/audp"}, "requires": {"provider_name": "audp"}},
+            {"match": {"prefix": "/anyof"}, "requires": {"requires_any": {"requirements": [{"provider_name": "main"}, {"provider_name": "fwd"}]}}},
+            {"match": {"prefix": "/allof"}, "requires": {"requires_all": {"requirements": [{"provider_name": "main"}, {"provider_name": "fwd"}]}}},
             {"match": {"prefix": "/optional"}, "requires": {"requires_any": {"requirements": [{"provider_name": "main"}, {"allow_missing": {}}]}}},
             {"match": {"prefix": "/amf"}, "requires": {"allow_missing_or_failed": {}}},
             {"match": {"prefix": "/am"}, "requires": {"allow_missing": {}}},
@@ -1383,6 +1385,65 @@ fn hostile_cases(k: &Keys) -> Vec<Hostile> {
             &[],
         ),
     ]);
+    // requires_any / requires_all: which child's failure answers.
+    let expired = main_exp(&(now - 600).to_string(), "");
+    for route in ["/anyof", "/allof"] {
+        cases.extend([
+            hostile(
+                &format!("{route}: expired main, forged fwd"),
+                route,
+                &[
+                    ("authorization", &bearer(&expired)),
+                    ("x-token", &format!("Token {fwf}")),
+                ],
+            ),
+            hostile(
+                &format!("{route}: forged main, expired-free good fwd"),
+                route,
+                &[
+                    ("authorization", &bearer(&f)),
+                    ("x-token", &format!("Token {fw}")),
+                ],
+            ),
+            hostile(
+                &format!("{route}: good main, forged fwd"),
+                route,
+                &[
+                    ("authorization", &bearer(&g)),
+                    ("x-token", &format!("Token {fwf}")),
+                ],
+            ),
+            hostile(
+                &format!("{route}: good main, no fwd"),
+                route,
+                &[("authorization", &bearer(&g))],
+            ),
+            hostile(
+                &format!("{route}: no main, forged fwd"),
+                route,
+                &[("x-token", &format!("Token {fwf}"))],
+            ),
+            hostile(
+                &format!("{route}: both good"),
+                route,
+                &[
+                    ("authorization", &bearer(&g)),
+                    ("x-token", &format!("Token {fw}")),
+                ],
+            ),
+            hostile(&format!("{route}: nothing"), route, &[]),
+            hostile(
+                &format!("{route}: forged main, no fwd"),
+                route,
+                &[("authorization", &bearer(&f))],
+            ),
+            hostile(
+                &format!("{route}: expired main, no fwd"),
+                route,
+                &[("authorization", &bearer(&expired))],
+            ),
+        ]);
+    }
     // Whitespace inside tokens (a query parameter can carry any byte).
     let (gi, gs) = g.rsplit_once('.').unwrap();
     let (gs1, gs2) = gs.split_at(20);
