@@ -497,6 +497,11 @@ fn hostile_config(keys: &Keys) -> Value {
                 "audiences": ["api"],
                 "local_jwks": {"inline_string": jwks.to_string()}
             },
+            "life": {
+                "issuer": "https://life.example",
+                "local_jwks": {"inline_string": jwks.to_string()},
+                "max_lifetime": "3600s"
+            },
             "noskew": {
                 "issuer": "https://noskew.example",
                 "local_jwks": {"inline_string": jwks.to_string()},
@@ -514,6 +519,7 @@ fn hostile_config(keys: &Keys) -> Value {
             {"match": {"prefix": "/nokid"}, "requires": {"provider_name": "nokid"}},
             {"match": {"prefix": "/noskew"}, "requires": {"provider_name": "noskew"}},
             {"match": {"prefix": "/audp"}, "requires": {"provider_name": "audp"}},
+            {"match": {"prefix": "/life"}, "requires": {"provider_name": "life"}},
             {"match": {"prefix": "/anyof"}, "requires": {"requires_any": {"requirements": [{"provider_name": "main"}, {"provider_name": "fwd"}]}}},
             {"match": {"prefix": "/allof"}, "requires": {"requires_all": {"requirements": [{"provider_name": "main"}, {"provider_name": "fwd"}]}}},
             {"match": {"prefix": "/optional"}, "requires": {"requires_any": {"requirements": [{"provider_name": "main"}, {"allow_missing": {}}]}}},
@@ -1444,6 +1450,50 @@ fn hostile_cases(k: &Keys) -> Vec<Hostile> {
             ),
         ]);
     }
+    // max_lifetime.
+    let life = |claims: &str| rs(h, &format!(r#"{{"iss":"https://life.example"{claims}}}"#));
+    for (what, claims) in [
+        (
+            "lifetime: within",
+            format!(r#","iat":{},"exp":{}"#, now - 10, now + 3000),
+        ),
+        (
+            "lifetime: too long",
+            format!(r#","iat":{},"exp":{}"#, now - 10, now + 4000),
+        ),
+        (
+            "lifetime: no iat, nbf within",
+            format!(r#","nbf":{},"exp":{}"#, now - 10, now + 3000),
+        ),
+        (
+            "lifetime: no iat, nbf too long",
+            format!(r#","nbf":{},"exp":{}"#, now - 10, now + 4000),
+        ),
+        (
+            "lifetime: no iat, no nbf",
+            format!(r#","exp":{}"#, now + 3000),
+        ),
+        ("lifetime: no exp", format!(r#","iat":{}"#, now - 10)),
+        (
+            "lifetime: iat after exp",
+            format!(r#","iat":{},"exp":{}"#, now + 100, now + 50),
+        ),
+        (
+            "lifetime: iat and nbf disagree",
+            format!(
+                r#","iat":{},"nbf":{},"exp":{}"#,
+                now - 4000,
+                now - 10,
+                now + 3000
+            ),
+        ),
+    ] {
+        cases.push(hostile(
+            what,
+            "/life",
+            &[("authorization", &bearer(&life(&claims)))],
+        ));
+    }
     // Whitespace inside tokens (a query parameter can carry any byte).
     let (gi, gs) = g.rsplit_once('.').unwrap();
     let (gs1, gs2) = gs.split_at(20);
@@ -1657,6 +1707,9 @@ fn hostile_requests_get_the_same_answers_as_native() {
         [
             "bearer with trailing junk",
             "cookie value with a leading space",
+            "lifetime: too long",
+            "lifetime: no iat, nbf too long",
+            "lifetime: no exp",
             "param token with a leading space"
         ]
     );
