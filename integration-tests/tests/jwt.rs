@@ -502,6 +502,12 @@ fn hostile_config(keys: &Keys) -> Value {
                 "local_jwks": {"inline_string": jwks.to_string()},
                 "max_lifetime": "3600s"
             },
+            "reqexp": {
+                "issuer": "https://reqexp.example",
+                "local_jwks": {"inline_string": jwks.to_string()},
+                "require_expiration": true,
+                "audiences": ["https://api.example/"]
+            },
             "noskew": {
                 "issuer": "https://noskew.example",
                 "local_jwks": {"inline_string": jwks.to_string()},
@@ -519,6 +525,7 @@ fn hostile_config(keys: &Keys) -> Value {
             {"match": {"prefix": "/nokid"}, "requires": {"provider_name": "nokid"}},
             {"match": {"prefix": "/noskew"}, "requires": {"provider_name": "noskew"}},
             {"match": {"prefix": "/audp"}, "requires": {"provider_name": "audp"}},
+            {"match": {"prefix": "/reqexp"}, "requires": {"provider_name": "reqexp"}},
             {"match": {"prefix": "/life"}, "requires": {"provider_name": "life"}},
             {"match": {"prefix": "/anyof"}, "requires": {"requires_any": {"requirements": [{"provider_name": "main"}, {"provider_name": "fwd"}]}}},
             {"match": {"prefix": "/allof"}, "requires": {"requires_all": {"requirements": [{"provider_name": "main"}, {"provider_name": "fwd"}]}}},
@@ -1494,6 +1501,53 @@ fn hostile_cases(k: &Keys) -> Vec<Hostile> {
             &[("authorization", &bearer(&life(&claims)))],
         ));
     }
+    // require_expiration and audiences.
+    let reqexp = |claims: &str| rs(h, &format!(r#"{{"iss":"https://reqexp.example"{claims}}}"#));
+    let later = now + 600;
+    for (what, claims) in [
+        (
+            "require_expiration: exp 0",
+            r#","exp":0,"aud":"api.example""#.to_string(),
+        ),
+        (
+            "require_expiration: exp 0.5",
+            r#","exp":0.5,"aud":"api.example""#.to_string(),
+        ),
+        (
+            "require_expiration: no exp",
+            r#","aud":"api.example""#.to_string(),
+        ),
+        (
+            "audience: scheme and slash dropped",
+            format!(r#","exp":{later},"aud":"http://api.example""#),
+        ),
+        (
+            "audience: list with one match",
+            format!(r#","exp":{later},"aud":["x","api.example/"]"#),
+        ),
+        (
+            "audience: empty list",
+            format!(r#","exp":{later},"aud":[]"#),
+        ),
+        (
+            "audience: case differs",
+            format!(r#","exp":{later},"aud":"API.example""#),
+        ),
+        (
+            "audience: two slashes",
+            format!(r#","exp":{later},"aud":"api.example//""#),
+        ),
+        (
+            "audience: other scheme",
+            format!(r#","exp":{later},"aud":"ftp://api.example""#),
+        ),
+    ] {
+        cases.push(hostile(
+            what,
+            "/reqexp",
+            &[("authorization", &bearer(&reqexp(&claims)))],
+        ));
+    }
     // Whitespace inside tokens (a query parameter can carry any byte).
     let (gi, gs) = g.rsplit_once('.').unwrap();
     let (gs1, gs2) = gs.split_at(20);
@@ -1699,7 +1753,8 @@ fn hostile_requests_get_the_same_answers_as_native() {
         disagreements.join("\n")
     );
     assert_eq!(deliberate_seen.len(), DELIBERATE.len());
-    // Strict base64url: `Bearer <jwt> junk` and a cookie value starting
+    // Bodies Portico words more precisely (README, "Differences"), then
+    // strict base64url: `Bearer <jwt> junk` and a cookie value starting
     // with a space fail on the encoding in Portico, on the signature in
     // Envoy, whose decoder skips spaces (same status and challenge).
     assert_eq!(
@@ -1710,6 +1765,9 @@ fn hostile_requests_get_the_same_answers_as_native() {
             "lifetime: too long",
             "lifetime: no iat, nbf too long",
             "lifetime: no exp",
+            "require_expiration: exp 0",
+            "require_expiration: exp 0.5",
+            "require_expiration: no exp",
             "param token with a leading space"
         ]
     );
