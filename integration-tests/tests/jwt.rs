@@ -497,6 +497,17 @@ fn hostile_config(keys: &Keys) -> Value {
                 "audiences": ["api"],
                 "local_jwks": {"inline_string": jwks.to_string()}
             },
+            "life": {
+                "issuer": "https://life.example",
+                "local_jwks": {"inline_string": jwks.to_string()},
+                "max_lifetime": "3600s"
+            },
+            "reqexp": {
+                "issuer": "https://reqexp.example",
+                "local_jwks": {"inline_string": jwks.to_string()},
+                "require_expiration": true,
+                "audiences": ["https://api.example/"]
+            },
             "noskew": {
                 "issuer": "https://noskew.example",
                 "local_jwks": {"inline_string": jwks.to_string()},
@@ -514,6 +525,10 @@ fn hostile_config(keys: &Keys) -> Value {
             {"match": {"prefix": "/nokid"}, "requires": {"provider_name": "nokid"}},
             {"match": {"prefix": "/noskew"}, "requires": {"provider_name": "noskew"}},
             {"match": {"prefix": "/audp"}, "requires": {"provider_name": "audp"}},
+            {"match": {"prefix": "/reqexp"}, "requires": {"provider_name": "reqexp"}},
+            {"match": {"prefix": "/life"}, "requires": {"provider_name": "life"}},
+            {"match": {"prefix": "/anyof"}, "requires": {"requires_any": {"requirements": [{"provider_name": "main"}, {"provider_name": "fwd"}]}}},
+            {"match": {"prefix": "/allof"}, "requires": {"requires_all": {"requirements": [{"provider_name": "main"}, {"provider_name": "fwd"}]}}},
             {"match": {"prefix": "/optional"}, "requires": {"requires_any": {"requirements": [{"provider_name": "main"}, {"allow_missing": {}}]}}},
             {"match": {"prefix": "/amf"}, "requires": {"allow_missing_or_failed": {}}},
             {"match": {"prefix": "/am"}, "requires": {"allow_missing": {}}},
@@ -1383,6 +1398,201 @@ fn hostile_cases(k: &Keys) -> Vec<Hostile> {
             &[],
         ),
     ]);
+    // requires_any / requires_all: which child's failure answers.
+    let expired = main_exp(&(now - 600).to_string(), "");
+    for route in ["/anyof", "/allof"] {
+        cases.extend([
+            hostile(
+                &format!("{route}: expired main, forged fwd"),
+                route,
+                &[
+                    ("authorization", &bearer(&expired)),
+                    ("x-token", &format!("Token {fwf}")),
+                ],
+            ),
+            hostile(
+                &format!("{route}: forged main, expired-free good fwd"),
+                route,
+                &[
+                    ("authorization", &bearer(&f)),
+                    ("x-token", &format!("Token {fw}")),
+                ],
+            ),
+            hostile(
+                &format!("{route}: good main, forged fwd"),
+                route,
+                &[
+                    ("authorization", &bearer(&g)),
+                    ("x-token", &format!("Token {fwf}")),
+                ],
+            ),
+            hostile(
+                &format!("{route}: good main, no fwd"),
+                route,
+                &[("authorization", &bearer(&g))],
+            ),
+            hostile(
+                &format!("{route}: no main, forged fwd"),
+                route,
+                &[("x-token", &format!("Token {fwf}"))],
+            ),
+            hostile(
+                &format!("{route}: both good"),
+                route,
+                &[
+                    ("authorization", &bearer(&g)),
+                    ("x-token", &format!("Token {fw}")),
+                ],
+            ),
+            hostile(&format!("{route}: nothing"), route, &[]),
+            hostile(
+                &format!("{route}: forged main, no fwd"),
+                route,
+                &[("authorization", &bearer(&f))],
+            ),
+            hostile(
+                &format!("{route}: expired main, no fwd"),
+                route,
+                &[("authorization", &bearer(&expired))],
+            ),
+        ]);
+    }
+    // max_lifetime.
+    let life = |claims: &str| rs(h, &format!(r#"{{"iss":"https://life.example"{claims}}}"#));
+    for (what, claims) in [
+        (
+            "lifetime: within",
+            format!(r#","iat":{},"exp":{}"#, now - 10, now + 3000),
+        ),
+        (
+            "lifetime: too long",
+            format!(r#","iat":{},"exp":{}"#, now - 10, now + 4000),
+        ),
+        (
+            "lifetime: no iat, nbf within",
+            format!(r#","nbf":{},"exp":{}"#, now - 10, now + 3000),
+        ),
+        (
+            "lifetime: no iat, nbf too long",
+            format!(r#","nbf":{},"exp":{}"#, now - 10, now + 4000),
+        ),
+        (
+            "lifetime: no iat, no nbf",
+            format!(r#","exp":{}"#, now + 3000),
+        ),
+        ("lifetime: no exp", format!(r#","iat":{}"#, now - 10)),
+        (
+            "lifetime: iat after exp",
+            format!(r#","iat":{},"exp":{}"#, now + 100, now + 50),
+        ),
+        (
+            "lifetime: iat and nbf disagree",
+            format!(
+                r#","iat":{},"nbf":{},"exp":{}"#,
+                now - 4000,
+                now - 10,
+                now + 3000
+            ),
+        ),
+    ] {
+        cases.push(hostile(
+            what,
+            "/life",
+            &[("authorization", &bearer(&life(&claims)))],
+        ));
+    }
+    // require_expiration and audiences.
+    let reqexp = |claims: &str| rs(h, &format!(r#"{{"iss":"https://reqexp.example"{claims}}}"#));
+    let later = now + 600;
+    for (what, claims) in [
+        (
+            "require_expiration: exp 0",
+            r#","exp":0,"aud":"api.example""#.to_string(),
+        ),
+        (
+            "require_expiration: exp 0.5",
+            r#","exp":0.5,"aud":"api.example""#.to_string(),
+        ),
+        (
+            "require_expiration: no exp",
+            r#","aud":"api.example""#.to_string(),
+        ),
+        (
+            "audience: scheme and slash dropped",
+            format!(r#","exp":{later},"aud":"http://api.example""#),
+        ),
+        (
+            "audience: list with one match",
+            format!(r#","exp":{later},"aud":["x","api.example/"]"#),
+        ),
+        (
+            "audience: empty list",
+            format!(r#","exp":{later},"aud":[]"#),
+        ),
+        (
+            "audience: case differs",
+            format!(r#","exp":{later},"aud":"API.example""#),
+        ),
+        (
+            "audience: two slashes",
+            format!(r#","exp":{later},"aud":"api.example//""#),
+        ),
+        (
+            "audience: other scheme",
+            format!(r#","exp":{later},"aud":"ftp://api.example""#),
+        ),
+    ] {
+        cases.push(hostile(
+            what,
+            "/reqexp",
+            &[("authorization", &bearer(&reqexp(&claims)))],
+        ));
+    }
+    // Whitespace inside tokens (a query parameter can carry any byte).
+    let (gi, gs) = g.rsplit_once('.').unwrap();
+    let (gs1, gs2) = gs.split_at(20);
+    cases.extend([
+        hostile(
+            "param token with a trailing space",
+            &format!("/data?access_token={g}%20"),
+            &[],
+        ),
+        hostile(
+            "param token with a trailing newline",
+            &format!("/data?access_token={g}%0A"),
+            &[],
+        ),
+        hostile(
+            "param token with a trailing tab",
+            &format!("/data?access_token={g}%09"),
+            &[],
+        ),
+        hostile(
+            "param token with a space inside the signature",
+            &format!("/data?access_token={gi}.{gs1}%20{gs2}"),
+            &[],
+        ),
+        hostile(
+            "param token with a newline inside the signature",
+            &format!("/data?access_token={gi}.{gs1}%0D%0A{gs2}"),
+            &[],
+        ),
+        hostile(
+            "param token with a leading space",
+            &format!("/data?access_token=%20{g}"),
+            &[],
+        ),
+        hostile(
+            "param token with padding on the signature",
+            &format!("/data?access_token={g}%3D%3D"),
+            &[],
+        ),
+        hostile(
+            "param token with a plus in the signature",
+            &format!("/data?access_token={gi}.{gs1}%2B{gs2}"),
+            &[],
+        ),
+    ]);
     // Tokens at another provider's location under allow_missing.
     let none = format!(
         "{}.{}.",
@@ -1543,14 +1753,22 @@ fn hostile_requests_get_the_same_answers_as_native() {
         disagreements.join("\n")
     );
     assert_eq!(deliberate_seen.len(), DELIBERATE.len());
-    // Strict base64url: `Bearer <jwt> junk` and a cookie value starting
+    // Bodies Portico words more precisely (README, "Differences"), then
+    // strict base64url: `Bearer <jwt> junk` and a cookie value starting
     // with a space fail on the encoding in Portico, on the signature in
     // Envoy, whose decoder skips spaces (same status and challenge).
     assert_eq!(
         body_differences,
         [
             "bearer with trailing junk",
-            "cookie value with a leading space"
+            "cookie value with a leading space",
+            "lifetime: too long",
+            "lifetime: no iat, nbf too long",
+            "lifetime: no exp",
+            "require_expiration: exp 0",
+            "require_expiration: exp 0.5",
+            "require_expiration: no exp",
+            "param token with a leading space"
         ]
     );
 }
@@ -1604,6 +1822,18 @@ const DELIBERATE: &[(&str, (u16, Option<&str>))] = &[
     ("json: trailing comma", (401, None)),
     ("json: single quotes", (401, None)),
     ("json: control character in a string", (401, None)),
+    // Envoy's base64 decoder skips whitespace anywhere and accepts `=`
+    // padding; Portico's base64url is strict (RFC 7515 §2), so a token is
+    // exactly the bytes that were signed and that the upstream receives.
+    ("param token with a trailing space", (401, None)),
+    ("param token with a trailing newline", (401, None)),
+    ("param token with a trailing tab", (401, None)),
+    ("param token with a space inside the signature", (401, None)),
+    (
+        "param token with a newline inside the signature",
+        (401, None),
+    ),
+    ("param token with padding on the signature", (401, None)),
 ];
 
 /// Issue 15, item 8: an HMAC key shorter than the hash output is never used

@@ -150,10 +150,11 @@ impl Policy {
             }
             _ => {}
         }
+        // As in Envoy: the lifetime runs from `nbf`, else from `iat`; with
+        // neither (or an `exp` before them) there is nothing to measure.
         if let (Some(max), Some(exp)) = (self.max_lifetime_secs, r.exp) {
-            let start = r.iat.or(r.nbf).ok_or(JwtError::LifetimeTooLong)?;
-            let lifetime = exp.checked_sub(start).ok_or(JwtError::LifetimeTooLong)?;
-            if lifetime > max {
+            let start = r.nbf.filter(|n| *n != 0).or(r.iat.filter(|i| *i != 0));
+            if start.is_some_and(|start| exp.saturating_sub(start) > max) {
                 return Err(JwtError::LifetimeTooLong);
             }
         }

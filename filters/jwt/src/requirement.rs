@@ -307,10 +307,10 @@ impl<'a> Evaluation<'a> {
                 for r in list {
                     match self.evaluate(r) {
                         Ok(()) => return Ok(()),
-                        // A missing token is the least telling failure.
+                        // As in Envoy: the last failure other than a
+                        // missing token answers.
                         Err(JwtError::Missing) => {}
-                        Err(e) if error == JwtError::Missing => error = e,
-                        Err(_) => {}
+                        Err(e) => error = e,
                     }
                 }
                 Err(error)
