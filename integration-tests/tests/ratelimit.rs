@@ -145,6 +145,13 @@ fn tokens_come_back_after_the_fill_interval() {
             .render(),
         2,
     );
+    // Issue 15 item 13: Envoy's wasm host serves WASI's monotonic clock,
+    // and buckets refill on it (as native's do), not on wall time.
+    assert!(
+        envoy.log().contains("refill on Envoy's monotonic clock"),
+        "{}",
+        envoy.log()
+    );
     assert_eq!(count(&burst(&envoy, "main", 8, 40, no_headers), 200), 4);
     let limited = envoy.get("main", "/x").send();
     assert_eq!(limited.status, 429);
