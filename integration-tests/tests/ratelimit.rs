@@ -243,6 +243,37 @@ fn same_default_bucket_same_verdicts_as_native_local_ratelimit() {
     }
 }
 
+/// difffuzz finding 5: a bucket of 1 000 000 tokens an hour started with
+/// 498 975 (the empty point saturated at the clock's origin). Native is the
+/// oracle for the first answers.
+#[test]
+fn a_huge_bucket_starts_full_like_native() {
+    let upstream = Upstream::start();
+    let huge = json!({
+        "stat_prefix": "huge",
+        "token_bucket": {"max_tokens": 1_000_000, "tokens_per_fill": 1, "fill_interval": "3600s"},
+        "enable_x_ratelimit_headers": "DRAFT_VERSION_03"
+    });
+    let envoy = Envoy::start(
+        &Bootstrap::new(upstream.port())
+            .listener("native", vec![native_filter(&huge)])
+            .listener("portico", vec![portico_filter(&huge)])
+            .render(),
+        2,
+    );
+    for listener in ["native", "portico"] {
+        for remaining in ["999999", "999998"] {
+            let reply = envoy.get(listener, "/").send();
+            assert_eq!(reply.status, 200, "{listener}");
+            assert_eq!(
+                reply.header("x-ratelimit-remaining"),
+                Some(remaining),
+                "{listener}"
+            );
+        }
+    }
+}
+
 #[test]
 fn a_flood_of_distinct_keys_keeps_memory_bounded() {
     let upstream = Upstream::start();
