@@ -145,6 +145,13 @@ fn tokens_come_back_after_the_fill_interval() {
             .render(),
         2,
     );
+    // Issue 15 item 13: Envoy's wasm host serves WASI's monotonic clock,
+    // and buckets refill on it (as native's do), not on wall time.
+    assert!(
+        envoy.log().contains("refill on Envoy's monotonic clock"),
+        "{}",
+        envoy.log()
+    );
     assert_eq!(count(&burst(&envoy, "main", 8, 40, no_headers), 200), 4);
     let limited = envoy.get("main", "/x").send();
     assert_eq!(limited.status, 429);
@@ -233,6 +240,37 @@ fn same_default_bucket_same_verdicts_as_native_local_ratelimit() {
             );
         }
         std::thread::sleep(Duration::from_millis(1200));
+    }
+}
+
+/// difffuzz finding 5: a bucket of 1 000 000 tokens an hour started with
+/// 498 975 (the empty point saturated at the clock's origin). Native is the
+/// oracle for the first answers.
+#[test]
+fn a_huge_bucket_starts_full_like_native() {
+    let upstream = Upstream::start();
+    let huge = json!({
+        "stat_prefix": "huge",
+        "token_bucket": {"max_tokens": 1_000_000, "tokens_per_fill": 1, "fill_interval": "3600s"},
+        "enable_x_ratelimit_headers": "DRAFT_VERSION_03"
+    });
+    let envoy = Envoy::start(
+        &Bootstrap::new(upstream.port())
+            .listener("native", vec![native_filter(&huge)])
+            .listener("portico", vec![portico_filter(&huge)])
+            .render(),
+        2,
+    );
+    for listener in ["native", "portico"] {
+        for remaining in ["999999", "999998"] {
+            let reply = envoy.get(listener, "/").send();
+            assert_eq!(reply.status, 200, "{listener}");
+            assert_eq!(
+                reply.header("x-ratelimit-remaining"),
+                Some(remaining),
+                "{listener}"
+            );
+        }
     }
 }
 

@@ -17,6 +17,15 @@ pub fn now_ns(env: &Env<'_>) -> u64 {
     monotonic().unwrap_or_else(|| u64::try_from(env.unix_nanos()).unwrap_or(u64::MAX))
 }
 
+/// Which clock buckets run on here, for the log.
+pub fn source() -> &'static str {
+    if monotonic().is_some() {
+        "Envoy's monotonic clock"
+    } else {
+        "wall time"
+    }
+}
+
 #[cfg(target_os = "wasi")]
 fn monotonic() -> Option<u64> {
     // SAFETY: a WASI import with no pointer arguments; the crate's wrapper

@@ -42,7 +42,7 @@ pub struct Config {
     #[serde(default)]
     local_cluster_rate_limit: Option<IgnoredAny>,
     #[serde(default)]
-    always_consume_default_token_bucket: Option<IgnoredAny>,
+    always_consume_default_token_bucket: Option<bool>,
     #[serde(default)]
     rate_limited_as_resource_exhausted: Option<IgnoredAny>,
     #[serde(default)]
@@ -254,10 +254,6 @@ impl Config {
                 self.local_cluster_rate_limit.is_some(),
             ),
             (
-                "always_consume_default_token_bucket",
-                self.always_consume_default_token_bucket.is_some(),
-            ),
-            (
                 "rate_limited_as_resource_exhausted",
                 self.rate_limited_as_resource_exhausted.is_some(),
             ),
@@ -271,6 +267,14 @@ impl Config {
         ];
         if let Some((field, _)) = unsupported.iter().find(|(_, set)| *set) {
             return Err(ConfigError::at(*field, "is not supported by Portico"));
+        }
+        if self.always_consume_default_token_bucket == Some(true) {
+            return Err(ConfigError::at(
+                "always_consume_default_token_bucket",
+                "`true` is not supported by Portico: a request a `descriptors` rule claims \
+                 takes a token from that rule's bucket only, never from the default bucket \
+                 (native's `false`); set `false` or leave it out",
+            ));
         }
         if self.local_rate_limit_per_downstream_connection {
             return Err(ConfigError::at(

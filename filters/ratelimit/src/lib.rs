@@ -154,10 +154,12 @@ impl Plugin for RateLimiter {
             plugin.sweep_from.set(next);
         });
         log::info!(
-            "ratelimit: {} descriptor rules, default bucket {}, {} slots, enforced {enforced}",
+            "ratelimit: {} descriptor rules, default bucket {}, {} slots, enforced {enforced}, \
+             refill on {}",
             rules.len(),
             if has_default { "on" } else { "off" },
-            config.max_buckets
+            config.max_buckets,
+            clock::source()
         );
         Ok(RateLimiter {
             rules,

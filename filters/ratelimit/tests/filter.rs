@@ -524,6 +524,23 @@ fn the_clock_stepping_back_an_hour_counts_as_no_time_passed() {
     assert_eq!(passed(&vm, "/", &[("x-k", "k")], 200), 100);
 }
 
+/// difffuzz finding 5: with a bucket of more tokens than the clock had
+/// intervals to fill since its origin, a new bucket started part-empty
+/// (1 000 000 per hour: 498 975 remaining on the first request).
+#[test]
+fn a_huge_bucket_starts_full() {
+    let host = TestHost::new();
+    let mut config = default_bucket(1_000_000, 1, "3600s");
+    config["enable_x_ratelimit_headers"] = json!("DRAFT_VERSION_03");
+    config["always_consume_default_token_bucket"] = json!(false);
+    let vm = vm(&host, &config);
+    let first = vm.get("/").send();
+    assert_eq!(
+        first.response_header("x-ratelimit-remaining").as_deref(),
+        Some("999999")
+    );
+}
+
 #[test]
 fn disabled_filter_does_nothing() {
     let host = TestHost::new();
@@ -550,7 +567,7 @@ fn refusals_name_the_json_path() {
         (json!({"stat_prefix": "rl", "token_bucket": bucket, "filter_enforced": {"default_value": {"numerator": 50}}}), "filter_enforced.default_value.numerator: Portico applies a limit to all requests or none"),
         (json!({"stat_prefix": "rl", "token_bucket": bucket, "status": {"code": 200}}), "status.code: 200 is not a 4xx or 5xx status"),
         (json!({"stat_prefix": "rl", "token_bucket": bucket, "max_buckets": 0}), "max_buckets: must be between 1 and"),
-        (json!({"stat_prefix": "rl", "token_bucket": bucket, "always_consume_default_token_bucket": true}), "always_consume_default_token_bucket: is not supported"),
+        (json!({"stat_prefix": "rl", "token_bucket": bucket, "always_consume_default_token_bucket": true}), "always_consume_default_token_bucket: `true` is not supported by Portico"),
         (json!({"stat_prefix": "rl", "token_bucket": bucket, "enable_x_ratelimit_headers": "DRAFT_VERSION_99"}), "enable_x_ratelimit_headers: unknown variant"),
         (json!({"stat_prefix": "rl", "token_bucket": bucket, "response_headers_to_add": [{"header": {"key": "bad key", "value": "v"}}]}), "response_headers_to_add[0].header.key"),
         (json!({"stat_prefix": "rl", "descriptors": [{"actions": [{"masked_remote_address": {"v4_prefix_mask_len": 33}}], "token_bucket": bucket}]}), "descriptors[0].actions[0].masked_remote_address.v4_prefix_mask_len: prefix length 33 is out of range: 0 to 32 bits"),
