@@ -37,7 +37,7 @@ mod state;
 mod stream;
 
 pub use state::{LocalReply, LogLine, PendingCall};
-pub use stream::{Exchange, Request, TestStream};
+pub use stream::{Exchange, Held, Request, TestStream};
 
 use crate::config::ConfigError;
 use crate::filter::Plugin;

@@ -23,6 +23,14 @@ pub struct TestStream<P: Plugin> {
     upstream_body: Vec<u8>,
     client_body: Vec<u8>,
     done: bool,
+    /// The filter's local reply was delivered (through the response phases
+    /// or straight to the client).
+    local_applied: bool,
+    /// The response headers went to the client (their phase continued).
+    pub(crate) response_headers_sent: bool,
+    /// A local reply asked for after the response headers went to the
+    /// client: Envoy resets the stream.
+    reset: bool,
 }
 
 fn pairs(headers: &[(&str, &str)]) -> Vec<(String, Vec<u8>)> {
@@ -56,6 +64,9 @@ impl<P: Plugin> TestStream<P> {
             upstream_body: Vec::new(),
             client_body: Vec::new(),
             done: false,
+            local_applied: false,
+            response_headers_sent: false,
+            reset: false,
         }
     }
 
@@ -127,6 +138,9 @@ impl<P: Plugin> TestStream<P> {
     /// Envoy sends a local reply through the response phases of the filter
     /// that made it, once the callback that asked for it has returned.
     fn pass_local_reply_through(&mut self) {
+        if self.local_applied {
+            return;
+        }
         let local = self.data(|d| {
             let fresh =
                 d.local.is_some() && !d.maps.contains_key(&map_of(MapType::ResponseHeaders));
@@ -136,14 +150,14 @@ impl<P: Plugin> TestStream<P> {
                 None
             }
         });
-        let Some(reply) = local else { return };
-        let mut headers = vec![(":status".to_string(), reply.status.to_string().into_bytes())];
-        headers.extend(
-            reply
-                .headers
-                .iter()
-                .map(|(k, v)| (k.clone(), v.as_bytes().to_vec())),
-        );
+        let Some(reply) = local else {
+            // A reply asked for outside a phase once the upstream's response
+            // had started (from a callout reply or a wake-up).
+            self.after_response_phase();
+            return;
+        };
+        self.local_applied = true;
+        let headers = local_reply_headers(&reply);
         let has_body = !reply.body.is_empty();
         self.data(|d| {
             d.maps.insert(map_of(MapType::ResponseHeaders), headers);
@@ -164,7 +178,43 @@ impl<P: Plugin> TestStream<P> {
             d.maps
                 .insert(map_of(MapType::ResponseHeaders), pairs(headers));
         });
-        self.run(|rt, h| rt.on_response_headers(h, end_of_stream))
+        let flow = self.run(|rt, h| rt.on_response_headers(h, end_of_stream));
+        self.after_response_phase();
+        flow
+    }
+
+    /// A local reply asked for while the upstream's response was being
+    /// filtered. Envoy sends it straight to the client, without running
+    /// the filter's response phases again, if the response headers have
+    /// not gone to the client yet; otherwise it can only reset the stream.
+    fn after_response_phase(&mut self) {
+        let local = self.data(|d| d.local.clone());
+        let Some(reply) = local else { return };
+        if self.local_applied {
+            return;
+        }
+        self.local_applied = true;
+        if self.response_headers_sent {
+            self.reset = true;
+            return;
+        }
+        let headers = local_reply_headers(&reply);
+        self.data(|d| {
+            d.maps.insert(map_of(MapType::ResponseHeaders), headers);
+            d.response_body.clear();
+        });
+        self.client_body = reply.body;
+    }
+
+    /// Whether Envoy would have reset the stream (a local reply after the
+    /// response headers went to the client).
+    pub fn reset(&self) -> bool {
+        self.reset
+    }
+
+    /// How many times the filter resumed the stream so far.
+    pub(crate) fn resume_count(&self) -> usize {
+        self.data(|d| d.resumed.len())
     }
 
     pub fn send_response_body(&mut self, chunk: &[u8], end_of_stream: bool) -> Flow {
@@ -178,10 +228,11 @@ impl<P: Plugin> TestStream<P> {
         });
         let flow = self.run(|rt, h| rt.on_response_body(h, size, end_of_stream));
         self.response_body_paused = flow == Flow::Pause;
-        if flow == Flow::Continue {
+        if flow == Flow::Continue && !self.local_applied {
             let body = self.data(|d| std::mem::take(&mut d.response_body));
             self.client_body.extend_from_slice(&body);
         }
+        self.after_response_phase();
         flow
     }
 
@@ -190,7 +241,9 @@ impl<P: Plugin> TestStream<P> {
             d.maps
                 .insert(map_of(MapType::ResponseTrailers), pairs(trailers));
         });
-        self.run(|rt, h| rt.on_response_trailers(h))
+        let flow = self.run(|rt, h| rt.on_response_trailers(h));
+        self.after_response_phase();
+        flow
     }
 
     /// Ends the stream: runs the filter's `on_done` (Envoy's log phase).
@@ -283,6 +336,18 @@ impl<P: Plugin> Drop for TestStream<P> {
         self.runtime = None;
         self.host.state.borrow_mut().streams.remove(&self.id);
     }
+}
+
+/// The response headers of a local reply, as Envoy builds them.
+fn local_reply_headers(reply: &LocalReply) -> Vec<(String, Vec<u8>)> {
+    let mut headers = vec![(":status".to_string(), reply.status.to_string().into_bytes())];
+    headers.extend(
+        reply
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_bytes().to_vec())),
+    );
+    headers
 }
 
 fn find(headers: &[(String, String)], name: &str) -> Option<String> {
@@ -391,74 +456,223 @@ impl<'v, P: Plugin> Request<'v, P> {
             stream,
             upstream_status: self.upstream_status,
             upstream_headers: self.upstream_headers,
-            upstream_body: self.upstream_body,
+            upstream_body: Some(self.upstream_body),
             pending_body: None,
             reached_upstream: false,
+            upstream_request: None,
+            held: None,
+            resumes_at_hold: 0,
         };
         let flow = ex.stream.send_request_headers(&refs, !has_body);
         if has_body {
             ex.pending_body = Some(self.body);
         }
-        if flow == Flow::Continue {
-            ex.proceed();
-        }
+        ex.after(flow, Held::RequestHeaders);
         ex
     }
 }
 
-/// The outcome of [`Request::send`].
+/// Where a filter holds an [`Exchange`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Held {
+    RequestHeaders,
+    RequestBody,
+    ResponseHeaders,
+    ResponseBody,
+}
+
+impl Held {
+    fn phase(self) -> &'static str {
+        match self {
+            Held::RequestHeaders => "on_request_headers",
+            Held::RequestBody => "on_request_body",
+            Held::ResponseHeaders => "on_response_headers",
+            Held::ResponseBody => "on_response_body",
+        }
+    }
+}
+
+/// The outcome of [`Request::send`]: a whole exchange, run as far as the
+/// filter lets it, as Envoy would.
+///
+/// A filter that returns [`crate::Action::Pause`] holds the exchange where it
+/// is. Envoy's wasm host turns a pause in a headers phase into "stop
+/// everything": the body that follows is buffered and **not** handed to the
+/// filter's body phase until the filter resumes the stream (from a callout
+/// reply or `on_wake`). The exchange does the same: it stays held
+/// ([`Exchange::paused`], [`Exchange::held`] says where and why) and
+/// [`Exchange::proceed`] continues it only once the filter resumed it or
+/// answered locally.
 pub struct Exchange<P: Plugin> {
     stream: TestStream<P>,
     upstream_status: u16,
     upstream_headers: Vec<(String, String)>,
-    upstream_body: Vec<u8>,
+    upstream_body: Option<Vec<u8>>,
     pending_body: Option<Vec<u8>>,
     reached_upstream: bool,
+    /// The request headers as the upstream received them.
+    upstream_request: Option<Vec<(String, String)>>,
+    held: Option<Held>,
+    resumes_at_hold: usize,
 }
 
 impl<P: Plugin> Exchange<P> {
-    /// Continues a paused exchange after the filter resumed it (or answered
-    /// locally): sends the body, then lets the upstream answer.
-    pub fn proceed(&mut self) {
-        if self.stream.local_reply().is_some() {
-            self.stream.finish();
-            return;
-        }
-        if let Some(body) = self.pending_body.take() {
-            if self.stream.send_request_body(&body, true) == Flow::Pause {
-                return;
-            }
-            if self.stream.local_reply().is_some() {
+    /// Runs the exchange from after `stage` returned `flow`.
+    fn after(&mut self, flow: Flow, stage: Held) {
+        let mut flow = flow;
+        let mut stage = stage;
+        loop {
+            if self.stream.local_reply().is_some() || self.stream.reset() {
+                self.held = None;
                 self.stream.finish();
                 return;
             }
+            if flow == Flow::Pause {
+                self.held = Some(stage);
+                self.resumes_at_hold = self.stream.resume_count();
+                return;
+            }
+            self.held = None;
+            if stage == Held::ResponseHeaders {
+                self.stream.response_headers_sent = true;
+            }
+            let next = match stage {
+                Held::RequestHeaders => match self.pending_body.take() {
+                    Some(body) => Some((
+                        self.stream.send_request_body(&body, true),
+                        Held::RequestBody,
+                    )),
+                    None => None,
+                },
+                _ => None,
+            };
+            if let Some((f, s)) = next {
+                flow = f;
+                stage = s;
+                continue;
+            }
+            match stage {
+                Held::RequestHeaders | Held::RequestBody => {
+                    self.reached_upstream = true;
+                    self.upstream_request = Some(self.stream.request_headers());
+                    let mut headers =
+                        vec![(":status".to_string(), self.upstream_status.to_string())];
+                    headers.extend(self.upstream_headers.iter().cloned());
+                    let refs: Vec<(&str, &str)> = headers
+                        .iter()
+                        .map(|(k, v)| (k.as_str(), v.as_str()))
+                        .collect();
+                    let body = self.upstream_body.as_ref().map_or(true, Vec::is_empty);
+                    flow = self.stream.send_response_headers(&refs, body);
+                    stage = Held::ResponseHeaders;
+                }
+                Held::ResponseHeaders => {
+                    match self.upstream_body.take().filter(|b| !b.is_empty()) {
+                        Some(body) => {
+                            flow = self.stream.send_response_body(&body, true);
+                            stage = Held::ResponseBody;
+                        }
+                        None => {
+                            self.stream.finish();
+                            return;
+                        }
+                    }
+                }
+                Held::ResponseBody => {
+                    self.stream.finish();
+                    return;
+                }
+            }
         }
-        self.reached_upstream = true;
-        let mut headers = vec![(":status".to_string(), self.upstream_status.to_string())];
-        headers.extend(self.upstream_headers.iter().cloned());
-        let refs: Vec<(&str, &str)> = headers
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        let body = std::mem::take(&mut self.upstream_body);
-        self.stream.send_response_headers(&refs, body.is_empty());
-        if !body.is_empty() {
-            self.stream.send_response_body(&body, true);
+    }
+
+    /// Continues a held exchange once the filter resumed it (a callout reply
+    /// or `on_wake` returned `Continue`) or answered locally: the held body
+    /// reaches the filter, then the upstream answers, and so on.
+    ///
+    /// Panics if the filter did neither: in Envoy the stream would stay
+    /// stuck until a timeout. Check [`Exchange::resumable`] first when that
+    /// is expected.
+    pub fn proceed(&mut self) {
+        let Some(held) = self.held else {
+            return;
+        };
+        if !self.resumable() {
+            panic!(
+                "proceed(): {}",
+                self.held()
+                    .unwrap_or_else(|| format!("held in {}", held.phase()))
+            );
         }
+        self.after(Flow::Continue, held);
+    }
+
+    /// Whether the filter resumed the held exchange (or answered locally)
+    /// since it paused, so that [`Exchange::proceed`] can continue it.
+    pub fn resumable(&self) -> bool {
+        self.held.is_some()
+            && (self.stream.resume_count() > self.resumes_at_hold
+                || self.stream.local_reply().is_some())
+    }
+
+    /// Where and why the filter holds the exchange, `None` if it does not.
+    /// A pause in a headers phase holds the body too: Envoy does not run
+    /// the body phase until the filter resumes the stream.
+    pub fn held(&self) -> Option<String> {
+        let held = self.held?;
+        let body_waits = match held {
+            Held::RequestHeaders => self.pending_body.is_some(),
+            Held::ResponseHeaders => self.upstream_body.as_ref().is_some_and(|b| !b.is_empty()),
+            _ => false,
+        };
+        let mut why = format!(
+            "the filter returned Pause from {} and has not resumed the stream (a callout reply or on_wake must return Continue)",
+            held.phase()
+        );
+        if body_waits {
+            why.push_str(&format!(
+                "; the {} body is held too: Envoy's wasm host turns a pause in a headers phase into \"stop everything\", so {} does not run until the stream resumes. To read or rewrite a body, return Continue from the headers phase and Pause from the body phase until end_of_stream",
+                if held == Held::RequestHeaders { "request" } else { "response" },
+                if held == Held::RequestHeaders { "on_request_body" } else { "on_response_body" },
+            ));
+        }
+        Some(why)
+    }
+
+    /// True while the filter holds the exchange (waiting on a callout or a wake-up).
+    pub fn paused(&self) -> bool {
+        self.held.is_some()
+    }
+
+    /// The client goes away while the filter holds the exchange: the
+    /// stream ends (the filter's `on_done` runs), as when Envoy's
+    /// downstream disconnects.
+    pub fn abort(&mut self) {
+        self.held = None;
         self.stream.finish();
     }
 
-    /// True while the filter holds the request (waiting on a callout or a wake-up).
-    pub fn paused(&self) -> bool {
-        !self.reached_upstream && self.stream.local_reply().is_none() && !self.stream.done
-    }
-
     /// The status the client got: the local reply's or the upstream's.
+    ///
+    /// Panics while the exchange is held: the client has no response yet
+    /// (see [`Exchange::held`]).
     pub fn status(&self) -> u16 {
+        if let Some(why) = self.held() {
+            panic!("status(): the client has no response yet: {why}");
+        }
+        if self.stream.reset() {
+            return 0;
+        }
         self.stream
             .response_header(":status")
             .and_then(|s| s.parse().ok())
             .unwrap_or(0)
+    }
+
+    /// Whether Envoy would reset the stream: the filter answered locally
+    /// after the response headers had already gone to the client.
+    pub fn reset(&self) -> bool {
+        self.stream.reset()
     }
 
     /// Whether the request reached the upstream.
@@ -466,12 +680,20 @@ impl<P: Plugin> Exchange<P> {
         self.reached_upstream
     }
 
+    /// The request headers (pseudo-headers included) as the upstream
+    /// received them; `None` if the request never got there.
+    pub fn upstream_request(&self) -> Option<&[(String, String)]> {
+        self.upstream_request.as_deref()
+    }
+
     /// A request header as the upstream received it (`None` if it never got there).
     pub fn upstream_header(&self, name: &str) -> Option<String> {
-        if !self.reached_upstream {
-            return None;
-        }
-        self.stream.request_header(name)
+        find(self.upstream_request.as_deref()?, name)
+    }
+
+    /// Every value of a request header as the upstream received it.
+    pub fn upstream_header_all(&self, name: &str) -> Vec<String> {
+        find_all(self.upstream_request.as_deref().unwrap_or(&[]), name)
     }
 
     pub fn response_header(&self, name: &str) -> Option<String> {

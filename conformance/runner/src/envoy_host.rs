@@ -1,0 +1,168 @@
+//! The real host: every scenario through one Envoy (two workers) running the
+//! built script filter on one listener, before the scripted upstream.
+
+use crate::scenario::{self, ClientOutcome, Observed, Req, Scenario};
+use crate::upstream;
+use crate::Host;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
+use integration_tests::{bootstrap, Envoy};
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+use tokio::net::TcpStream;
+
+/// How long the client waits for a response before calling the stream stalled.
+pub const STALL: Duration = Duration::from_millis(1500);
+
+pub struct EnvoyHost {
+    envoy: Envoy,
+    upstream: upstream::Log,
+    /// Observations by scenario; logs are filled in by `finish`.
+    observed: HashMap<String, Observed>,
+    order: Vec<String>,
+}
+
+impl EnvoyHost {
+    pub fn start(wasm: &Path, scenarios: &[Scenario]) -> EnvoyHost {
+        let (port, log) = upstream::start();
+        let config = bootstrap::Bootstrap::new(port)
+            .listener(
+                "conf",
+                vec![bootstrap::wasm_filter(
+                    "script",
+                    wasm,
+                    &scenario::config(scenarios),
+                )],
+            )
+            .render();
+        EnvoyHost {
+            envoy: Envoy::start(&config, 2),
+            upstream: log,
+            observed: HashMap::new(),
+            order: Vec::new(),
+        }
+    }
+}
+
+async fn send(address: String, req: Req) -> ClientOutcome {
+    let attempt = async {
+        let stream = TcpStream::connect(&address).await.map_err(|_| ())?;
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|_| ())?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        let mut builder = hyper::Request::builder()
+            .method(req.method.as_str())
+            .uri(req.path.as_str())
+            .header("host", "portico.test");
+        for (k, v) in &req.headers {
+            builder = builder.header(k.as_str(), v.as_str());
+        }
+        let request = builder
+            .body(Full::new(Bytes::from(req.body.clone().into_bytes())))
+            .map_err(|_| ())?;
+        let resp = sender.send_request(request).await.map_err(|_| ())?;
+        let status = resp.status().as_u16();
+        let headers = resp
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let body = resp.into_body().collect().await.map_err(|_| ())?.to_bytes();
+        Ok::<_, ()>(ClientOutcome::Response {
+            status,
+            headers,
+            body: body.to_vec(),
+        })
+    };
+    match tokio::time::timeout(STALL, attempt).await {
+        Err(_) => ClientOutcome::Stalled,
+        Ok(Err(())) => ClientOutcome::Reset,
+        Ok(Ok(out)) => out,
+    }
+}
+
+impl Host for EnvoyHost {
+    fn name(&self) -> &'static str {
+        "envoy"
+    }
+
+    fn run(&mut self, s: &Scenario) -> Observed {
+        let address = format!("127.0.0.1:{}", self.envoy.port("conf"));
+        let mut lines = Vec::new();
+        for (i, req) in s.sent_requests().into_iter().enumerate() {
+            let out = integration_tests::runtime().block_on(send(address.clone(), req));
+            scenario::render_client(s, i, &out, &mut lines);
+        }
+        std::thread::sleep(Duration::from_millis(s.settle_ms));
+        let received = self
+            .upstream
+            .lock()
+            .expect("upstream log")
+            .remove(&s.name)
+            .unwrap_or_default();
+        let (callouts, main): (Vec<_>, Vec<_>) = received
+            .iter()
+            .partition(|r| r.path.starts_with("/callout/"));
+        for (n, r) in main.iter().enumerate() {
+            scenario::render_received(s, &format!("upstream{n}"), r, &mut lines);
+        }
+        for r in &callouts {
+            scenario::render_received(s, "callout", r, &mut lines);
+        }
+        for m in &s.metrics {
+            let v = self.envoy.stat(&format!("wasmcustom.{m}"));
+            lines.push(format!("metric {m} = {v:?}"));
+        }
+        self.order.push(s.name.clone());
+        self.observed.insert(s.name.clone(), lines.clone());
+        lines
+    }
+
+    fn logs(&mut self) -> HashMap<String, Vec<String>> {
+        // The log is flushed every 100 ms.
+        std::thread::sleep(Duration::from_millis(300));
+        split_log(&self.envoy.log())
+    }
+}
+
+/// The filter's log lines by scenario: `@@conf <scenario> ...` lines name
+/// it; Portico's own lines (`portico: ...`) belong to the scenario of the
+/// line before them (scenarios run one after the other).
+fn split_log(log: &str) -> HashMap<String, Vec<String>> {
+    let mut out: HashMap<String, Vec<String>> = HashMap::new();
+    let mut current = String::new();
+    for line in log.lines() {
+        let Some(at) = line.find("wasm log ") else {
+            continue;
+        };
+        let level = line
+            .split(']')
+            .nth(2)
+            .map(|l| l.trim_start_matches('[').to_string())
+            .unwrap_or_default();
+        let rest = line.get(at..).unwrap_or_default();
+        let Some(colon) = rest.find(": ") else {
+            continue;
+        };
+        let message = rest.get(colon + 2..).unwrap_or_default();
+        if let Some(tail) = message.strip_prefix(portico_script::MARK) {
+            if let Some(name) = tail.split_whitespace().next() {
+                current = name.to_string();
+            }
+        }
+        out.entry(current.clone())
+            .or_default()
+            .push(format!("log {} {message}", crate::level_name(&level)));
+    }
+    out
+}

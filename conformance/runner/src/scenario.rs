@@ -1,0 +1,208 @@
+//! A scenario: the script filter's configuration for it, the requests a
+//! client sends, and what to compare. What the upstream answers is scripted
+//! by the request itself (`x-up-*` headers, see [`crate::upstream`]), so both
+//! hosts answer alike.
+
+use serde_json::Value;
+
+#[derive(Clone, Debug)]
+pub struct Req {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Req {
+    pub fn get(path: &str) -> Req {
+        Req {
+            method: "GET".into(),
+            path: path.into(),
+            headers: Vec::new(),
+            body: String::new(),
+        }
+    }
+
+    pub fn post(path: &str, body: &str) -> Req {
+        Req {
+            method: "POST".into(),
+            path: path.into(),
+            headers: vec![("content-length".into(), body.len().to_string())],
+            body: body.into(),
+        }
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Req {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    pub name: String,
+    /// The script of this scenario (a `portico_script::Script` as JSON).
+    pub script: Value,
+    pub requests: Vec<Req>,
+    /// Header names compared besides `x-c-*` (client and upstream side).
+    pub also: Vec<String>,
+    /// Counters this scenario reads (defined in the filter config).
+    pub metrics: Vec<String>,
+    /// Shared-data keys created at configure time.
+    pub shared: Vec<(String, String)>,
+    /// How long to let late events (callout replies, timers) happen after
+    /// the last response, in ms.
+    pub settle_ms: u64,
+}
+
+impl Scenario {
+    pub fn new(name: &str, script: Value) -> Scenario {
+        Scenario {
+            name: name.into(),
+            script,
+            requests: vec![Req::get("/s")],
+            also: Vec::new(),
+            metrics: Vec::new(),
+            shared: Vec::new(),
+            settle_ms: 0,
+        }
+    }
+
+    pub fn req(mut self, req: Req) -> Scenario {
+        self.requests = vec![req];
+        self
+    }
+
+    pub fn reqs(mut self, reqs: Vec<Req>) -> Scenario {
+        self.requests = reqs;
+        self
+    }
+
+    pub fn also(mut self, names: &[&str]) -> Scenario {
+        self.also.extend(names.iter().map(|s| s.to_string()));
+        self
+    }
+
+    pub fn metric(mut self, name: &str) -> Scenario {
+        self.metrics.push(name.into());
+        self
+    }
+
+    pub fn shared(mut self, key: &str, value: &str) -> Scenario {
+        self.shared.push((key.into(), value.into()));
+        self
+    }
+
+    pub fn settle(mut self, ms: u64) -> Scenario {
+        self.settle_ms = ms;
+        self
+    }
+
+    /// The requests as sent: with the scenario's `x-scenario` header.
+    pub fn sent_requests(&self) -> Vec<Req> {
+        self.requests
+            .iter()
+            .map(|r| {
+                let mut r = r.clone();
+                r.headers
+                    .insert(0, ("x-scenario".into(), self.name.clone()));
+                r
+            })
+            .collect()
+    }
+
+    pub fn compared(&self, name: &str) -> bool {
+        let name = name.to_ascii_lowercase();
+        name.starts_with("x-c-") || self.also.iter().any(|a| *a == name)
+    }
+}
+
+/// The filter configuration holding every scenario (one Envoy listener, one
+/// test-host config).
+pub fn config(scenarios: &[Scenario]) -> String {
+    let mut map = serde_json::Map::new();
+    let mut metrics = Vec::new();
+    let mut shared = Vec::new();
+    for s in scenarios {
+        map.insert(s.name.clone(), s.script.clone());
+        metrics.extend(s.metrics.iter().cloned());
+        shared.extend(s.shared.iter().cloned());
+    }
+    serde_json::json!({
+        "scenarios": map,
+        "metrics": metrics,
+        "shared": shared,
+        "tick_ms": 50,
+    })
+    .to_string()
+}
+
+/// What one host showed for one scenario, as comparable lines.
+pub type Observed = Vec<String>;
+
+/// What a client got.
+#[derive(Debug, Clone)]
+pub enum ClientOutcome {
+    /// No response in time: the stream is stuck.
+    Stalled,
+    /// The connection failed or was reset.
+    Reset,
+    Response {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    },
+}
+
+/// A request as the (scripted) upstream received it.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    format!("{:?}", String::from_utf8_lossy(bytes))
+}
+
+/// Headers to compare, sorted by name (values of one name keep their order).
+pub fn compared_headers(s: &Scenario, headers: &[(String, String)]) -> Vec<String> {
+    let mut picked: Vec<(String, String)> = headers
+        .iter()
+        .filter(|(k, _)| s.compared(k))
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+        .collect();
+    picked.sort_by(|a, b| a.0.cmp(&b.0));
+    picked
+        .into_iter()
+        .map(|(k, v)| format!("{k}: {v}"))
+        .collect()
+}
+
+pub fn render_client(s: &Scenario, i: usize, out: &ClientOutcome, lines: &mut Observed) {
+    match out {
+        ClientOutcome::Stalled => lines.push(format!("req{i} client: stalled")),
+        ClientOutcome::Reset => lines.push(format!("req{i} client: reset")),
+        ClientOutcome::Response {
+            status,
+            headers,
+            body,
+        } => {
+            lines.push(format!("req{i} client: status {status}"));
+            for h in compared_headers(s, headers) {
+                lines.push(format!("req{i} client header {h}"));
+            }
+            lines.push(format!("req{i} client body {}", text(body)));
+        }
+    }
+}
+
+pub fn render_received(s: &Scenario, what: &str, r: &Received, lines: &mut Observed) {
+    lines.push(format!("{what}: {} {}", r.method, r.path));
+    for h in compared_headers(s, &r.headers) {
+        lines.push(format!("{what} header {h}"));
+    }
+    lines.push(format!("{what} body {}", text(&r.body)));
+}

@@ -1,0 +1,188 @@
+//! The SDK's test host (`portico::testing`) as a conformance host: a fresh
+//! `TestHost` per scenario with two VMs (two workers; requests alternate
+//! between them), the scripted upstream answering callouts, and the fake
+//! clock moved in small steps so timers and callout deadlines happen as in
+//! real time.
+
+use crate::scenario::{self, ClientOutcome, Observed, Received, Scenario};
+use crate::upstream;
+use crate::Host;
+use portico::testing::{TestHost, TestVm};
+use portico_script::ScriptPlugin;
+use std::collections::HashMap;
+use std::time::Duration;
+
+const STEP_MS: u64 = 5;
+
+#[derive(Default)]
+pub struct TestHostAdapter {
+    logs: HashMap<String, Vec<String>>,
+}
+
+fn level(l: portico::host::LogLevel) -> &'static str {
+    use portico::host::LogLevel::*;
+    match l {
+        Trace => "trace",
+        Debug => "debug",
+        Info => "info",
+        Warn => "warning",
+        Error => "error",
+        Critical => "critical",
+    }
+}
+
+struct Calls {
+    /// Callouts seen: id -> (arrival ms, answer).
+    seen: HashMap<u32, (u64, upstream::Answer)>,
+    received: Vec<Received>,
+}
+
+impl Calls {
+    /// Notes new callouts and answers those whose upstream delay has passed.
+    fn serve(&mut self, host: &TestHost, now: u64) {
+        for call in host.pending_calls() {
+            if self.seen.contains_key(&call.id) {
+                continue;
+            }
+            let answer = upstream::answer(call.path(), &call.headers, &call.body);
+            self.received.push(Received {
+                method: call.header(":method").unwrap_or("").to_string(),
+                path: call.path().to_string(),
+                headers: call.headers.clone(),
+                body: call.body.clone(),
+            });
+            self.seen.insert(call.id, (now, answer));
+        }
+        let pending: Vec<u32> = host.pending_calls().iter().map(|c| c.id).collect();
+        for id in pending {
+            let Some((at, a)) = self.seen.get(&id) else {
+                continue;
+            };
+            if at + a.delay_ms <= now {
+                let headers: Vec<(&str, &str)> = a
+                    .headers
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                host.respond(id, a.status, &headers, &a.body);
+            }
+        }
+    }
+}
+
+impl Host for TestHostAdapter {
+    fn name(&self) -> &'static str {
+        "test host"
+    }
+
+    fn run(&mut self, s: &Scenario) -> Observed {
+        let host = TestHost::new().with_cluster("upstream");
+        // What the Envoy config names: the filter and the route.
+        host.set_property(&["plugin_name"], b"script");
+        host.set_property(&["xds", "route_name"], b"default");
+        let config = scenario::config(std::slice::from_ref(s));
+        let vms: Vec<TestVm<ScriptPlugin>> = (0..2)
+            .map(|_| host.vm::<ScriptPlugin>(&config).expect("script config"))
+            .collect();
+        let mut lines = Vec::new();
+        let mut calls = Calls {
+            seen: HashMap::new(),
+            received: Vec::new(),
+        };
+        let mut upstream_seen = Vec::new();
+        let mut now = 0u64;
+        for (i, req) in s.sent_requests().into_iter().enumerate() {
+            let vm = &vms[i % 2];
+            let mut r = vm
+                .request(&req.method, &req.path)
+                .header(":authority", "portico.test");
+            for (k, v) in &req.headers {
+                r = r.header(k, v);
+            }
+            let a = upstream::answer(&req.path, &req.headers, req.body.as_bytes());
+            let headers: Vec<(&str, &str)> = a
+                .headers
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            let mut ex = r
+                .body(req.body.as_bytes())
+                .upstream_response(a.status, &headers, &a.body)
+                .send();
+            let start = now;
+            let stall = crate::envoy_host::STALL.as_millis() as u64;
+            loop {
+                calls.serve(&host, now);
+                if ex.paused() && ex.resumable() {
+                    ex.proceed();
+                    continue;
+                }
+                let idle = !ex.paused() && host.pending_calls().is_empty();
+                if idle || now - start >= stall {
+                    break;
+                }
+                host.advance(Duration::from_millis(STEP_MS));
+                now += STEP_MS;
+            }
+            let out = if ex.paused() {
+                // The client gives up, as Envoy's client does.
+                ex.abort();
+                ClientOutcome::Stalled
+            } else {
+                ClientOutcome::Response {
+                    status: ex.status(),
+                    headers: ex.stream().response_headers(),
+                    body: ex.body().into_bytes(),
+                }
+            };
+            scenario::render_client(s, i, &out, &mut lines);
+            if let Some(up) = ex.upstream_request() {
+                upstream_seen.push(Received {
+                    method: up
+                        .iter()
+                        .find(|(k, _)| k == ":method")
+                        .map(|(_, v)| v.clone())
+                        .unwrap_or_default(),
+                    path: up
+                        .iter()
+                        .find(|(k, _)| k == ":path")
+                        .map(|(_, v)| v.clone())
+                        .unwrap_or_default(),
+                    headers: up.to_vec(),
+                    body: ex.stream().upstream_body().to_vec(),
+                });
+            }
+        }
+        // Late events: callout replies and timers after the last response.
+        let end = now + s.settle_ms;
+        while now < end {
+            calls.serve(&host, now);
+            host.advance(Duration::from_millis(STEP_MS));
+            now += STEP_MS;
+        }
+        calls.serve(&host, now);
+        for (n, r) in upstream_seen.iter().enumerate() {
+            scenario::render_received(s, &format!("upstream{n}"), r, &mut lines);
+        }
+        for r in &calls.received {
+            scenario::render_received(s, "callout", r, &mut lines);
+        }
+        for m in &s.metrics {
+            let v = host.metric(m);
+            lines.push(format!("metric {m} = {v:?}"));
+        }
+        let logs = host
+            .logs()
+            .into_iter()
+            .filter(|l| l.level >= portico::host::LogLevel::Info)
+            .map(|l| format!("log {} {}", level(l.level), l.message))
+            .collect();
+        self.logs.insert(s.name.clone(), logs);
+        drop(vms);
+        lines
+    }
+
+    fn logs(&mut self) -> HashMap<String, Vec<String>> {
+        std::mem::take(&mut self.logs)
+    }
+}

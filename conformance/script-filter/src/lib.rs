@@ -1,0 +1,581 @@
+//! A test-only filter for `cargo xtask host-conformance`: its configuration
+//! scripts, per scenario (chosen by the request's `x-scenario` header) and
+//! per phase, what to do to the stream and which `Action` to return, and it
+//! reports what it observed as log lines `@@conf <scenario> <text>`. The
+//! same configuration runs on the test host and in Envoy, so the two log
+//! streams (and what the client and the upstream saw) must be equal.
+//!
+//! Body chunking is not under the test's control in Envoy, so a body phase
+//! reports only at `end_of_stream` (or at trailers): the whole body it saw,
+//! whatever the chunks were.
+
+use portico::{
+    Action, ConfigError, Counter, Env, HttpFilter, HttpRequest, LocalResponse, Plugin, Root,
+    Stream, StreamId,
+};
+use serde::Deserialize;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::time::Duration;
+
+/// The marker every report line starts with.
+pub const MARK: &str = "@@conf";
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub scenarios: HashMap<String, Script>,
+    /// Period of the root timer that wakes streams parked by `wait_tick`.
+    #[serde(default = "default_tick")]
+    pub tick_ms: u64,
+    /// Counters to define at configure time.
+    #[serde(default)]
+    pub metrics: Vec<String>,
+    /// Shared-data keys to create at configure time (`key`, `value`).
+    #[serde(default)]
+    pub shared: Vec<(String, String)>,
+}
+
+fn default_tick() -> u64 {
+    50
+}
+
+/// What one scenario does in each phase.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Script {
+    pub request_headers: Step,
+    /// Runs on the last request-body call (`end_of_stream`).
+    pub request_body: Step,
+    /// What earlier request-body chunks return (`pause` buffers).
+    pub request_body_chunk: Act,
+    pub request_trailers: Step,
+    pub response_headers: Step,
+    pub response_body: Step,
+    pub response_body_chunk: Act,
+    pub response_trailers: Step,
+    pub on_wake: Step,
+    pub on_done: Vec<Op>,
+}
+
+#[derive(Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields, default)]
+pub struct Step {
+    pub ops: Vec<Op>,
+    pub action: Act,
+}
+
+#[derive(Deserialize, Default, Clone, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Act {
+    #[default]
+    Continue,
+    Pause,
+    Respond(Reply),
+}
+
+#[derive(Deserialize, Clone, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Reply {
+    pub status: u16,
+    #[serde(default)]
+    pub headers: Vec<(String, String)>,
+    #[serde(default)]
+    pub body: String,
+    #[serde(default)]
+    pub details: String,
+}
+
+#[derive(Deserialize, Clone)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Op {
+    Get {
+        map: String,
+        name: String,
+    },
+    GetAll {
+        map: String,
+        name: String,
+    },
+    Set {
+        map: String,
+        name: String,
+        value: String,
+    },
+    Add {
+        map: String,
+        name: String,
+        value: String,
+    },
+    Remove {
+        map: String,
+        name: String,
+    },
+    /// Reports the body of this phase so far.
+    Body,
+    SetBody {
+        value: String,
+    },
+    Log {
+        level: String,
+        msg: String,
+    },
+    Inc {
+        name: String,
+    },
+    MetricValue {
+        name: String,
+    },
+    Callout {
+        label: String,
+        #[serde(default = "default_cluster")]
+        cluster: String,
+        #[serde(default = "default_method")]
+        method: String,
+        path: String,
+        #[serde(default = "default_timeout")]
+        timeout_ms: u64,
+        #[serde(default)]
+        headers: Vec<(String, String)>,
+        #[serde(default)]
+        body: String,
+        /// Leave `:authority` out (Envoy refuses such calls).
+        #[serde(default)]
+        no_authority: bool,
+        #[serde(default)]
+        then: Box<Step>,
+    },
+    SharedGet {
+        key: String,
+    },
+    SharedSet {
+        key: String,
+        value: String,
+        /// `none`, `last` (the token of this stream's last `shared_get` of
+        /// the key), or a number.
+        #[serde(default = "default_cas")]
+        cas: String,
+    },
+    /// Increments a decimal counter in shared data with `shared_update`.
+    SharedAdd {
+        key: String,
+    },
+    Property {
+        path: Vec<String>,
+    },
+    /// A typed property helper of `Env`.
+    Env {
+        what: String,
+    },
+    EndOfStream,
+    Responded,
+    /// Parks the stream for the root timer to wake (`on_wake`).
+    WaitTick,
+}
+
+fn default_cluster() -> String {
+    "upstream".into()
+}
+fn default_method() -> String {
+    "GET".into()
+}
+fn default_timeout() -> u64 {
+    1000
+}
+fn default_cas() -> String {
+    "none".into()
+}
+
+pub struct ScriptPlugin {
+    scenarios: HashMap<String, Rc<Script>>,
+    counters: HashMap<String, Counter>,
+    waiting: RefCell<Vec<(StreamId, String)>>,
+}
+
+impl Plugin for ScriptPlugin {
+    type Config = Config;
+    type Filter = ScriptFilter;
+
+    fn configure(config: Config, root: &mut Root<'_, Self>) -> Result<Self, ConfigError> {
+        let mut counters = HashMap::new();
+        for name in &config.metrics {
+            counters.insert(name.clone(), root.counter(name)?);
+        }
+        for (key, value) in &config.shared {
+            if root.shared_get(key).ok().flatten().is_none() {
+                root.shared_set(key, value.as_bytes(), None)
+                    .map_err(|e| ConfigError::at("shared", e.to_string()))?;
+            }
+        }
+        root.every(Duration::from_millis(config.tick_ms), |plugin, root| {
+            let waiting: Vec<(StreamId, String)> = plugin.waiting.borrow_mut().drain(..).collect();
+            for (id, scenario) in waiting {
+                let woke = root.wake(id);
+                log::info!("{MARK} {scenario} timer woke={woke}");
+            }
+        });
+        Ok(ScriptPlugin {
+            scenarios: config
+                .scenarios
+                .into_iter()
+                .map(|(k, v)| (k, Rc::new(v)))
+                .collect(),
+            counters,
+            waiting: RefCell::new(Vec::new()),
+        })
+    }
+
+    fn new_filter(plugin: &Rc<Self>, _: &Env<'_>) -> ScriptFilter {
+        ScriptFilter {
+            plugin: Rc::clone(plugin),
+            name: String::new(),
+            script: None,
+            seen: [Vec::new(), Vec::new()],
+            buffering: [false, false],
+            cas: HashMap::new(),
+        }
+    }
+}
+
+pub struct ScriptFilter {
+    plugin: Rc<ScriptPlugin>,
+    name: String,
+    script: Option<Rc<Script>>,
+    /// The body seen so far, per direction (request, response).
+    seen: [Vec<u8>; 2],
+    /// Whether the last body call of a direction paused (buffered).
+    buffering: [bool; 2],
+    cas: HashMap<String, u32>,
+}
+
+fn text(bytes: &[u8]) -> String {
+    format!("{:?}", String::from_utf8_lossy(bytes))
+}
+
+impl ScriptFilter {
+    fn report(&self, what: &str) {
+        log::info!("{MARK} {} {what}", self.name);
+    }
+
+    fn headers<'a>(s: &Stream<'a, Self>, map: &str) -> Option<portico::Headers<'a>> {
+        match map {
+            "request_headers" => Some(s.request_headers()),
+            "response_headers" => Some(s.response_headers()),
+            "request_trailers" => Some(s.request_trailers()),
+            "response_trailers" => Some(s.response_trailers()),
+            _ => None,
+        }
+    }
+
+    fn run(&mut self, s: &mut Stream<'_, Self>, step: &Step) -> Action {
+        for op in &step.ops {
+            self.op(s, op);
+        }
+        match &step.action {
+            Act::Continue => Action::Continue,
+            Act::Pause => Action::Pause,
+            Act::Respond(r) => {
+                let mut reply = LocalResponse::new(r.status)
+                    .body(r.body.clone())
+                    .details(r.details.clone());
+                for (k, v) in &r.headers {
+                    reply = reply.header(k.clone(), v.clone());
+                }
+                reply.into_action()
+            }
+        }
+    }
+
+    fn op(&mut self, s: &mut Stream<'_, Self>, op: &Op) {
+        match op {
+            Op::Get { map, name } => {
+                let v = Self::headers(s, map).and_then(|h| h.get(name));
+                self.report(&format!("get {map} {name} = {v:?}"));
+            }
+            Op::GetAll { map, name } => {
+                let v = Self::headers(s, map).map(|h| h.get_all(name));
+                self.report(&format!("get_all {map} {name} = {v:?}"));
+            }
+            Op::Set { map, name, value } => {
+                if let Some(h) = Self::headers(s, map) {
+                    h.set(name, value);
+                }
+            }
+            Op::Add { map, name, value } => {
+                if let Some(h) = Self::headers(s, map) {
+                    h.add(name, value);
+                }
+            }
+            Op::Remove { map, name } => {
+                if let Some(h) = Self::headers(s, map) {
+                    h.remove(name);
+                }
+            }
+            Op::Body => {
+                let body = s.body();
+                self.report(&format!("body size={} {}", s.body_size(), text(&body)));
+            }
+            Op::SetBody { value } => {
+                if let Err(e) = s.set_body(value.as_bytes()) {
+                    self.report(&format!("set_body refused: {e}"));
+                }
+            }
+            Op::Log { level, msg } => {
+                let msg = format!("{MARK} {} log {msg}", self.name);
+                match level.as_str() {
+                    "debug" => log::debug!("{msg}"),
+                    "warn" => log::warn!("{msg}"),
+                    "error" => log::error!("{msg}"),
+                    _ => log::info!("{msg}"),
+                }
+            }
+            Op::Inc { name } => match self.plugin.counters.get(name) {
+                Some(c) => c.inc(s),
+                None => self.report(&format!("no counter {name}")),
+            },
+            Op::MetricValue { name } => {
+                let v = self.plugin.counters.get(name).map(|c| c.value(s));
+                self.report(&format!("metric {name} = {v:?}"));
+            }
+            Op::Callout {
+                label,
+                cluster,
+                method,
+                path,
+                timeout_ms,
+                headers,
+                body,
+                no_authority,
+                then,
+            } => {
+                let mut request = HttpRequest::new(cluster, method, "conf", path)
+                    .timeout(Duration::from_millis(*timeout_ms))
+                    .body(body.clone())
+                    .header("x-scenario", &self.name);
+                if *no_authority {
+                    request.headers.retain(|(k, _)| k != ":authority");
+                }
+                for (k, v) in headers {
+                    request = request.header(k, v);
+                }
+                let cb_label = label.clone();
+                let then = then.clone();
+                let sent = s.http_call(request, move |f, s, reply| {
+                    let label = cb_label;
+                    match reply {
+                        Ok(r) => {
+                            let mut line = format!(
+                                "callout {label} status={} body={}",
+                                r.status,
+                                text(&r.body)
+                            );
+                            for (k, v) in &r.headers {
+                                if k.starts_with("x-c-") {
+                                    line.push_str(&format!(" {k}={v}"));
+                                }
+                            }
+                            f.report(&line);
+                        }
+                        Err(e) => f.report(&format!("callout {label} error={e}")),
+                    }
+                    f.run(s, &then)
+                });
+                if let Err(e) = sent {
+                    self.report(&format!("callout {label} refused: {e}"));
+                }
+            }
+            Op::SharedGet { key } => match s.shared_get(key) {
+                Ok(Some((v, cas))) => {
+                    self.cas.insert(key.clone(), cas);
+                    self.report(&format!("shared_get {key} = {}", text(&v)));
+                }
+                Ok(None) => self.report(&format!("shared_get {key} = none")),
+                Err(e) => self.report(&format!("shared_get {key} error {e}")),
+            },
+            Op::SharedSet { key, value, cas } => {
+                let cas = match cas.as_str() {
+                    "none" => None,
+                    "last" => Some(self.cas.get(key).copied().unwrap_or(0)),
+                    n => n.parse().ok(),
+                };
+                let r = s.shared_set(key, value.as_bytes(), cas);
+                self.report(&format!("shared_set {key} = {r:?}"));
+            }
+            Op::SharedAdd { key } => {
+                let r = s.shared_update(key, |cur| {
+                    let n = cur
+                        .and_then(|b| std::str::from_utf8(b).ok())
+                        .and_then(|t| t.parse::<u64>().ok())
+                        .unwrap_or(0)
+                        .saturating_add(1);
+                    (Some(n.to_string().into_bytes()), n)
+                });
+                self.report(&format!("shared_add {key} = {r:?}"));
+            }
+            Op::Property { path } => {
+                let path: Vec<&str> = path.iter().map(String::as_str).collect();
+                let v = s.property(&path).map(|b| text(&b));
+                self.report(&format!("property {} = {v:?}", path.join(".")));
+            }
+            Op::Env { what } => {
+                let v = match what.as_str() {
+                    "source_ip" => s.source_ip(),
+                    "request_id" => s.request_id(),
+                    "route_name" => s.route_name(),
+                    "plugin_name" => s.plugin_name(),
+                    "protocol" => s.request_protocol(),
+                    "path" => Some(s.path()),
+                    "query_q" => s.query_param("q"),
+                    "cookie_c" => s.cookie("c"),
+                    _ => Some(format!("unknown {what}")),
+                };
+                self.report(&format!("env {what} = {v:?}"));
+            }
+            Op::EndOfStream => {
+                let eos = s.end_of_stream();
+                self.report(&format!("end_of_stream = {eos}"));
+            }
+            Op::Responded => {
+                let r = s.responded_locally();
+                self.report(&format!("responded_locally = {r}"));
+            }
+            Op::WaitTick => {
+                self.plugin
+                    .waiting
+                    .borrow_mut()
+                    .push((s.id(), self.name.clone()));
+            }
+        }
+    }
+
+    fn headers_phase(&mut self, s: &mut Stream<'_, Self>, phase: &str, pick: PickStep) -> Action {
+        let Some(script) = self.script.clone() else {
+            return Action::Continue;
+        };
+        self.report(&format!("{phase} eos={}", s.end_of_stream()));
+        self.run(s, pick(&script))
+    }
+
+    fn body_phase(&mut self, s: &mut Stream<'_, Self>, dir: usize) -> Action {
+        let Some(script) = self.script.clone() else {
+            return Action::Continue;
+        };
+        let chunk = s.body();
+        let (phase, step, chunk_act) = if dir == 0 {
+            (
+                "request_body",
+                &script.request_body,
+                &script.request_body_chunk,
+            )
+        } else {
+            (
+                "response_body",
+                &script.response_body,
+                &script.response_body_chunk,
+            )
+        };
+        if let (Some(seen), Some(buffering)) = (self.seen.get_mut(dir), self.buffering.get(dir)) {
+            if *buffering {
+                *seen = chunk;
+            } else {
+                seen.extend_from_slice(&chunk);
+            }
+        }
+        let action = if s.end_of_stream() {
+            let seen = self.seen.get(dir).map(|b| text(b)).unwrap_or_default();
+            self.report(&format!("{phase} eos seen={seen}"));
+            self.run(s, step)
+        } else {
+            let step = Step {
+                ops: Vec::new(),
+                action: chunk_act.clone(),
+            };
+            self.run(s, &step)
+        };
+        if let Some(b) = self.buffering.get_mut(dir) {
+            *b = action == Action::Pause;
+        }
+        action
+    }
+
+    fn trailers_phase(
+        &mut self,
+        s: &mut Stream<'_, Self>,
+        phase: &str,
+        dir: usize,
+        pick: PickStep,
+    ) -> Action {
+        let Some(script) = self.script.clone() else {
+            return Action::Continue;
+        };
+        let seen = self.seen.get(dir).map(|b| text(b)).unwrap_or_default();
+        self.report(&format!("{phase} seen={seen}"));
+        self.run(s, pick(&script))
+    }
+}
+
+type PickStep = fn(&Script) -> &Step;
+
+impl HttpFilter for ScriptFilter {
+    fn on_request_headers(&mut self, s: &mut Stream<'_, Self>) -> Action {
+        let Some(name) = s.request_headers().get("x-scenario") else {
+            return Action::Continue;
+        };
+        self.script = self.plugin.scenarios.get(&name).cloned();
+        self.name = name;
+        if self.script.is_none() {
+            self.report("unknown scenario");
+        }
+        self.headers_phase(s, "request_headers", |sc| &sc.request_headers)
+    }
+
+    fn on_request_body(&mut self, s: &mut Stream<'_, Self>) -> Action {
+        self.body_phase(s, 0)
+    }
+
+    fn on_request_trailers(&mut self, s: &mut Stream<'_, Self>) -> Action {
+        self.trailers_phase(s, "request_trailers", 0, |sc| &sc.request_trailers)
+    }
+
+    fn on_response_headers(&mut self, s: &mut Stream<'_, Self>) -> Action {
+        let Some(script) = self.script.clone() else {
+            return Action::Continue;
+        };
+        let status = s.response_headers().status();
+        self.report(&format!(
+            "response_headers eos={} status={status:?} local={}",
+            s.end_of_stream(),
+            s.responded_locally()
+        ));
+        self.run(s, &script.response_headers)
+    }
+
+    fn on_response_body(&mut self, s: &mut Stream<'_, Self>) -> Action {
+        self.body_phase(s, 1)
+    }
+
+    fn on_response_trailers(&mut self, s: &mut Stream<'_, Self>) -> Action {
+        self.trailers_phase(s, "response_trailers", 1, |sc| &sc.response_trailers)
+    }
+
+    fn on_wake(&mut self, s: &mut Stream<'_, Self>) -> Action {
+        let Some(script) = self.script.clone() else {
+            return Action::Continue;
+        };
+        self.report("on_wake");
+        self.run(s, &script.on_wake)
+    }
+
+    fn on_done(&mut self, s: &mut Stream<'_, Self>) {
+        let Some(script) = self.script.clone() else {
+            return;
+        };
+        self.report("done");
+        for op in &script.on_done {
+            self.op(s, op);
+        }
+    }
+}
+
+portico::main!(ScriptPlugin);
