@@ -117,6 +117,25 @@ fn phases() -> Vec<Scenario> {
         .req(post("never read"))
         .also(&["content-length"]),
         s(
+            "rq-headers-respond-403-empty-body",
+            &[
+                (RQ, step(vec![], respond(403, &[], ""))),
+                (RS, step(vec![get(RS, "content-length")], cont())),
+            ],
+        )
+        .also(&["content-length", "content-type"]),
+        s(
+            "rq-headers-respond-own-content-type",
+            &[(
+                RQ,
+                step(
+                    vec![],
+                    respond(400, &[("content-type", "application/json")], "{}"),
+                ),
+            )],
+        )
+        .also(&["content-length", "content-type"]),
+        s(
             "rq-headers-respond-empty-body",
             &[(RQ, step(vec![], respond(204, &[("x-c-a", "1")], "")))],
         )
@@ -166,18 +185,24 @@ fn phases() -> Vec<Scenario> {
         .req(post("stuck")),
         s(
             "rq-body-respond",
-            &[("request_body", step(vec![], respond(413, &[], "too big")))],
+            &[
+                ("request_body_chunk", pause()),
+                ("request_body", step(vec![], respond(413, &[], "too big"))),
+            ],
         )
         .req(post("payload")),
         s(
             "rq-body-pause-callout-continue",
-            &[(
-                "request_body",
-                step(
-                    vec![callout("c", "/callout/ok", 1000, ok_then_continue.clone())],
-                    pause(),
+            &[
+                ("request_body_chunk", pause()),
+                (
+                    "request_body",
+                    step(
+                        vec![callout("c", "/callout/ok", 1000, ok_then_continue.clone())],
+                        pause(),
+                    ),
                 ),
-            )],
+            ],
         )
         .req(post("payload")),
         s(
@@ -216,13 +241,6 @@ fn phases() -> Vec<Scenario> {
         )
         .req(Req::get("/s").header("x-up-body", "")),
         s(
-            "rs-body-respond",
-            &[(
-                "response_body",
-                step(vec![], respond(500, &[], "body refused")),
-            )],
-        ),
-        s(
             "rs-body-buffer-respond",
             &[
                 ("response_body_chunk", pause()),
@@ -234,19 +252,34 @@ fn phases() -> Vec<Scenario> {
         ),
         s(
             "rs-body-pause-callout-continue",
-            &[(
-                "response_body",
-                step(
-                    vec![callout("c", "/callout/ok", 1000, ok_then_continue)],
-                    pause(),
+            &[
+                ("response_body_chunk", pause()),
+                (
+                    "response_body",
+                    step(
+                        vec![callout("c", "/callout/ok", 1000, ok_then_continue)],
+                        pause(),
+                    ),
                 ),
-            )],
+            ],
         ),
         s(
             "local-reply-seen-by-response-phases",
             &[
                 (RQ, step(vec![], respond(418, &[("x-c-t", "pot")], "short"))),
-                (RS, step(vec![op("responded"), get(RS, "x-c-t")], cont())),
+                (
+                    RS,
+                    step(
+                        vec![
+                            op("responded"),
+                            get(RS, "x-c-t"),
+                            get(RS, "content-length"),
+                            get(RS, "content-type"),
+                            get(RQ, "x-scenario"),
+                        ],
+                        cont(),
+                    ),
+                ),
                 ("response_body", step(vec![op("body")], cont())),
             ],
         ),
@@ -424,6 +457,52 @@ fn headers() -> Vec<Scenario> {
                 .header("x-up-h", "x-c-u=2"),
         )
         .also(&["cache-control"]),
+        s(
+            "hdr-add-inline-merges",
+            &[(
+                RQ,
+                step(
+                    vec![
+                        add(RQ, "authorization", "one"),
+                        add(RQ, "authorization", "two"),
+                        add(RQ, "x-c-plain", "one"),
+                        add(RQ, "x-c-plain", "two"),
+                        get_all(RQ, "authorization"),
+                    ],
+                    cont(),
+                ),
+            )],
+        )
+        .also(&["authorization"]),
+        s(
+            "hdr-inline-other-merged",
+            &[(
+                RQ,
+                step(
+                    vec![
+                        get_all(RQ, "accept-encoding"),
+                        get_all(RQ, "referer"),
+                        get_all(RQ, "via"),
+                        get_all(RQ, "accept"),
+                        get_all(RQ, "x-forwarded-for"),
+                    ],
+                    cont(),
+                ),
+            )],
+        )
+        .req(
+            Req::get("/s")
+                .header("accept-encoding", "gzip")
+                .header("accept-encoding", "br")
+                .header("referer", "a")
+                .header("referer", "b")
+                .header("via", "1.1 a")
+                .header("via", "1.1 b")
+                .header("accept", "text/html")
+                .header("accept", "*/*")
+                .header("x-forwarded-for", "10.0.0.1")
+                .header("x-forwarded-for", "10.0.0.2"),
+        ),
         s(
             "hdr-set-replaces-repeated",
             &[(
@@ -721,17 +800,6 @@ fn callouts() -> Vec<Scenario> {
                 ),
             )],
         ),
-        s(
-            "call-without-pause-then-continue",
-            &[(
-                RQ,
-                step(
-                    vec![callout("c", "/callout/ok", 1000, step(vec![], cont()))],
-                    cont(),
-                ),
-            )],
-        )
-        .settle(100),
     ]
 }
 

@@ -40,7 +40,7 @@ struct Calls {
 impl Calls {
     /// Notes new callouts and answers those whose upstream delay has passed.
     fn serve(&mut self, host: &TestHost, now: u64) {
-        for call in host.pending_calls() {
+        for call in host.calls_made() {
             if self.seen.contains_key(&call.id) {
                 continue;
             }
@@ -124,14 +124,16 @@ impl Host for TestHostAdapter {
                 host.advance(Duration::from_millis(STEP_MS));
                 now += STEP_MS;
             }
-            let out = if ex.paused() {
+            let out = if ex.stalled().is_some() {
                 // The client gives up, as Envoy's client does.
                 ex.abort();
                 ClientOutcome::Stalled
+            } else if ex.reset() {
+                ClientOutcome::Reset
             } else {
                 ClientOutcome::Response {
                     status: ex.status(),
-                    headers: ex.stream().response_headers(),
+                    headers: ex.response_headers(),
                     body: ex.body().into_bytes(),
                 }
             };
@@ -149,7 +151,7 @@ impl Host for TestHostAdapter {
                         .map(|(_, v)| v.clone())
                         .unwrap_or_default(),
                     headers: up.to_vec(),
-                    body: ex.stream().upstream_body().to_vec(),
+                    body: ex.upstream_body(),
                 });
             }
         }

@@ -114,7 +114,10 @@ pub fn start() -> (u16, Log) {
             let state = Arc::clone(&state);
             tokio::spawn(async move {
                 let service = service_fn(move |req| handle(Arc::clone(&state), req));
+                // One request per connection: a request whose body outgrew
+                // its content-length must not spill into the next scenario.
                 let _ = http1::Builder::new()
+                    .keep_alive(false)
                     .serve_connection(TokioIo::new(socket), service)
                     .await;
             });

@@ -84,6 +84,13 @@ impl log::Log for CaptureLogger {
 
 static LOGGER: CaptureLogger = CaptureLogger;
 
+/// Moves lines logged through the `log` crate into the host's log, so they
+/// keep their order with lines the SDK logs through the host.
+pub(crate) fn flush_captured(logs: &mut Vec<LogLine>) {
+    let captured = CAPTURED.with(|c| std::mem::take(&mut *c.borrow_mut()));
+    logs.extend(captured);
+}
+
 fn install_logger() {
     // Fails harmlessly if another test already installed it.
     let _ = log::set_logger(&LOGGER);
@@ -126,6 +133,7 @@ impl TestHost {
                 logs: Vec::new(),
                 clusters: HashSet::new(),
                 calls: BTreeMap::new(),
+                calls_made: Vec::new(),
                 next_token: 0,
                 next_context: 0,
                 streams: HashMap::new(),
@@ -217,6 +225,15 @@ impl TestHost {
     pub fn advance(&self, by: Duration) {
         let target = self.now() + by;
         for _ in 0..1_000_000 {
+            // A callout whose timeout passes is answered as Envoy answers it.
+            let expired = {
+                let s = self.state.borrow();
+                s.calls
+                    .values()
+                    .map(|c| (c.sent + c.timeout, c.id))
+                    .filter(|(due, _)| *due <= target)
+                    .min()
+            };
             let next = {
                 let s = self.state.borrow();
                 s.ticks
@@ -225,6 +242,13 @@ impl TestHost {
                     .min_by_key(|(vm, t)| (t.next, **vm))
                     .map(|(vm, t)| (*vm, t.next, t.period))
             };
+            if let Some((due, id)) = expired {
+                if next.is_none_or(|(_, at, _)| due <= at) {
+                    self.state.borrow_mut().now = due;
+                    self.time_out_call(id);
+                    continue;
+                }
+            }
             let Some((vm, at, period)) = next else { break };
             {
                 let mut s = self.state.borrow_mut();
@@ -253,6 +277,12 @@ impl TestHost {
         self.state.borrow().calls.values().cloned().collect()
     }
 
+    /// Every callout made so far, in order, including those answered and
+    /// those cancelled because their stream ended (Envoy had sent them).
+    pub fn calls_made(&self) -> Vec<PendingCall> {
+        self.state.borrow().calls_made.clone()
+    }
+
     /// Answers a callout; the filter's closure runs before this returns.
     pub fn respond(&self, call_id: u32, status: u16, headers: &[(&str, &str)], body: &[u8]) {
         let mut pairs = vec![(":status".to_string(), status.to_string().into_bytes())];
@@ -262,6 +292,16 @@ impl TestHost {
                 .map(|(k, v)| (k.to_ascii_lowercase(), v.as_bytes().to_vec())),
         );
         self.deliver(call_id, Some((pairs, body.to_vec())));
+    }
+
+    /// Envoy answers a callout whose timeout passed with a 504 of its own.
+    fn time_out_call(&self, call_id: u32) {
+        self.respond(
+            call_id,
+            504,
+            &[("content-length", "24"), ("content-type", "text/plain")],
+            b"upstream request timeout",
+        );
     }
 
     /// Fails a callout as a reset connection would (no response at all).
@@ -363,8 +403,7 @@ impl<P: Plugin> VmInner<P> {
         self.host.current.set(id);
         self.host.dispatching.set(id);
         let out = f(&self.host);
-        let captured = CAPTURED.with(|c| std::mem::take(&mut *c.borrow_mut()));
-        self.host.state.borrow_mut().logs.extend(captured);
+        flush_captured(&mut self.host.state.borrow_mut().logs);
         self.host.current.set(self.host.root);
         self.host.dispatching.set(self.host.root);
         out

@@ -33,11 +33,14 @@ pub struct TestStream<P: Plugin> {
     reset: bool,
 }
 
+/// Headers as Envoy's codec stores them: names lower-cased, repeated
+/// inline headers (`authorization`, `user-agent`, ...) joined with `,`.
 fn pairs(headers: &[(&str, &str)]) -> Vec<(String, Vec<u8>)> {
-    headers
-        .iter()
-        .map(|(k, v)| (k.to_ascii_lowercase(), v.as_bytes().to_vec()))
-        .collect()
+    let mut out = Vec::new();
+    for (k, v) in headers {
+        super::state::add_merging(&mut out, &k.to_ascii_lowercase(), v.as_bytes());
+    }
+    out
 }
 
 fn strings(pairs: &[(String, Vec<u8>)]) -> Vec<(String, String)> {
@@ -177,6 +180,7 @@ impl<P: Plugin> TestStream<P> {
         self.data(|d| {
             d.maps
                 .insert(map_of(MapType::ResponseHeaders), pairs(headers));
+            d.request_maps_hidden = true;
         });
         let flow = self.run(|rt, h| rt.on_response_headers(h, end_of_stream));
         self.after_response_phase();
@@ -210,6 +214,25 @@ impl<P: Plugin> TestStream<P> {
     /// response headers went to the client).
     pub fn reset(&self) -> bool {
         self.reset
+    }
+
+    /// After a body phase that paused (buffered) is resumed, Envoy passes
+    /// on what it buffered.
+    pub(crate) fn release_buffered(&mut self, direction: Direction) {
+        match direction {
+            Direction::Request => {
+                let body = self.data(|d| std::mem::take(&mut d.request_body));
+                self.upstream_body.extend_from_slice(&body);
+                self.request_body_paused = false;
+            }
+            Direction::Response => {
+                let body = self.data(|d| std::mem::take(&mut d.response_body));
+                if !self.local_applied {
+                    self.client_body.extend_from_slice(&body);
+                }
+                self.response_body_paused = false;
+            }
+        }
     }
 
     /// How many times the filter resumed the stream so far.
@@ -255,9 +278,18 @@ impl<P: Plugin> TestStream<P> {
         // phase) still goes through the response phases first, as in Envoy.
         self.pass_local_reply_through();
         self.done = true;
+        self.data(|d| d.request_maps_hidden = false);
         if let Some(rt) = &self.runtime {
             self.vm.at(self.id, |h| rt.on_done(h));
         }
+        // Envoy cancels the callouts of a stream that ended: their replies
+        // never reach the filter.
+        let id = self.id;
+        self.host
+            .state
+            .borrow_mut()
+            .calls
+            .retain(|_, c| c.owner != id);
     }
 
     /// Request headers as they stand now (what the upstream gets once the request continues).
@@ -341,6 +373,16 @@ impl<P: Plugin> Drop for TestStream<P> {
 /// The response headers of a local reply, as Envoy builds them.
 fn local_reply_headers(reply: &LocalReply) -> Vec<(String, Vec<u8>)> {
     let mut headers = vec![(":status".to_string(), reply.status.to_string().into_bytes())];
+    // Envoy frames a local reply's body and types it, unless the filter did.
+    if !reply.body.is_empty() {
+        headers.push((
+            "content-length".to_string(),
+            reply.body.len().to_string().into_bytes(),
+        ));
+        if !reply.headers.iter().any(|(k, _)| k == "content-type") {
+            headers.push(("content-type".to_string(), b"text/plain".to_vec()));
+        }
+    }
     headers.extend(
         reply
             .headers
@@ -462,6 +504,7 @@ impl<'v, P: Plugin> Request<'v, P> {
             upstream_request: None,
             held: None,
             resumes_at_hold: 0,
+            stalled: None,
         };
         let flow = ex.stream.send_request_headers(&refs, !has_body);
         if has_body {
@@ -514,6 +557,13 @@ pub struct Exchange<P: Plugin> {
     upstream_request: Option<Vec<(String, String)>>,
     held: Option<Held>,
     resumes_at_hold: usize,
+    /// Why the client has no complete response though the filter is done.
+    stalled: Option<String>,
+}
+
+/// A message's length as its `content-length` header frames it.
+fn framed_length(headers: &[(String, String)]) -> Option<usize> {
+    find(headers, "content-length").and_then(|v| v.trim().parse().ok())
 }
 
 impl<P: Plugin> Exchange<P> {
@@ -533,8 +583,11 @@ impl<P: Plugin> Exchange<P> {
                 return;
             }
             self.held = None;
-            if stage == Held::ResponseHeaders {
-                self.stream.response_headers_sent = true;
+            match stage {
+                Held::ResponseHeaders => self.stream.response_headers_sent = true,
+                Held::RequestBody => self.stream.release_buffered(Direction::Request),
+                Held::ResponseBody => self.stream.release_buffered(Direction::Response),
+                Held::RequestHeaders => {}
             }
             let next = match stage {
                 Held::RequestHeaders => match self.pending_body.take() {
@@ -555,6 +608,17 @@ impl<P: Plugin> Exchange<P> {
                 Held::RequestHeaders | Held::RequestBody => {
                     self.reached_upstream = true;
                     self.upstream_request = Some(self.stream.request_headers());
+                    let sent = self.stream.upstream_body().len();
+                    if let Some(length) = framed_length(&self.stream.request_headers()) {
+                        if sent < length {
+                            self.reached_upstream = false;
+                            self.upstream_request = None;
+                            self.stalled = Some(format!(
+                                "the upstream waits for the rest of the request body: the request went out with content-length: {length} but the filter's body has {sent} bytes. After changing a body's size, fix content-length in the headers phase (remove it, or set the new size while the headers are still held)"
+                            ));
+                            return;
+                        }
+                    }
                     let mut headers =
                         vec![(":status".to_string(), self.upstream_status.to_string())];
                     headers.extend(self.upstream_headers.iter().cloned());
@@ -574,14 +638,28 @@ impl<P: Plugin> Exchange<P> {
                         }
                         None => {
                             self.stream.finish();
+                            self.check_client_framing();
                             return;
                         }
                     }
                 }
                 Held::ResponseBody => {
                     self.stream.finish();
+                    self.check_client_framing();
                     return;
                 }
+            }
+        }
+    }
+
+    /// The client reads as many bytes as the response's content-length says.
+    fn check_client_framing(&mut self) {
+        let got = self.stream.client_body().len();
+        if let Some(length) = framed_length(&self.stream.response_headers()) {
+            if got < length {
+                self.stalled = Some(format!(
+                    "the client waits for the rest of the response body: the response went out with content-length: {length} but the filter's body has {got} bytes. After changing a body's size, fix content-length in the headers phase (remove it, or set the new size while the headers are still held)"
+                ));
             }
         }
     }
@@ -639,6 +717,16 @@ impl<P: Plugin> Exchange<P> {
         Some(why)
     }
 
+    /// Why the client has no (complete) response: the filter holds the
+    /// exchange ([`Exchange::held`]), or a body's size no longer matches the
+    /// `content-length` that went out with its headers, so the receiver
+    /// waits for bytes that never come (Envoy does not fix
+    /// `content-length` after a body rewrite). `None` when the client got
+    /// its response.
+    pub fn stalled(&self) -> Option<String> {
+        self.held().or_else(|| self.stalled.clone())
+    }
+
     /// True while the filter holds the exchange (waiting on a callout or a wake-up).
     pub fn paused(&self) -> bool {
         self.held.is_some()
@@ -657,7 +745,7 @@ impl<P: Plugin> Exchange<P> {
     /// Panics while the exchange is held: the client has no response yet
     /// (see [`Exchange::held`]).
     pub fn status(&self) -> u16 {
-        if let Some(why) = self.held() {
+        if let Some(why) = self.stalled() {
             panic!("status(): the client has no response yet: {why}");
         }
         if self.stream.reset() {
@@ -697,12 +785,40 @@ impl<P: Plugin> Exchange<P> {
     }
 
     pub fn response_header(&self, name: &str) -> Option<String> {
-        self.stream.response_header(name)
+        find(&self.response_headers(), name)
     }
 
-    /// The response body the client got.
+    /// The response headers as the client got them: Envoy's HTTP/1 codec
+    /// adds `content-length: 0` to a response without body or length
+    /// (other than 1xx, 204 and 304).
+    pub fn response_headers(&self) -> Vec<(String, String)> {
+        let mut headers = self.stream.response_headers();
+        let status = find(&headers, ":status").and_then(|s| s.parse::<u16>().ok());
+        let bodiless = matches!(status, Some(100..=199 | 204 | 304));
+        let framed = find(&headers, "content-length").is_some()
+            || find(&headers, "transfer-encoding").is_some();
+        if !bodiless && !framed && self.stream.client_body().is_empty() {
+            headers.push(("content-length".into(), "0".into()));
+        }
+        headers
+    }
+
+    /// The response body the client got (no more than its content-length).
     pub fn body(&self) -> String {
-        String::from_utf8_lossy(self.stream.client_body()).into_owned()
+        let body = self.stream.client_body();
+        let length = framed_length(&self.stream.response_headers()).unwrap_or(body.len());
+        String::from_utf8_lossy(body.get(..length).unwrap_or(body)).into_owned()
+    }
+
+    /// The request body the upstream got (no more than its content-length).
+    pub fn upstream_body(&self) -> Vec<u8> {
+        let body = self.stream.upstream_body();
+        let length = self
+            .upstream_request
+            .as_deref()
+            .and_then(framed_length)
+            .unwrap_or(body.len());
+        body.get(..length).unwrap_or(body).to_vec()
     }
 
     pub fn local_reply(&self) -> Option<LocalReply> {
