@@ -116,9 +116,7 @@ impl Host for EnvoyHost {
         for (n, r) in main.iter().enumerate() {
             scenario::render_received(s, &format!("upstream{n}"), r, &mut lines);
         }
-        for r in &callouts {
-            scenario::render_received(s, "callout", r, &mut lines);
-        }
+        scenario::render_callouts(s, &callouts, &mut lines);
         for m in &s.metrics {
             let v = self.envoy.stat(&format!("wasmcustom.{m}"));
             lines.push(format!("metric {m} = {v:?}"));

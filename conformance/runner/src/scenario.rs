@@ -206,3 +206,13 @@ pub fn render_received(s: &Scenario, what: &str, r: &Received, lines: &mut Obser
     }
     lines.push(format!("{what} body {}", text(&r.body)));
 }
+
+/// Callouts as the callout target received them. Parallel callouts arrive
+/// in any order, so they are compared sorted.
+pub fn render_callouts(s: &Scenario, calls: &[&Received], lines: &mut Observed) {
+    let mut calls: Vec<&Received> = calls.to_vec();
+    calls.sort_by(|a, b| (&a.path, &a.method, &a.body).cmp(&(&b.path, &b.method, &b.body)));
+    for r in calls {
+        render_received(s, "callout", r, lines);
+    }
+}

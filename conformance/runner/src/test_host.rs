@@ -166,9 +166,8 @@ impl Host for TestHostAdapter {
         for (n, r) in upstream_seen.iter().enumerate() {
             scenario::render_received(s, &format!("upstream{n}"), r, &mut lines);
         }
-        for r in &calls.received {
-            scenario::render_received(s, "callout", r, &mut lines);
-        }
+        let callouts: Vec<&Received> = calls.received.iter().collect();
+        scenario::render_callouts(s, &callouts, &mut lines);
         for m in &s.metrics {
             let v = host.metric(m);
             lines.push(format!("metric {m} = {v:?}"));
