@@ -357,6 +357,46 @@ fn bodies() -> Vec<Scenario> {
         )
         .also(&["content-length"]),
         s(
+            "recipe-rq-body-replace",
+            &[
+                (RQ, step(vec![op("will_replace_body")], cont())),
+                ("request_body_chunk", pause()),
+                (
+                    "request_body",
+                    step(
+                        vec![set_body("a request body longer than the original")],
+                        cont(),
+                    ),
+                ),
+            ],
+        )
+        .req(post("short"))
+        .also(&["content-length", "transfer-encoding"]),
+        s(
+            "recipe-rs-body-replace",
+            &[
+                (RS, step(vec![op("will_replace_body")], cont())),
+                ("response_body_chunk", pause()),
+                (
+                    "response_body",
+                    step(vec![op("body"), set_body("swapped")], cont()),
+                ),
+            ],
+        )
+        .also(&["content-length", "transfer-encoding"]),
+        s(
+            "rq-body-rewrite-longer-keeps-content-length",
+            &[
+                ("request_body_chunk", pause()),
+                (
+                    "request_body",
+                    step(vec![set_body("much longer than before")], cont()),
+                ),
+            ],
+        )
+        .req(post("short"))
+        .also(&["content-length", "transfer-encoding"]),
+        s(
             "rs-body-rewrite-remove-content-length",
             &[
                 (RS, step(vec![remove(RS, "content-length")], cont())),
@@ -367,7 +407,7 @@ fn bodies() -> Vec<Scenario> {
                 ),
             ],
         )
-        .also(&["content-length"]),
+        .also(&["content-length", "transfer-encoding"]),
         s("rs-body-large", &[("response_body", step(vec![], cont()))])
             .req(Req::get("/s").header("x-up-body", &"0123456789".repeat(3000))),
         s(

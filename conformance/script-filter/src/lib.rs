@@ -170,6 +170,8 @@ pub enum Op {
     },
     EndOfStream,
     Responded,
+    /// `Stream::will_replace_body` (the body-rewrite recipe).
+    WillReplaceBody,
     /// Parks the stream for the root timer to wake (`on_wake`).
     WaitTick,
 }
@@ -436,6 +438,7 @@ impl ScriptFilter {
                 let eos = s.end_of_stream();
                 self.report(&format!("end_of_stream = {eos}"));
             }
+            Op::WillReplaceBody => s.will_replace_body(),
             Op::Responded => {
                 let r = s.responded_locally();
                 self.report(&format!("responded_locally = {r}"));

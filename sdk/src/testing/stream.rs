@@ -561,6 +561,10 @@ pub struct Exchange<P: Plugin> {
     stalled: Option<String>,
 }
 
+fn is_framed(headers: &[(String, String)]) -> bool {
+    find(headers, "content-length").is_some() || find(headers, "transfer-encoding").is_some()
+}
+
 /// A message's length as its `content-length` header frames it.
 fn framed_length(headers: &[(String, String)]) -> Option<usize> {
     find(headers, "content-length").and_then(|v| v.trim().parse().ok())
@@ -607,7 +611,12 @@ impl<P: Plugin> Exchange<P> {
             match stage {
                 Held::RequestHeaders | Held::RequestBody => {
                     self.reached_upstream = true;
-                    self.upstream_request = Some(self.stream.request_headers());
+                    let mut sent_headers = self.stream.request_headers();
+                    if !self.stream.upstream_body().is_empty() && !is_framed(&sent_headers) {
+                        // Envoy frames a body without content-length as it goes.
+                        sent_headers.push(("transfer-encoding".into(), "chunked".into()));
+                    }
+                    self.upstream_request = Some(sent_headers);
                     let sent = self.stream.upstream_body().len();
                     if let Some(length) = framed_length(&self.stream.request_headers()) {
                         if sent < length {
@@ -789,16 +798,18 @@ impl<P: Plugin> Exchange<P> {
     }
 
     /// The response headers as the client got them: Envoy's HTTP/1 codec
-    /// adds `content-length: 0` to a response without body or length
-    /// (other than 1xx, 204 and 304).
+    /// frames a response without `content-length`: `content-length: 0`
+    /// when it has no body, chunked otherwise (1xx, 204 and 304 aside).
     pub fn response_headers(&self) -> Vec<(String, String)> {
         let mut headers = self.stream.response_headers();
         let status = find(&headers, ":status").and_then(|s| s.parse::<u16>().ok());
         let bodiless = matches!(status, Some(100..=199 | 204 | 304));
-        let framed = find(&headers, "content-length").is_some()
-            || find(&headers, "transfer-encoding").is_some();
-        if !bodiless && !framed && self.stream.client_body().is_empty() {
-            headers.push(("content-length".into(), "0".into()));
+        if !bodiless && !is_framed(&headers) {
+            if self.stream.client_body().is_empty() {
+                headers.push(("content-length".into(), "0".into()));
+            } else {
+                headers.push(("transfer-encoding".into(), "chunked".into()));
+            }
         }
         headers
     }
