@@ -43,8 +43,8 @@ impl HttpFilter for TrapFilter {
     fn on_request_headers(&mut self, s: &mut Stream<'_, Self>) -> Action {
         match self.mode.as_str() {
             "timeout" => {
-                let call = HttpRequest::get("auth", "auth", "/check")
-                    .timeout(Duration::from_millis(200));
+                let call =
+                    HttpRequest::get("auth", "auth", "/check").timeout(Duration::from_millis(200));
                 let sent = s.http_call(call, |_, s, reply| {
                     let status = reply.map(|r| r.status.to_string()).unwrap_or_default();
                     s.request_headers().set("x-auth-status", &status);
@@ -96,7 +96,8 @@ impl HttpFilter for TrapFilter {
 }
 
 fn vm(host: &TestHost, mode: &str) -> portico::testing::TestVm<Trap> {
-    host.vm::<Trap>(&format!(r#"{{"mode": "{mode}"}}"#)).unwrap()
+    host.vm::<Trap>(&format!(r#"{{"mode": "{mode}"}}"#))
+        .unwrap()
 }
 
 #[test]

@@ -525,6 +525,9 @@ fn headers() -> Vec<Scenario> {
                         get_all(RQ, "via"),
                         get_all(RQ, "accept"),
                         get_all(RQ, "x-forwarded-for"),
+                        get_all(RQ, "content-type"),
+                        get_all(RQ, "origin"),
+                        get_all(RQ, "x-c-plain"),
                     ],
                     cont(),
                 ),
@@ -541,7 +544,13 @@ fn headers() -> Vec<Scenario> {
                 .header("accept", "text/html")
                 .header("accept", "*/*")
                 .header("x-forwarded-for", "10.0.0.1")
-                .header("x-forwarded-for", "10.0.0.2"),
+                .header("x-forwarded-for", "10.0.0.2")
+                .header("content-type", "text/plain")
+                .header("content-type", "text/html")
+                .header("origin", "http://a")
+                .header("origin", "http://b")
+                .header("x-c-plain", "1")
+                .header("x-c-plain", "2"),
         ),
         s(
             "hdr-set-replaces-repeated",
@@ -639,6 +648,46 @@ fn headers() -> Vec<Scenario> {
                         get(RQ, "x-c-late"),
                     ],
                     cont(),
+                ),
+            )],
+        )
+        .req(Req::get("/s").header("x-c-in", "i")),
+        s(
+            "hdr-request-maps-in-response-callback",
+            &[(
+                RS,
+                step(
+                    vec![callout(
+                        "c",
+                        "/callout/ok",
+                        1000,
+                        step(
+                            vec![
+                                get(RQ, "x-c-in"),
+                                get("request_trailers", "x-c-t"),
+                                add("request_trailers", "x-c-t", "1"),
+                                get(RS, ":status"),
+                            ],
+                            cont(),
+                        ),
+                    )],
+                    pause(),
+                ),
+            )],
+        )
+        .req(Req::get("/s").header("x-c-in", "i")),
+        s(
+            "hdr-request-map-in-request-callback",
+            &[(
+                RQ,
+                step(
+                    vec![callout(
+                        "c",
+                        "/callout/ok",
+                        1000,
+                        step(vec![get(RQ, "x-c-in"), get(RS, ":status")], cont()),
+                    )],
+                    pause(),
                 ),
             )],
         )
@@ -753,7 +802,31 @@ fn callouts() -> Vec<Scenario> {
                 RQ,
                 step(
                     vec![
-                        json!({"op": "callout", "label": "c", "path": "/callout/ok", "no_authority": true}),
+                        json!({"op": "callout", "label": "c", "path": "/callout/ok", "drop": [":authority"]}),
+                    ],
+                    cont(),
+                ),
+            )],
+        ),
+        s(
+            "call-missing-path",
+            &[(
+                RQ,
+                step(
+                    vec![
+                        json!({"op": "callout", "label": "c", "path": "/callout/ok", "drop": [":path"]}),
+                    ],
+                    cont(),
+                ),
+            )],
+        ),
+        s(
+            "call-missing-method",
+            &[(
+                RQ,
+                step(
+                    vec![
+                        json!({"op": "callout", "label": "c", "path": "/callout/ok", "drop": [":method"]}),
                     ],
                     cont(),
                 ),

@@ -140,9 +140,9 @@ pub enum Op {
         headers: Vec<(String, String)>,
         #[serde(default)]
         body: String,
-        /// Leave `:authority` out (Envoy refuses such calls).
+        /// Headers to leave out, e.g. `:authority` (Envoy refuses such calls).
         #[serde(default)]
-        no_authority: bool,
+        drop: Vec<String>,
         #[serde(default)]
         then: Box<Step>,
     },
@@ -348,16 +348,14 @@ impl ScriptFilter {
                 timeout_ms,
                 headers,
                 body,
-                no_authority,
+                drop,
                 then,
             } => {
                 let mut request = HttpRequest::new(cluster, method, "conf", path)
                     .timeout(Duration::from_millis(*timeout_ms))
                     .body(body.clone())
                     .header("x-scenario", &self.name);
-                if *no_authority {
-                    request.headers.retain(|(k, _)| k != ":authority");
-                }
+                request.headers.retain(|(k, _)| !drop.contains(k));
                 for (k, v) in headers {
                     request = request.header(k, v);
                 }
