@@ -4,8 +4,7 @@
 use crate::scenario::{self, ClientOutcome, Observed, Req, Scenario};
 use crate::upstream;
 use crate::Host;
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use hyper_util::rt::TokioIo;
 use integration_tests::{bootstrap, Envoy};
 use std::collections::HashMap;
@@ -36,7 +35,23 @@ impl EnvoyHost {
                     &scenario::config(scenarios),
                 )],
             )
+            // HTTP/1 trailers pass only where enabled, downstream and upstream.
+            .hcm_settings(serde_json::json!({
+                "http_protocol_options": { "enable_trailers": true }
+            }))
             .render();
+        let mut doc: serde_json::Value = serde_json::from_str(&config).expect("bootstrap JSON");
+        if let Some(upstream) = doc["static_resources"]["clusters"].get_mut(0) {
+            upstream["typed_extension_protocol_options"] = serde_json::json!({
+                "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                    "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+                    "explicit_http_config": {
+                        "http_protocol_options": { "enable_trailers": true }
+                    }
+                }
+            });
+        }
+        let config = doc.to_string();
         EnvoyHost {
             envoy: Envoy::start(&config, 2),
             upstream: log,
@@ -63,7 +78,10 @@ async fn send(address: String, req: Req) -> ClientOutcome {
             builder = builder.header(k.as_str(), v.as_str());
         }
         let request = builder
-            .body(Full::new(Bytes::from(req.body.clone().into_bytes())))
+            .body(upstream::frames(
+                req.body.clone().into_bytes(),
+                &req.trailers,
+            ))
             .map_err(|_| ())?;
         let resp = sender.send_request(request).await.map_err(|_| ())?;
         let status = resp.status().as_u16();
@@ -77,11 +95,25 @@ async fn send(address: String, req: Req) -> ClientOutcome {
                 )
             })
             .collect();
-        let body = resp.into_body().collect().await.map_err(|_| ())?.to_bytes();
+        let collected = resp.into_body().collect().await.map_err(|_| ())?;
+        let trailers = collected
+            .trailers()
+            .map(|t| {
+                t.iter()
+                    .map(|(k, v)| {
+                        (
+                            k.as_str().to_string(),
+                            String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         Ok::<_, ()>(ClientOutcome::Response {
             status,
             headers,
-            body: body.to_vec(),
+            body: collected.to_bytes().to_vec(),
+            trailers,
         })
     };
     match tokio::time::timeout(STALL, attempt).await {

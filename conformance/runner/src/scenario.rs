@@ -11,6 +11,8 @@ pub struct Req {
     pub path: String,
     pub headers: Vec<(String, String)>,
     pub body: String,
+    /// Sent after the body (chunked, with a `trailer` header naming them).
+    pub trailers: Vec<(String, String)>,
 }
 
 impl Req {
@@ -20,6 +22,7 @@ impl Req {
             path: path.into(),
             headers: Vec::new(),
             body: String::new(),
+            trailers: Vec::new(),
         }
     }
 
@@ -29,6 +32,22 @@ impl Req {
             path: path.into(),
             headers: vec![("content-length".into(), body.len().to_string())],
             body: body.into(),
+            trailers: Vec::new(),
+        }
+    }
+
+    /// A POST whose body ends with trailers (chunked, no content-length).
+    pub fn with_trailers(body: &str, trailers: &[(&str, &str)]) -> Req {
+        let names: Vec<&str> = trailers.iter().map(|(k, _)| *k).collect();
+        Req {
+            method: "POST".into(),
+            path: "/s".into(),
+            headers: vec![("trailer".into(), names.join(", "))],
+            body: body.into(),
+            trailers: trailers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         }
     }
 
@@ -151,6 +170,7 @@ pub enum ClientOutcome {
         status: u16,
         headers: Vec<(String, String)>,
         body: Vec<u8>,
+        trailers: Vec<(String, String)>,
     },
 }
 
@@ -161,6 +181,7 @@ pub struct Received {
     pub path: String,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    pub trailers: Vec<(String, String)>,
 }
 
 pub fn text(bytes: &[u8]) -> String {
@@ -189,12 +210,16 @@ pub fn render_client(s: &Scenario, i: usize, out: &ClientOutcome, lines: &mut Ob
             status,
             headers,
             body,
+            trailers,
         } => {
             lines.push(format!("req{i} client: status {status}"));
             for h in compared_headers(s, headers) {
                 lines.push(format!("req{i} client header {h}"));
             }
             lines.push(format!("req{i} client body {}", text(body)));
+            for h in compared_headers(s, trailers) {
+                lines.push(format!("req{i} client trailer {h}"));
+            }
         }
     }
 }
@@ -205,6 +230,9 @@ pub fn render_received(s: &Scenario, what: &str, r: &Received, lines: &mut Obser
         lines.push(format!("{what} header {h}"));
     }
     lines.push(format!("{what} body {}", text(&r.body)));
+    for h in compared_headers(s, &r.trailers) {
+        lines.push(format!("{what} trailer {h}"));
+    }
 }
 
 /// Callouts as the callout target received them. Parallel callouts arrive

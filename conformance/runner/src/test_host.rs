@@ -50,6 +50,7 @@ impl Calls {
                 path: call.path().to_string(),
                 headers: call.headers.clone(),
                 body: call.body.clone(),
+                trailers: Vec::new(),
             });
             self.seen.insert(call.id, (now, answer));
         }
@@ -105,10 +106,21 @@ impl Host for TestHostAdapter {
                 .iter()
                 .map(|(k, v)| (k.as_str(), v.as_str()))
                 .collect();
-            let mut ex = r
+            let mut r = r
                 .body(req.body.as_bytes())
-                .upstream_response(a.status, &headers, &a.body)
-                .send();
+                .upstream_response(a.status, &headers, &a.body);
+            for (k, v) in &req.trailers {
+                r = r.trailer(k, v);
+            }
+            if !a.trailers.is_empty() {
+                let trailers: Vec<(&str, &str)> = a
+                    .trailers
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                r = r.upstream_trailers(&trailers);
+            }
+            let mut ex = r.send();
             let start = now;
             let stall = crate::envoy_host::STALL.as_millis() as u64;
             loop {
@@ -135,6 +147,7 @@ impl Host for TestHostAdapter {
                     status: ex.status(),
                     headers: ex.response_headers(),
                     body: ex.body().into_bytes(),
+                    trailers: ex.response_trailers(),
                 }
             };
             scenario::render_client(s, i, &out, &mut lines);
@@ -152,6 +165,7 @@ impl Host for TestHostAdapter {
                         .unwrap_or_default(),
                     headers: up.to_vec(),
                     body: ex.upstream_body(),
+                    trailers: ex.upstream_trailers().to_vec(),
                 });
             }
         }

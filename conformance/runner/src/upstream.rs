@@ -12,7 +12,7 @@
 
 use crate::scenario::Received;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -26,7 +26,44 @@ pub struct Answer {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// Sent after the body (then chunked, with a `trailer` header).
+    pub trailers: Vec<(String, String)>,
     pub delay_ms: u64,
+}
+
+/// A body of ready frames: data, then trailers.
+pub struct Frames(pub std::collections::VecDeque<hyper::body::Frame<Bytes>>);
+
+impl hyper::body::Body for Frames {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        std::task::Poll::Ready(self.0.pop_front().map(Ok))
+    }
+}
+
+pub fn frames(body: Vec<u8>, trailers: &[(String, String)]) -> Frames {
+    let mut frames = std::collections::VecDeque::new();
+    if !body.is_empty() {
+        frames.push_back(hyper::body::Frame::data(Bytes::from(body)));
+    }
+    if !trailers.is_empty() {
+        let mut map = hyper::HeaderMap::new();
+        for (k, v) in trailers {
+            if let (Ok(k), Ok(v)) = (
+                hyper::header::HeaderName::from_bytes(k.as_bytes()),
+                hyper::header::HeaderValue::from_str(v),
+            ) {
+                map.append(k, v);
+            }
+        }
+        frames.push_back(hyper::body::Frame::trailers(map));
+    }
+    Frames(frames)
 }
 
 fn first<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -45,6 +82,7 @@ pub fn answer(path: &str, headers: &[(String, String)], body: &[u8]) -> Answer {
             status: 200,
             headers: vec![("x-c-callout".into(), "yes".into())],
             body: b"pong".to_vec(),
+            trailers: Vec::new(),
             delay_ms: 0,
         }
     } else if path == "/callout/500" {
@@ -52,6 +90,7 @@ pub fn answer(path: &str, headers: &[(String, String)], body: &[u8]) -> Answer {
             status: 500,
             headers: Vec::new(),
             body: b"oops".to_vec(),
+            trailers: Vec::new(),
             delay_ms: 0,
         }
     } else if let Some(ms) = path.strip_prefix("/callout/slow/") {
@@ -59,6 +98,7 @@ pub fn answer(path: &str, headers: &[(String, String)], body: &[u8]) -> Answer {
             status: 200,
             headers: Vec::new(),
             body: b"late".to_vec(),
+            trailers: Vec::new(),
             delay_ms: ms.parse().unwrap_or(0),
         }
     } else if path == "/callout/echo" {
@@ -66,15 +106,20 @@ pub fn answer(path: &str, headers: &[(String, String)], body: &[u8]) -> Answer {
             status: 200,
             headers: Vec::new(),
             body: body.to_vec(),
+            trailers: Vec::new(),
             delay_ms: 0,
         }
     } else {
-        let extra = headers
-            .iter()
-            .filter(|(k, _)| k.eq_ignore_ascii_case("x-up-h"))
-            .filter_map(|(_, v)| v.split_once('='))
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let pairs = |name: &str| -> Vec<(String, String)> {
+            headers
+                .iter()
+                .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+                .filter_map(|(_, v)| v.split_once('='))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let extra = pairs("x-up-h");
+        let trailers = pairs("x-up-t");
         Answer {
             status: first(headers, "x-up-status")
                 .and_then(|s| s.parse().ok())
@@ -84,13 +129,19 @@ pub fn answer(path: &str, headers: &[(String, String)], body: &[u8]) -> Answer {
                 .unwrap_or("upstream-body")
                 .as_bytes()
                 .to_vec(),
+            trailers,
             delay_ms: first(headers, "x-up-delay")
                 .and_then(|s| s.parse().ok())
                 .unwrap_or(0),
         }
     };
-    a.headers
-        .push(("content-length".into(), a.body.len().to_string()));
+    if a.trailers.is_empty() {
+        a.headers
+            .push(("content-length".into(), a.body.len().to_string()));
+    } else {
+        let names: Vec<&str> = a.trailers.iter().map(|(k, _)| k.as_str()).collect();
+        a.headers.push(("trailer".into(), names.join(", ")));
+    }
     a
 }
 
@@ -126,7 +177,7 @@ pub fn start() -> (u16, Log) {
     (port, log)
 }
 
-async fn handle(log: Log, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, hyper::Error> {
+async fn handle(log: Log, req: Request<Incoming>) -> Result<Response<Frames>, hyper::Error> {
     let method = req.method().to_string();
     let path = req
         .uri()
@@ -143,7 +194,21 @@ async fn handle(log: Log, req: Request<Incoming>) -> Result<Response<Full<Bytes>
             )
         })
         .collect();
-    let body = req.into_body().collect().await?.to_bytes().to_vec();
+    let collected = req.into_body().collect().await?;
+    let trailers = collected
+        .trailers()
+        .map(|t| {
+            t.iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let body = collected.to_bytes().to_vec();
     let scenario = first(&headers, "x-scenario").unwrap_or("").to_string();
     let a = answer(&path, &headers, &body);
     log.lock()
@@ -155,17 +220,16 @@ async fn handle(log: Log, req: Request<Incoming>) -> Result<Response<Full<Bytes>
             path,
             headers,
             body,
+            trailers,
         });
     if a.delay_ms > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(a.delay_ms)).await;
     }
     let mut response = Response::builder().status(a.status);
     for (k, v) in &a.headers {
-        if !k.eq_ignore_ascii_case("content-length") {
-            response = response.header(k.as_str(), v.as_str());
-        }
+        response = response.header(k.as_str(), v.as_str());
     }
     Ok(response
-        .body(Full::new(Bytes::from(a.body)))
+        .body(frames(a.body, &a.trailers))
         .expect("upstream response"))
 }

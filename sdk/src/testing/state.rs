@@ -57,9 +57,11 @@ pub(crate) struct StreamData {
     pub local: Option<LocalReply>,
     pub resumed: Vec<Direction>,
     pub properties: HashMap<String, Vec<u8>>,
-    /// Envoy's wasm host has no request headers or trailers for a filter
-    /// while the response is being filtered (they return in `on_done`).
-    pub request_maps_hidden: bool,
+    /// Maps Envoy's wasm host no longer shows the filter (by `map_key`): a
+    /// headers or trailers map is gone once its phase returned `Continue`
+    /// (request headers also once the request is resumed); `on_done` sees
+    /// the request and response headers and the response trailers again.
+    pub hidden: HashSet<u8>,
 }
 
 pub(crate) struct Metric {
@@ -147,9 +149,7 @@ impl VmHost {
             return Err(HostError::BadArgument);
         }
         self.with_stream(|s| {
-            if s.request_maps_hidden
-                && matches!(map, MapType::RequestHeaders | MapType::RequestTrailers)
-            {
+            if s.hidden.contains(&map_key(map)) {
                 return Err(HostError::BadArgument);
             }
             // Like Envoy, a map that has not arrived yet cannot be used.
@@ -409,6 +409,9 @@ impl Host for VmHost {
     fn resume(&self, direction: Direction) -> HostResult<()> {
         self.tally("resume");
         self.with_stream(|s| {
+            if direction == Direction::Request {
+                s.hidden.insert(map_key(MapType::RequestHeaders));
+            }
             s.resumed.push(direction);
             Ok(())
         })

@@ -101,6 +101,7 @@ impl<P: Plugin> TestStream<P> {
                 .insert(map_of(MapType::RequestHeaders), pairs(headers));
         });
         let flow = self.run(|rt, h| rt.on_request_headers(h, end_of_stream));
+        self.hide_after(flow, MapType::RequestHeaders);
         self.after_request_phase(flow)
     }
 
@@ -130,6 +131,7 @@ impl<P: Plugin> TestStream<P> {
                 .insert(map_of(MapType::RequestTrailers), pairs(trailers));
         });
         let flow = self.run(|rt, h| rt.on_request_trailers(h));
+        self.hide_after(flow, MapType::RequestTrailers);
         self.after_request_phase(flow)
     }
 
@@ -166,7 +168,8 @@ impl<P: Plugin> TestStream<P> {
             d.maps.insert(map_of(MapType::ResponseHeaders), headers);
             d.response_body = reply.body.clone();
         });
-        let _ = self.run(|rt, h| rt.on_response_headers(h, !has_body));
+        let flow = self.run(|rt, h| rt.on_response_headers(h, !has_body));
+        self.hide_after(flow, MapType::ResponseHeaders);
         if has_body {
             let size = reply.body.len();
             let _ = self.run(|rt, h| rt.on_response_body(h, size, true));
@@ -180,9 +183,9 @@ impl<P: Plugin> TestStream<P> {
         self.data(|d| {
             d.maps
                 .insert(map_of(MapType::ResponseHeaders), pairs(headers));
-            d.request_maps_hidden = true;
         });
         let flow = self.run(|rt, h| rt.on_response_headers(h, end_of_stream));
+        self.hide_after(flow, MapType::ResponseHeaders);
         self.after_response_phase();
         flow
     }
@@ -235,6 +238,14 @@ impl<P: Plugin> TestStream<P> {
         }
     }
 
+    /// Envoy's wasm host lets go of a headers or trailers map once its
+    /// phase returned `Continue`.
+    fn hide_after(&self, flow: Flow, map: MapType) {
+        if flow == Flow::Continue {
+            self.data(|d| d.hidden.insert(map_of(map)));
+        }
+    }
+
     /// How many times the filter resumed the stream so far.
     pub(crate) fn resume_count(&self) -> usize {
         self.data(|d| d.resumed.len())
@@ -265,6 +276,7 @@ impl<P: Plugin> TestStream<P> {
                 .insert(map_of(MapType::ResponseTrailers), pairs(trailers));
         });
         let flow = self.run(|rt, h| rt.on_response_trailers(h));
+        self.hide_after(flow, MapType::ResponseTrailers);
         self.after_response_phase();
         flow
     }
@@ -278,7 +290,15 @@ impl<P: Plugin> TestStream<P> {
         // phase) still goes through the response phases first, as in Envoy.
         self.pass_local_reply_through();
         self.done = true;
-        self.data(|d| d.request_maps_hidden = false);
+        self.data(|d| {
+            for map in [
+                MapType::RequestHeaders,
+                MapType::ResponseHeaders,
+                MapType::ResponseTrailers,
+            ] {
+                d.hidden.remove(&map_of(map));
+            }
+        });
         if let Some(rt) = &self.runtime {
             self.vm.at(self.id, |h| rt.on_done(h));
         }
@@ -330,6 +350,28 @@ impl<P: Plugin> TestStream<P> {
 
     pub fn response_header_all(&self, name: &str) -> Vec<String> {
         find_all(&self.response_headers(), name)
+    }
+
+    /// Request trailers as they stand now.
+    pub fn request_trailers(&self) -> Vec<(String, String)> {
+        self.data(|d| {
+            strings(
+                d.maps
+                    .get(&map_of(MapType::RequestTrailers))
+                    .map_or(&[], |v| v),
+            )
+        })
+    }
+
+    /// Response trailers as the client would see them.
+    pub fn response_trailers(&self) -> Vec<(String, String)> {
+        self.data(|d| {
+            strings(
+                d.maps
+                    .get(&map_of(MapType::ResponseTrailers))
+                    .map_or(&[], |v| v),
+            )
+        })
     }
 
     /// The body passed upstream so far.
@@ -416,6 +458,8 @@ pub struct Request<'v, P: Plugin> {
     upstream_status: u16,
     upstream_headers: Vec<(String, String)>,
     upstream_body: Vec<u8>,
+    trailers: Option<Vec<(String, String)>>,
+    upstream_trailers: Option<Vec<(String, String)>>,
 }
 
 impl<'v, P: Plugin> Request<'v, P> {
@@ -433,6 +477,8 @@ impl<'v, P: Plugin> Request<'v, P> {
             upstream_status: 200,
             upstream_headers: Vec::new(),
             upstream_body: Vec::new(),
+            trailers: None,
+            upstream_trailers: None,
         }
     }
 
@@ -455,6 +501,25 @@ impl<'v, P: Plugin> Request<'v, P> {
     /// The downstream peer (`source.address`), default `127.0.0.1:40000`.
     pub fn source(mut self, address: &str) -> Self {
         self.source = Some(address.into());
+        self
+    }
+
+    /// Adds a request trailer (the request body, if any, then ends with trailers).
+    pub fn trailer(mut self, name: &str, value: &str) -> Self {
+        self.trailers
+            .get_or_insert_with(Vec::new)
+            .push((name.to_ascii_lowercase(), value.into()));
+        self
+    }
+
+    /// Trailers the fake upstream ends its response with.
+    pub fn upstream_trailers(mut self, trailers: &[(&str, &str)]) -> Self {
+        self.upstream_trailers = Some(
+            trailers
+                .iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), v.to_string()))
+                .collect(),
+        );
         self
     }
 
@@ -502,11 +567,15 @@ impl<'v, P: Plugin> Request<'v, P> {
             pending_body: None,
             reached_upstream: false,
             upstream_request: None,
+            upstream_trailers: Vec::new(),
+            request_trailers: self.trailers,
+            response_trailers: self.upstream_trailers,
             held: None,
             resumes_at_hold: 0,
             stalled: None,
         };
-        let flow = ex.stream.send_request_headers(&refs, !has_body);
+        let eos = !has_body && ex.request_trailers.is_none();
+        let flow = ex.stream.send_request_headers(&refs, eos);
         if has_body {
             ex.pending_body = Some(self.body);
         }
@@ -520,8 +589,10 @@ impl<'v, P: Plugin> Request<'v, P> {
 pub enum Held {
     RequestHeaders,
     RequestBody,
+    RequestTrailers,
     ResponseHeaders,
     ResponseBody,
+    ResponseTrailers,
 }
 
 impl Held {
@@ -529,8 +600,10 @@ impl Held {
         match self {
             Held::RequestHeaders => "on_request_headers",
             Held::RequestBody => "on_request_body",
+            Held::RequestTrailers => "on_request_trailers",
             Held::ResponseHeaders => "on_response_headers",
             Held::ResponseBody => "on_response_body",
+            Held::ResponseTrailers => "on_response_trailers",
         }
     }
 }
@@ -555,6 +628,9 @@ pub struct Exchange<P: Plugin> {
     reached_upstream: bool,
     /// The request headers as the upstream received them.
     upstream_request: Option<Vec<(String, String)>>,
+    upstream_trailers: Vec<(String, String)>,
+    request_trailers: Option<Vec<(String, String)>>,
+    response_trailers: Option<Vec<(String, String)>>,
     held: Option<Held>,
     resumes_at_hold: usize,
     /// Why the client has no complete response though the filter is done.
@@ -582,83 +658,136 @@ impl<P: Plugin> Exchange<P> {
                 return;
             }
             if flow == Flow::Pause {
-                self.held = Some(stage);
-                self.resumes_at_hold = self.stream.resume_count();
-                return;
-            }
-            self.held = None;
-            match stage {
-                Held::ResponseHeaders => self.stream.response_headers_sent = true,
-                Held::RequestBody => self.stream.release_buffered(Direction::Request),
-                Held::ResponseBody => self.stream.release_buffered(Direction::Response),
-                Held::RequestHeaders => {}
+                // A body phase that pauses before the end of its direction
+                // buffers; Envoy goes on with what follows (the trailers).
+                let buffering = match stage {
+                    Held::RequestBody => self.request_trailers.is_some(),
+                    Held::ResponseBody => self.response_trailers.is_some(),
+                    _ => false,
+                };
+                if !buffering {
+                    self.held = Some(stage);
+                    self.resumes_at_hold = self.stream.resume_count();
+                    return;
+                }
+            } else {
+                self.held = None;
+                match stage {
+                    Held::ResponseHeaders => self.stream.response_headers_sent = true,
+                    Held::RequestBody | Held::RequestTrailers => {
+                        self.stream.release_buffered(Direction::Request)
+                    }
+                    Held::ResponseBody | Held::ResponseTrailers => {
+                        self.stream.release_buffered(Direction::Response)
+                    }
+                    Held::RequestHeaders => {}
+                }
             }
             let next = match stage {
                 Held::RequestHeaders => match self.pending_body.take() {
-                    Some(body) => Some((
-                        self.stream.send_request_body(&body, true),
-                        Held::RequestBody,
-                    )),
-                    None => None,
+                    Some(body) => {
+                        let eos = self.request_trailers.is_none();
+                        Some((self.stream.send_request_body(&body, eos), Held::RequestBody))
+                    }
+                    None => self.request_trailers_phase(),
                 },
-                _ => None,
+                Held::RequestBody => self.request_trailers_phase(),
+                Held::RequestTrailers => None,
+                Held::ResponseHeaders => {
+                    match self.upstream_body.take().filter(|b| !b.is_empty()) {
+                        Some(body) => {
+                            let eos = self.response_trailers.is_none();
+                            Some((
+                                self.stream.send_response_body(&body, eos),
+                                Held::ResponseBody,
+                            ))
+                        }
+                        None => self.response_trailers_phase(),
+                    }
+                }
+                Held::ResponseBody => self.response_trailers_phase(),
+                Held::ResponseTrailers => None,
             };
             if let Some((f, s)) = next {
                 flow = f;
                 stage = s;
                 continue;
             }
-            match stage {
-                Held::RequestHeaders | Held::RequestBody => {
-                    self.reached_upstream = true;
-                    let mut sent_headers = self.stream.request_headers();
-                    if !self.stream.upstream_body().is_empty() && !is_framed(&sent_headers) {
-                        // Envoy frames a body without content-length as it goes.
-                        sent_headers.push(("transfer-encoding".into(), "chunked".into()));
-                    }
-                    self.upstream_request = Some(sent_headers);
-                    let sent = self.stream.upstream_body().len();
-                    if let Some(length) = framed_length(&self.stream.request_headers()) {
-                        if sent < length {
-                            self.reached_upstream = false;
-                            self.upstream_request = None;
-                            self.stalled = Some(format!(
-                                "the upstream waits for the rest of the request body: the request went out with content-length: {length} but the filter's body has {sent} bytes. After changing a body's size, fix content-length in the headers phase (remove it, or set the new size while the headers are still held)"
-                            ));
-                            return;
-                        }
-                    }
-                    let mut headers =
-                        vec![(":status".to_string(), self.upstream_status.to_string())];
-                    headers.extend(self.upstream_headers.iter().cloned());
-                    let refs: Vec<(&str, &str)> = headers
-                        .iter()
-                        .map(|(k, v)| (k.as_str(), v.as_str()))
-                        .collect();
-                    let body = self.upstream_body.as_ref().map_or(true, Vec::is_empty);
-                    flow = self.stream.send_response_headers(&refs, body);
+            let request_done = matches!(
+                stage,
+                Held::RequestHeaders | Held::RequestBody | Held::RequestTrailers
+            );
+            if !request_done {
+                self.stream.finish();
+                self.check_client_framing();
+                return;
+            }
+            match self.to_upstream() {
+                Some(f) => {
+                    flow = f;
                     stage = Held::ResponseHeaders;
                 }
-                Held::ResponseHeaders => {
-                    match self.upstream_body.take().filter(|b| !b.is_empty()) {
-                        Some(body) => {
-                            flow = self.stream.send_response_body(&body, true);
-                            stage = Held::ResponseBody;
-                        }
-                        None => {
-                            self.stream.finish();
-                            self.check_client_framing();
-                            return;
-                        }
-                    }
-                }
-                Held::ResponseBody => {
-                    self.stream.finish();
-                    self.check_client_framing();
-                    return;
-                }
+                None => return,
             }
         }
+    }
+
+    fn request_trailers_phase(&mut self) -> Option<(Flow, Held)> {
+        let trailers = self.request_trailers.take()?;
+        let refs: Vec<(&str, &str)> = trailers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        Some((
+            self.stream.send_request_trailers(&refs),
+            Held::RequestTrailers,
+        ))
+    }
+
+    fn response_trailers_phase(&mut self) -> Option<(Flow, Held)> {
+        let trailers = self.response_trailers.take()?;
+        let refs: Vec<(&str, &str)> = trailers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        Some((
+            self.stream.send_response_trailers(&refs),
+            Held::ResponseTrailers,
+        ))
+    }
+
+    /// The request reaches the upstream, which answers: runs the response
+    /// headers phase. `None` if the upstream never gets a whole request.
+    fn to_upstream(&mut self) -> Option<Flow> {
+        self.reached_upstream = true;
+        let mut sent_headers = self.stream.request_headers();
+        let had_trailers = !self.stream.request_trailers().is_empty();
+        if (!self.stream.upstream_body().is_empty() || had_trailers) && !is_framed(&sent_headers) {
+            // Envoy frames a body without content-length as it goes.
+            sent_headers.push(("transfer-encoding".into(), "chunked".into()));
+        }
+        self.upstream_request = Some(sent_headers);
+        self.upstream_trailers = self.stream.request_trailers();
+        let sent = self.stream.upstream_body().len();
+        if let Some(length) = framed_length(&self.stream.request_headers()) {
+            if sent < length {
+                self.reached_upstream = false;
+                self.upstream_request = None;
+                self.stalled = Some(format!(
+                    "the upstream waits for the rest of the request body: the request went out with content-length: {length} but the filter's body has {sent} bytes. After changing a body's size, fix content-length in the headers phase (remove it, or set the new size while the headers are still held)"
+                ));
+                return None;
+            }
+        }
+        let mut headers = vec![(":status".to_string(), self.upstream_status.to_string())];
+        headers.extend(self.upstream_headers.iter().cloned());
+        let refs: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let eos = self.upstream_body.as_ref().is_none_or(Vec::is_empty)
+            && self.response_trailers.is_none();
+        Some(self.stream.send_response_headers(&refs, eos))
     }
 
     /// The client reads as many bytes as the response's content-length says.
@@ -819,6 +948,16 @@ impl<P: Plugin> Exchange<P> {
         let body = self.stream.client_body();
         let length = framed_length(&self.stream.response_headers()).unwrap_or(body.len());
         String::from_utf8_lossy(body.get(..length).unwrap_or(body)).into_owned()
+    }
+
+    /// The request trailers the upstream got.
+    pub fn upstream_trailers(&self) -> &[(String, String)] {
+        &self.upstream_trailers
+    }
+
+    /// The response trailers the client got.
+    pub fn response_trailers(&self) -> Vec<(String, String)> {
+        self.stream.response_trailers()
     }
 
     /// The request body the upstream got (no more than its content-length).
