@@ -26,7 +26,13 @@ pub struct EnvoyHost {
 impl EnvoyHost {
     pub fn start(wasm: &Path, scenarios: &[Scenario]) -> EnvoyHost {
         let (port, log) = upstream::start();
+        // A cluster whose endpoint refuses connections: a port that was free.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
         let config = bootstrap::Bootstrap::new(port)
+            .cluster("closed", closed)
             .listener(
                 "conf",
                 vec![bootstrap::wasm_filter(
@@ -149,7 +155,7 @@ impl Host for EnvoyHost {
             scenario::render_received(s, &format!("upstream{n}"), r, &mut lines);
         }
         scenario::render_callouts(s, &callouts, &mut lines);
-        for m in &s.metrics {
+        for m in s.metrics.iter().chain(&s.gauges) {
             let v = self.envoy.stat(&format!("wasmcustom.{m}"));
             lines.push(format!("metric {m} = {v:?}"));
         }

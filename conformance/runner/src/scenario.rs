@@ -67,6 +67,8 @@ pub struct Scenario {
     pub also: Vec<String>,
     /// Counters this scenario reads (defined in the filter config).
     pub metrics: Vec<String>,
+    /// Gauges this scenario reads.
+    pub gauges: Vec<String>,
     /// Shared-data keys created at configure time.
     pub shared: Vec<(String, String)>,
     /// How long to let late events (callout replies, timers) happen after
@@ -82,6 +84,7 @@ impl Scenario {
             requests: vec![Req::get("/s")],
             also: Vec::new(),
             metrics: Vec::new(),
+            gauges: Vec::new(),
             shared: Vec::new(),
             settle_ms: 0,
         }
@@ -104,6 +107,11 @@ impl Scenario {
 
     pub fn metric(mut self, name: &str) -> Scenario {
         self.metrics.push(name.into());
+        self
+    }
+
+    pub fn gauge(mut self, name: &str) -> Scenario {
+        self.gauges.push(name.into());
         self
     }
 
@@ -141,15 +149,18 @@ impl Scenario {
 pub fn config(scenarios: &[Scenario]) -> String {
     let mut map = serde_json::Map::new();
     let mut metrics = Vec::new();
+    let mut gauges = Vec::new();
     let mut shared = Vec::new();
     for s in scenarios {
         map.insert(s.name.clone(), s.script.clone());
         metrics.extend(s.metrics.iter().cloned());
+        gauges.extend(s.gauges.iter().cloned());
         shared.extend(s.shared.iter().cloned());
     }
     serde_json::json!({
         "scenarios": map,
         "metrics": metrics,
+        "gauges": gauges,
         "shared": shared,
         "tick_ms": 50,
     })

@@ -1033,6 +1033,32 @@ fn callouts() -> Vec<Scenario> {
             )],
         ),
         s(
+            "call-response-too-large",
+            &[(
+                RQ,
+                step(
+                    vec![
+                        json!({"op": "callout", "label": "c", "path": "/callout/ok", "max_bytes": 2,
+                        "then": {"action": "continue"}}),
+                    ],
+                    pause(),
+                ),
+            )],
+        ),
+        s(
+            "call-connection-refused",
+            &[(
+                RQ,
+                step(
+                    vec![
+                        json!({"op": "callout", "label": "c", "cluster": "closed", "path": "/callout/ok",
+                        "then": {"action": "continue"}}),
+                    ],
+                    pause(),
+                ),
+            )],
+        ),
+        s(
             "call-answered-after-stream-end",
             &[(
                 RQ,
@@ -1155,6 +1181,45 @@ fn wakeups() -> Vec<Scenario> {
             &[
                 (RQ, step(vec![op("wait_tick")], pause())),
                 ("on_wake", step(vec![], pause())),
+            ],
+        ),
+        s(
+            "wake-root-fetch",
+            &[
+                (
+                    RQ,
+                    step(
+                        vec![json!({"op": "root_fetch", "path": "/callout/ok"})],
+                        pause(),
+                    ),
+                ),
+                ("on_wake", step(vec![set(RQ, "x-c-fetched", "yes")], cont())),
+            ],
+        ),
+        s(
+            "wake-root-fetch-500-respond",
+            &[
+                (
+                    RQ,
+                    step(
+                        vec![json!({"op": "root_fetch", "path": "/callout/500"})],
+                        pause(),
+                    ),
+                ),
+                (
+                    "on_wake",
+                    step(vec![], respond(503, &[], "dependency failed")),
+                ),
+            ],
+        ),
+        s(
+            "wake-once-timer",
+            &[
+                (
+                    RQ,
+                    step(vec![json!({"op": "wake_after", "ms": 30})], pause()),
+                ),
+                ("on_wake", step(vec![set(RQ, "x-c-timer", "once")], cont())),
             ],
         ),
         s(
@@ -1297,6 +1362,20 @@ fn properties() -> Vec<Scenario> {
         )
         .metric("conf_hits")
         .reqs(vec![Req::get("/s"), Req::get("/s")]),
+        s(
+            "metric-gauge",
+            &[(
+                RQ,
+                step(
+                    vec![
+                        json!({"op": "gauge_set", "name": "conf_level", "value": 10}),
+                        json!({"op": "gauge_add", "name": "conf_level", "delta": -3}),
+                    ],
+                    cont(),
+                ),
+            )],
+        )
+        .gauge("conf_level"),
         s(
             "log-levels",
             &[(

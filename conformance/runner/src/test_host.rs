@@ -44,6 +44,13 @@ impl Calls {
             if self.seen.contains_key(&call.id) {
                 continue;
             }
+            if call.cluster == "closed" {
+                // Nothing listens there: Envoy answers itself.
+                host.refuse_call(call.id);
+                self.seen
+                    .insert(call.id, (now, upstream::answer("", &[], b"")));
+                continue;
+            }
             let answer = upstream::answer(call.path(), &call.headers, &call.body);
             self.received.push(Received {
                 method: call.header(":method").unwrap_or("").to_string(),
@@ -77,7 +84,9 @@ impl Host for TestHostAdapter {
     }
 
     fn run(&mut self, s: &Scenario) -> Observed {
-        let host = TestHost::new().with_cluster("upstream");
+        let host = TestHost::new()
+            .with_cluster("upstream")
+            .with_cluster("closed");
         // What the Envoy config names: the filter and the route.
         host.set_property(&["plugin_name"], b"script");
         host.set_property(&["xds", "route_name"], b"default");
@@ -182,7 +191,7 @@ impl Host for TestHostAdapter {
         }
         let callouts: Vec<&Received> = calls.received.iter().collect();
         scenario::render_callouts(s, &callouts, &mut lines);
-        for m in &s.metrics {
+        for m in s.metrics.iter().chain(&s.gauges) {
             let v = host.metric(m);
             lines.push(format!("metric {m} = {v:?}"));
         }

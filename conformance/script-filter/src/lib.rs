@@ -10,7 +10,7 @@
 //! whatever the chunks were.
 
 use portico::{
-    Action, ConfigError, Counter, Env, HttpFilter, HttpRequest, LocalResponse, Plugin, Root,
+    Action, ConfigError, Counter, Env, Gauge, HttpFilter, HttpRequest, LocalResponse, Plugin, Root,
     Stream, StreamId,
 };
 use serde::Deserialize;
@@ -32,6 +32,9 @@ pub struct Config {
     /// Counters to define at configure time.
     #[serde(default)]
     pub metrics: Vec<String>,
+    /// Gauges to define at configure time.
+    #[serde(default)]
+    pub gauges: Vec<String>,
     /// Shared-data keys to create at configure time (`key`, `value`).
     #[serde(default)]
     pub shared: Vec<(String, String)>,
@@ -127,6 +130,24 @@ pub enum Op {
     MetricValue {
         name: String,
     },
+    GaugeSet {
+        name: String,
+        value: u64,
+    },
+    GaugeAdd {
+        name: String,
+        delta: i64,
+    },
+    /// Parks the stream; on the next tick the root fetches `path` with a
+    /// root callout, reports the reply and wakes the stream from there.
+    RootFetch {
+        path: String,
+    },
+    /// Parks the stream; on the next tick the root sets a one-shot timer of
+    /// `ms` that wakes it.
+    WakeAfter {
+        ms: u64,
+    },
     Callout {
         label: String,
         #[serde(default = "default_cluster")]
@@ -140,6 +161,9 @@ pub enum Op {
         headers: Vec<(String, String)>,
         #[serde(default)]
         body: String,
+        /// `max_response_bytes` of the request (default: the SDK's).
+        #[serde(default)]
+        max_bytes: Option<usize>,
         /// Headers to leave out, e.g. `:authority` (Envoy refuses such calls).
         #[serde(default)]
         drop: Vec<String>,
@@ -192,7 +216,15 @@ fn default_cas() -> String {
 pub struct ScriptPlugin {
     scenarios: HashMap<String, Rc<Script>>,
     counters: HashMap<String, Counter>,
+    gauges: HashMap<String, Gauge>,
     waiting: RefCell<Vec<(StreamId, String)>>,
+    /// Parked streams and what the root does for them on the next tick.
+    parked: RefCell<Vec<(StreamId, String, Parked)>>,
+}
+
+enum Parked {
+    Fetch(String),
+    WakeAfter(u64),
 }
 
 impl Plugin for ScriptPlugin {
@@ -203,6 +235,10 @@ impl Plugin for ScriptPlugin {
         let mut counters = HashMap::new();
         for name in &config.metrics {
             counters.insert(name.clone(), root.counter(name)?);
+        }
+        let mut gauges = HashMap::new();
+        for name in &config.gauges {
+            gauges.insert(name.clone(), root.gauge(name)?);
         }
         for (key, value) in &config.shared {
             if root.shared_get(key).ok().flatten().is_none() {
@@ -216,6 +252,35 @@ impl Plugin for ScriptPlugin {
                 let woke = root.wake(id);
                 log::info!("{MARK} {scenario} timer woke={woke}");
             }
+            let parked: Vec<(StreamId, String, Parked)> =
+                plugin.parked.borrow_mut().drain(..).collect();
+            for (id, scenario, what) in parked {
+                match what {
+                    Parked::Fetch(path) => {
+                        let request = HttpRequest::get("upstream", "conf", &path)
+                            .header("x-scenario", &scenario);
+                        let name = scenario.clone();
+                        let sent = root.http_call(request, move |_, root, reply| {
+                            let got = match reply {
+                                Ok(r) => format!("status={} body={}", r.status, text(&r.body)),
+                                Err(e) => format!("error={e}"),
+                            };
+                            log::info!("{MARK} {name} root fetch {got}");
+                            let woke = root.wake(id);
+                            log::info!("{MARK} {name} root woke={woke}");
+                        });
+                        if let Err(e) = sent {
+                            log::info!("{MARK} {scenario} root fetch refused: {e}");
+                        }
+                    }
+                    Parked::WakeAfter(ms) => {
+                        root.set_timer(Duration::from_millis(ms), move |_, root| {
+                            let woke = root.wake(id);
+                            log::info!("{MARK} {scenario} once timer woke={woke}");
+                        });
+                    }
+                }
+            }
         });
         Ok(ScriptPlugin {
             scenarios: config
@@ -224,7 +289,9 @@ impl Plugin for ScriptPlugin {
                 .map(|(k, v)| (k, Rc::new(v)))
                 .collect(),
             counters,
+            gauges,
             waiting: RefCell::new(Vec::new()),
+            parked: RefCell::new(Vec::new()),
         })
     }
 
@@ -336,6 +403,24 @@ impl ScriptFilter {
                 Some(c) => c.inc(s),
                 None => self.report(&format!("no counter {name}")),
             },
+            Op::GaugeSet { name, value } => match self.plugin.gauges.get(name) {
+                Some(g) => g.set(s, *value),
+                None => self.report(&format!("no gauge {name}")),
+            },
+            Op::GaugeAdd { name, delta } => match self.plugin.gauges.get(name) {
+                Some(g) => g.add(s, *delta),
+                None => self.report(&format!("no gauge {name}")),
+            },
+            Op::RootFetch { path } => self.plugin.parked.borrow_mut().push((
+                s.id(),
+                self.name.clone(),
+                Parked::Fetch(path.clone()),
+            )),
+            Op::WakeAfter { ms } => self.plugin.parked.borrow_mut().push((
+                s.id(),
+                self.name.clone(),
+                Parked::WakeAfter(*ms),
+            )),
             Op::MetricValue { name } => {
                 let v = self.plugin.counters.get(name).map(|c| c.value(s));
                 self.report(&format!("metric {name} = {v:?}"));
@@ -349,6 +434,7 @@ impl ScriptFilter {
                 headers,
                 body,
                 drop,
+                max_bytes,
                 then,
             } => {
                 let mut request = HttpRequest::new(cluster, method, "conf", path)
@@ -356,6 +442,9 @@ impl ScriptFilter {
                     .body(body.clone())
                     .header("x-scenario", &self.name);
                 request.headers.retain(|(k, _)| !drop.contains(k));
+                if let Some(limit) = max_bytes {
+                    request = request.max_response_bytes(*limit);
+                }
                 for (k, v) in headers {
                     request = request.header(k, v);
                 }

@@ -304,6 +304,20 @@ impl TestHost {
         );
     }
 
+    /// Answers a callout as Envoy does when the cluster's endpoint refuses
+    /// the connection: a `503` of Envoy's own (an `Ok` reply, not a
+    /// `CallError`).
+    pub fn refuse_call(&self, call_id: u32) {
+        let body = b"upstream connect error or disconnect/reset before headers. reset reason: remote connection failure";
+        let length = body.len().to_string();
+        self.respond(
+            call_id,
+            503,
+            &[("content-length", &length), ("content-type", "text/plain")],
+            body,
+        );
+    }
+
     /// Fails a callout as a reset connection would (no response at all).
     pub fn fail_call(&self, call_id: u32) {
         self.deliver(call_id, None);
