@@ -95,6 +95,7 @@ impl HttpFilter for TrapFilter {
     }
 }
 
+#[allow(clippy::unwrap_used)] // test support
 fn vm(host: &TestHost, mode: &str) -> portico::testing::TestVm<Trap> {
     host.vm::<Trap>(&format!(r#"{{"mode": "{mode}"}}"#))
         .unwrap()

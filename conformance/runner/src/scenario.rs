@@ -140,7 +140,7 @@ impl Scenario {
 
     pub fn compared(&self, name: &str) -> bool {
         let name = name.to_ascii_lowercase();
-        name.starts_with("x-c-") || self.also.iter().any(|a| *a == name)
+        name.starts_with("x-c-") || self.also.contains(&name)
     }
 }
 

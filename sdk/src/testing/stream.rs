@@ -722,7 +722,7 @@ impl<P: Plugin> Exchange<P> {
                 self.check_client_framing();
                 return;
             }
-            match self.to_upstream() {
+            match self.reach_upstream() {
                 Some(f) => {
                     flow = f;
                     stage = Held::ResponseHeaders;
@@ -758,7 +758,7 @@ impl<P: Plugin> Exchange<P> {
 
     /// The request reaches the upstream, which answers: runs the response
     /// headers phase. `None` if the upstream never gets a whole request.
-    fn to_upstream(&mut self) -> Option<Flow> {
+    fn reach_upstream(&mut self) -> Option<Flow> {
         self.reached_upstream = true;
         let mut sent_headers = self.stream.request_headers();
         let had_trailers = !self.stream.request_trailers().is_empty();
