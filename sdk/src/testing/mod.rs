@@ -14,12 +14,20 @@
 //! scripting every host call. The filter runs through the same runtime as in
 //! Envoy; only the [`crate::host::Host`] underneath differs.
 //!
-//! Behaviours of Envoy the test host reproduces: header names are
-//! lower-cased; `get` returns the first of repeated values; maps not yet
-//! available in a phase are refused; a local reply goes back through the
-//! filter's response phases; callouts need `:method`, `:path`, `:authority`
-//! and a known cluster; a missing shared-data key is created whatever the CAS;
-//! each VM (worker) has its own plugin instance and timers but shares data,
+//! Behaviours of Envoy 1.40 the test host reproduces (each one a scenario of
+//! `cargo xtask host-conformance`, which runs the same script on this host
+//! and in a real Envoy and fails on any difference): header names are
+//! lower-cased and repeated inline headers joined with `,`; `get` returns
+//! the first of repeated values; a header or trailers map is there only in
+//! its phase (and while that phase is paused), and in `on_done`; a pause in
+//! a headers phase holds the body too ([`Exchange::held`]); a local reply
+//! goes back through the filter's response phases if the response had not
+//! started, replaces it if it had, and resets the stream once the response
+//! headers went out; callouts need `:method`, `:path`, `:authority` and a
+//! known cluster, time out with Envoy's 504 on the fake clock and are
+//! cancelled when their stream ends; `content-length` is not fixed after a
+//! body rewrite; a missing shared-data key is created whatever the CAS; each
+//! VM (worker) has its own plugin instance and timers but shares data,
 //! metrics and the clock with the others.
 //!
 //! ```
