@@ -17,6 +17,8 @@ pub const STALL: Duration = Duration::from_millis(1500);
 
 pub struct EnvoyHost {
     envoy: Envoy,
+    /// One worker, for scenarios whose requests overlap on one VM.
+    single: Envoy,
     upstream: upstream::Log,
     /// Observations by scenario; logs are filled in by `finish`.
     observed: HashMap<String, Observed>,
@@ -60,6 +62,7 @@ impl EnvoyHost {
         let config = doc.to_string();
         EnvoyHost {
             envoy: Envoy::start(&config, 2),
+            single: Envoy::start(&config, 1),
             upstream: log,
             observed: HashMap::new(),
             order: Vec::new(),
@@ -135,11 +138,34 @@ impl Host for EnvoyHost {
     }
 
     fn run(&mut self, s: &Scenario) -> Observed {
-        let address = format!("127.0.0.1:{}", self.envoy.port("conf"));
+        let envoy = if s.concurrent {
+            &self.single
+        } else {
+            &self.envoy
+        };
+        let address = format!("127.0.0.1:{}", envoy.port("conf"));
         let mut lines = Vec::new();
-        for (i, req) in s.sent_requests().into_iter().enumerate() {
-            let out = integration_tests::runtime().block_on(send(address.clone(), req));
-            scenario::render_client(s, i, &out, &mut lines);
+        if s.concurrent {
+            let outs = integration_tests::runtime().block_on(async {
+                let mut tasks = Vec::new();
+                for req in s.sent_requests() {
+                    tasks.push(tokio::spawn(send(address.clone(), req)));
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                let mut outs = Vec::new();
+                for t in tasks {
+                    outs.push(t.await.unwrap_or(ClientOutcome::Reset));
+                }
+                outs
+            });
+            for (i, out) in outs.iter().enumerate() {
+                scenario::render_client(s, i, out, &mut lines);
+            }
+        } else {
+            for (i, req) in s.sent_requests().into_iter().enumerate() {
+                let out = integration_tests::runtime().block_on(send(address.clone(), req));
+                scenario::render_client(s, i, &out, &mut lines);
+            }
         }
         std::thread::sleep(Duration::from_millis(s.settle_ms));
         let received = self
@@ -148,15 +174,16 @@ impl Host for EnvoyHost {
             .expect("upstream log")
             .remove(&s.name)
             .unwrap_or_default();
-        let (callouts, main): (Vec<_>, Vec<_>) = received
+        let (callouts, mut main): (Vec<_>, Vec<_>) = received
             .iter()
             .partition(|r| r.path.starts_with("/callout/"));
+        scenario::sort_upstream(s, &mut main);
         for (n, r) in main.iter().enumerate() {
             scenario::render_received(s, &format!("upstream{n}"), r, &mut lines);
         }
         scenario::render_callouts(s, &callouts, &mut lines);
         for m in s.metrics.iter().chain(&s.gauges) {
-            let v = self.envoy.stat(&format!("wasmcustom.{m}"));
+            let v = envoy.stat(&format!("wasmcustom.{m}"));
             lines.push(format!("metric {m} = {v:?}"));
         }
         self.order.push(s.name.clone());
@@ -167,7 +194,11 @@ impl Host for EnvoyHost {
     fn logs(&mut self) -> HashMap<String, Vec<String>> {
         // The log is flushed every 100 ms.
         std::thread::sleep(Duration::from_millis(300));
-        split_log(&self.envoy.log())
+        let mut logs = split_log(&self.envoy.log());
+        for (name, lines) in split_log(&self.single.log()) {
+            logs.entry(name).or_default().extend(lines);
+        }
+        logs
     }
 }
 
@@ -193,7 +224,8 @@ fn split_log(log: &str) -> HashMap<String, Vec<String>> {
         let message = rest.get(colon + 2..).unwrap_or_default();
         if let Some(tail) = message.strip_prefix(portico_script::MARK) {
             if let Some(name) = tail.split_whitespace().next() {
-                current = name.to_string();
+                // `name#N` is request N of a concurrent scenario.
+                current = name.split('#').next().unwrap_or(name).to_string();
             }
         }
         out.entry(current.clone())

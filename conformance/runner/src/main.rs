@@ -44,7 +44,10 @@ fn run_all(host: &mut dyn Host, scenarios: &[Scenario]) -> HashMap<String, Obser
     let mut logs = host.logs();
     for s in scenarios {
         let lines = out.entry(s.name.clone()).or_default();
-        lines.extend(logs.remove(&s.name).unwrap_or_default());
+        lines.extend(scenario::order_logs(
+            s,
+            logs.remove(&s.name).unwrap_or_default(),
+        ));
     }
     out
 }

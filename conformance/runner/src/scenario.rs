@@ -74,6 +74,9 @@ pub struct Scenario {
     /// How long to let late events (callout replies, timers) happen after
     /// the last response, in ms.
     pub settle_ms: u64,
+    /// The requests overlap (sent 100 ms apart without waiting for the
+    /// responses) on one worker: Envoy with one worker, one test-host VM.
+    pub concurrent: bool,
 }
 
 impl Scenario {
@@ -87,7 +90,13 @@ impl Scenario {
             gauges: Vec::new(),
             shared: Vec::new(),
             settle_ms: 0,
+            concurrent: false,
         }
+    }
+
+    pub fn concurrent(mut self) -> Scenario {
+        self.concurrent = true;
+        self
     }
 
     pub fn req(mut self, req: Req) -> Scenario {
@@ -129,10 +138,14 @@ impl Scenario {
     pub fn sent_requests(&self) -> Vec<Req> {
         self.requests
             .iter()
-            .map(|r| {
+            .enumerate()
+            .map(|(i, r)| {
                 let mut r = r.clone();
                 r.headers
                     .insert(0, ("x-scenario".into(), self.name.clone()));
+                if self.concurrent {
+                    r.headers.insert(1, ("x-req".into(), i.to_string()));
+                }
                 r
             })
             .collect()
@@ -253,5 +266,35 @@ pub fn render_callouts(s: &Scenario, calls: &[&Received], lines: &mut Observed) 
     calls.sort_by(|a, b| (&a.path, &a.method, &a.body).cmp(&(&b.path, &b.method, &b.body)));
     for r in calls {
         render_received(s, "callout", r, lines);
+    }
+}
+
+/// The filter's log lines of a scenario, ready to compare: for concurrent
+/// requests, grouped by request (their interleaving is a race), each
+/// request's lines in order.
+pub fn order_logs(s: &Scenario, mut lines: Vec<String>) -> Vec<String> {
+    if s.concurrent {
+        let prefix = format!("{}#", s.name);
+        let tag = |l: &String| {
+            l.split_whitespace()
+                .find_map(|w| w.strip_prefix(&prefix).map(str::to_string))
+                .unwrap_or_default()
+        };
+        lines.sort_by_key(tag);
+    }
+    lines
+}
+
+/// Requests the upstream received, in a comparable order: overlapping
+/// requests arrive in any order, so they are sorted by their `x-req`.
+pub fn sort_upstream(s: &Scenario, received: &mut [&Received]) {
+    if s.concurrent {
+        received.sort_by_key(|r| {
+            r.headers
+                .iter()
+                .find(|(k, _)| k == "x-req")
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        });
     }
 }

@@ -1223,6 +1223,67 @@ fn wakeups() -> Vec<Scenario> {
             ],
         ),
         s(
+            "wake-other-stream",
+            &[
+                (
+                    RQ,
+                    json!({"role": "waiter", "ops": [{"op": "park", "list": "l"}], "action": "pause",
+                        "otherwise": {"ops": [{"op": "wake_list", "list": "l"}], "action": "continue"}}),
+                ),
+                ("on_wake", step(vec![set(RQ, "x-c-woken", "yes")], cont())),
+            ],
+        )
+        .reqs(vec![
+            Req::get("/s").header("x-role", "waiter"),
+            Req::get("/s").header("x-role", "waker"),
+        ])
+        .concurrent(),
+        s(
+            "wake-other-stream-respond",
+            &[
+                (
+                    RQ,
+                    json!({"role": "waiter", "ops": [{"op": "park", "list": "l"}], "action": "pause",
+                        "otherwise": {"ops": [{"op": "wake_list", "list": "l"}], "action": "continue"}}),
+                ),
+                ("on_wake", step(vec![], respond(409, &[("x-c-by", "waker")], "woken away"))),
+            ],
+        )
+        .reqs(vec![
+            Req::get("/s").header("x-role", "waiter"),
+            Req::get("/s").header("x-role", "waker"),
+        ])
+        .concurrent(),
+        s(
+            "wake-other-stream-gone",
+            &[(
+                RQ,
+                json!({"role": "waiter", "ops": [{"op": "park", "list": "l"}], "action": "continue",
+                    "otherwise": {"ops": [{"op": "wake_list", "list": "l"}], "action": "continue"}}),
+            )],
+        )
+        .reqs(vec![
+            Req::get("/s").header("x-role", "waiter"),
+            Req::get("/s").header("x-role", "waker"),
+        ])
+        .concurrent(),
+        s(
+            "wake-self-refused",
+            &[(RQ, step(vec![op("wake_self")], cont()))],
+        ),
+        s(
+            "overlapping-callouts",
+            &[(
+                RQ,
+                step(
+                    vec![callout("c", "/callout/slow/150", 1000, step(vec![], cont()))],
+                    pause(),
+                ),
+            )],
+        )
+        .reqs(vec![Req::get("/s"), Req::get("/s")])
+        .concurrent(),
+        s(
             "wake-after-stream-end",
             &[(RQ, step(vec![op("wait_tick")], cont()))],
         )

@@ -101,82 +101,35 @@ impl Host for TestHostAdapter {
         };
         let mut upstream_seen = Vec::new();
         let mut now = 0u64;
-        for (i, req) in s.sent_requests().into_iter().enumerate() {
-            let vm = &vms[i % 2];
-            let mut r = vm
-                .request(&req.method, &req.path)
-                .header(":authority", "portico.test");
-            for (k, v) in &req.headers {
-                r = r.header(k, v);
-            }
-            let a = upstream::answer(&req.path, &req.headers, req.body.as_bytes());
-            let headers: Vec<(&str, &str)> = a
-                .headers
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect();
-            let mut r = r
-                .body(req.body.as_bytes())
-                .upstream_response(a.status, &headers, &a.body);
-            for (k, v) in &req.trailers {
-                r = r.trailer(k, v);
-            }
-            if !a.trailers.is_empty() {
-                let trailers: Vec<(&str, &str)> = a
-                    .trailers
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), v.as_str()))
-                    .collect();
-                r = r.upstream_trailers(&trailers);
-            }
-            let mut ex = r.send();
+        let stall = crate::envoy_host::STALL.as_millis() as u64;
+        let requests = s.sent_requests();
+        let mut exchanges = Vec::new();
+        for (i, req) in requests.iter().enumerate() {
+            // Overlapping requests share one worker; others alternate.
+            let vm = if s.concurrent { &vms[0] } else { &vms[i % 2] };
+            exchanges.push(send(vm, req));
             let start = now;
-            let stall = crate::envoy_host::STALL.as_millis() as u64;
-            loop {
-                calls.serve(&host, now);
-                if ex.paused() && ex.resumable() {
-                    ex.proceed();
-                    continue;
-                }
-                let idle = !ex.paused() && host.pending_calls().is_empty();
-                if idle || now - start >= stall {
-                    break;
-                }
-                host.advance(Duration::from_millis(STEP_MS));
-                now += STEP_MS;
-            }
-            let out = if ex.stalled().is_some() {
-                // The client gives up, as Envoy's client does.
-                ex.abort();
-                ClientOutcome::Stalled
-            } else if ex.reset() {
-                ClientOutcome::Reset
+            let until = if s.concurrent && i + 1 < requests.len() {
+                // The next request starts 100 ms later, as Envoy's client sends it.
+                Some(start + 100)
             } else {
-                ClientOutcome::Response {
-                    status: ex.status(),
-                    headers: ex.response_headers(),
-                    body: ex.body().into_bytes(),
-                    trailers: ex.response_trailers(),
-                }
+                None
             };
-            scenario::render_client(s, i, &out, &mut lines);
-            if let Some(up) = ex.upstream_request() {
-                upstream_seen.push(Received {
-                    method: up
-                        .iter()
-                        .find(|(k, _)| k == ":method")
-                        .map(|(_, v)| v.clone())
-                        .unwrap_or_default(),
-                    path: up
-                        .iter()
-                        .find(|(k, _)| k == ":path")
-                        .map(|(_, v)| v.clone())
-                        .unwrap_or_default(),
-                    headers: up.to_vec(),
-                    body: ex.upstream_body(),
-                    trailers: ex.upstream_trailers().to_vec(),
-                });
+            drive(
+                &host,
+                &mut calls,
+                &mut exchanges,
+                &mut now,
+                until,
+                start + stall,
+            );
+            if !s.concurrent {
+                let ex = exchanges.pop().expect("the exchange just sent");
+                observe(s, i, ex, &mut lines, &mut upstream_seen);
             }
+        }
+        for (i, ex) in exchanges.into_iter().enumerate() {
+            observe(s, i, ex, &mut lines, &mut upstream_seen);
         }
         // Late events: callout replies and timers after the last response.
         let end = now + s.settle_ms;
@@ -186,6 +139,8 @@ impl Host for TestHostAdapter {
             now += STEP_MS;
         }
         calls.serve(&host, now);
+        let mut upstream_seen: Vec<&Received> = upstream_seen.iter().collect();
+        scenario::sort_upstream(s, &mut upstream_seen);
         for (n, r) in upstream_seen.iter().enumerate() {
             scenario::render_received(s, &format!("upstream{n}"), r, &mut lines);
         }
@@ -208,5 +163,112 @@ impl Host for TestHostAdapter {
 
     fn logs(&mut self) -> HashMap<String, Vec<String>> {
         std::mem::take(&mut self.logs)
+    }
+}
+
+type Ex = portico::testing::Exchange<ScriptPlugin>;
+
+/// A request as the client sends it, answered by the scripted upstream.
+fn send(vm: &TestVm<ScriptPlugin>, req: &crate::scenario::Req) -> Ex {
+    let mut r = vm
+        .request(&req.method, &req.path)
+        .header(":authority", "portico.test");
+    for (k, v) in &req.headers {
+        r = r.header(k, v);
+    }
+    let a = upstream::answer(&req.path, &req.headers, req.body.as_bytes());
+    let headers: Vec<(&str, &str)> = a
+        .headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let mut r = r
+        .body(req.body.as_bytes())
+        .upstream_response(a.status, &headers, &a.body);
+    for (k, v) in &req.trailers {
+        r = r.trailer(k, v);
+    }
+    if !a.trailers.is_empty() {
+        let trailers: Vec<(&str, &str)> = a
+            .trailers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        r = r.upstream_trailers(&trailers);
+    }
+    r.send()
+}
+
+/// Moves the clock in small steps, answering callouts and continuing
+/// exchanges the filter resumed, until `until`, or (without `until`) until
+/// nothing is pending, or the client's patience (`stall_at`) runs out.
+fn drive(
+    host: &TestHost,
+    calls: &mut Calls,
+    exchanges: &mut [Ex],
+    now: &mut u64,
+    until: Option<u64>,
+    stall_at: u64,
+) {
+    loop {
+        calls.serve(host, *now);
+        let mut progressed = false;
+        for ex in exchanges.iter_mut() {
+            if ex.paused() && ex.resumable() {
+                ex.proceed();
+                progressed = true;
+            }
+        }
+        if progressed {
+            continue;
+        }
+        let idle = exchanges.iter().all(|ex| !ex.paused()) && host.pending_calls().is_empty();
+        match until {
+            Some(t) if *now >= t => return,
+            None if idle || *now >= stall_at => return,
+            _ => {}
+        }
+        host.advance(Duration::from_millis(STEP_MS));
+        *now += STEP_MS;
+    }
+}
+
+/// What the client and the upstream saw of one exchange.
+fn observe(
+    s: &Scenario,
+    i: usize,
+    mut ex: Ex,
+    lines: &mut Observed,
+    upstream_seen: &mut Vec<Received>,
+) {
+    let out = if ex.stalled().is_some() {
+        // The client gives up, as Envoy's client does.
+        ex.abort();
+        ClientOutcome::Stalled
+    } else if ex.reset() {
+        ClientOutcome::Reset
+    } else {
+        ClientOutcome::Response {
+            status: ex.status(),
+            headers: ex.response_headers(),
+            body: ex.body().into_bytes(),
+            trailers: ex.response_trailers(),
+        }
+    };
+    scenario::render_client(s, i, &out, lines);
+    if let Some(up) = ex.upstream_request() {
+        let pseudo = |name: &str| {
+            up.iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        upstream_seen.push(Received {
+            method: pseudo(":method"),
+            path: pseudo(":path"),
+            headers: up.to_vec(),
+            body: ex.upstream_body(),
+            trailers: ex.upstream_trailers().to_vec(),
+        });
     }
 }

@@ -67,6 +67,9 @@ pub struct Script {
 pub struct Step {
     pub ops: Vec<Op>,
     pub action: Act,
+    /// Only for requests whose `x-role` header is this; others run `otherwise`.
+    pub role: Option<String>,
+    pub otherwise: Option<Box<Step>>,
 }
 
 #[derive(Deserialize, Default, Clone, PartialEq, Eq)]
@@ -198,6 +201,16 @@ pub enum Op {
     WillReplaceBody,
     /// Parks the stream for the root timer to wake (`on_wake`).
     WaitTick,
+    /// Parks the stream on a named list of this VM.
+    Park {
+        list: String,
+    },
+    /// Wakes every stream parked on a named list with `Stream::wake`.
+    WakeList {
+        list: String,
+    },
+    /// `Stream::wake` on this very stream (refused).
+    WakeSelf,
 }
 
 fn default_cluster() -> String {
@@ -220,6 +233,8 @@ pub struct ScriptPlugin {
     waiting: RefCell<Vec<(StreamId, String)>>,
     /// Parked streams and what the root does for them on the next tick.
     parked: RefCell<Vec<(StreamId, String, Parked)>>,
+    /// Streams parked on named lists, for other streams to wake.
+    lists: RefCell<HashMap<String, Vec<StreamId>>>,
 }
 
 enum Parked {
@@ -292,6 +307,7 @@ impl Plugin for ScriptPlugin {
             gauges,
             waiting: RefCell::new(Vec::new()),
             parked: RefCell::new(Vec::new()),
+            lists: RefCell::new(HashMap::new()),
         })
     }
 
@@ -303,6 +319,8 @@ impl Plugin for ScriptPlugin {
             seen: [Vec::new(), Vec::new()],
             buffering: [false, false],
             cas: HashMap::new(),
+            role: String::new(),
+            scenario: String::new(),
         }
     }
 }
@@ -316,6 +334,10 @@ pub struct ScriptFilter {
     /// Whether the last body call of a direction paused (buffered).
     buffering: [bool; 2],
     cas: HashMap<String, u32>,
+    /// The request's `x-role`, for steps that differ by request.
+    role: String,
+    /// The scenario's name (`name` adds `#N` for overlapping requests).
+    scenario: String,
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -338,6 +360,14 @@ impl ScriptFilter {
     }
 
     fn run(&mut self, s: &mut Stream<'_, Self>, step: &Step) -> Action {
+        if let Some(role) = &step.role {
+            if *role != self.role {
+                return match &step.otherwise {
+                    Some(other) => self.run(s, other),
+                    None => Action::Continue,
+                };
+            }
+        }
         for op in &step.ops {
             self.op(s, op);
         }
@@ -411,6 +441,29 @@ impl ScriptFilter {
                 Some(g) => g.add(s, *delta),
                 None => self.report(&format!("no gauge {name}")),
             },
+            Op::Park { list } => self
+                .plugin
+                .lists
+                .borrow_mut()
+                .entry(list.clone())
+                .or_default()
+                .push(s.id()),
+            Op::WakeList { list } => {
+                let ids = self
+                    .plugin
+                    .lists
+                    .borrow_mut()
+                    .remove(list)
+                    .unwrap_or_default();
+                for id in ids {
+                    let woke = s.wake(id);
+                    self.report(&format!("wake {list} woke={woke}"));
+                }
+            }
+            Op::WakeSelf => {
+                let woke = s.wake(s.id());
+                self.report(&format!("wake self woke={woke}"));
+            }
             Op::RootFetch { path } => self.plugin.parked.borrow_mut().push((
                 s.id(),
                 self.name.clone(),
@@ -440,7 +493,7 @@ impl ScriptFilter {
                 let mut request = HttpRequest::new(cluster, method, "conf", path)
                     .timeout(Duration::from_millis(*timeout_ms))
                     .body(body.clone())
-                    .header("x-scenario", &self.name);
+                    .header("x-scenario", &self.scenario);
                 request.headers.retain(|(k, _)| !drop.contains(k));
                 if let Some(limit) = max_bytes {
                     request = request.max_response_bytes(*limit);
@@ -580,6 +633,8 @@ impl ScriptFilter {
             let step = Step {
                 ops: Vec::new(),
                 action: chunk_act.clone(),
+                role: None,
+                otherwise: None,
             };
             self.run(s, &step)
         };
@@ -613,7 +668,13 @@ impl HttpFilter for ScriptFilter {
             return Action::Continue;
         };
         self.script = self.plugin.scenarios.get(&name).cloned();
-        self.name = name;
+        self.role = s.request_headers().get("x-role").unwrap_or_default();
+        // Concurrent requests of one scenario tag their reports.
+        self.scenario = name.clone();
+        self.name = match s.request_headers().get("x-req") {
+            Some(n) => format!("{name}#{n}"),
+            None => name,
+        };
         if self.script.is_none() {
             self.report("unknown scenario");
         }

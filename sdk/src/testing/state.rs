@@ -62,6 +62,11 @@ pub(crate) struct StreamData {
     /// (request headers also once the request is resumed); `on_done` sees
     /// the request and response headers and the response trailers again.
     pub hidden: HashSet<u8>,
+    /// During this stream's phase the filter answered another stream
+    /// locally (woken with `wake`): Envoy stops this stream too.
+    pub stopped_by_reply_to: Option<u32>,
+    /// Why this stream was stopped that way, for `Exchange::held`.
+    pub stop_note: Option<String>,
 }
 
 pub(crate) struct Metric {
@@ -389,6 +394,14 @@ impl Host for VmHost {
         body: &[u8],
     ) -> HostResult<()> {
         self.tally("send_local_response");
+        let (current, dispatching) = (self.current.get(), self.dispatching.get());
+        if current != dispatching && dispatching != self.root {
+            // Envoy's wasm host stops the VM call in progress after a local
+            // reply, whichever stream the reply was for.
+            if let Some(d) = self.state.borrow_mut().streams.get_mut(&dispatching) {
+                d.stopped_by_reply_to = Some(current);
+            }
+        }
         self.with_stream(|s| {
             if s.local.is_some() {
                 return Err(HostError::BadArgument);

@@ -80,10 +80,26 @@ impl<P: Plugin> TestStream<P> {
     }
 
     fn run(&self, f: impl FnOnce(&StreamRuntime<P>, &super::state::VmHost) -> Flow) -> Flow {
-        match &self.runtime {
+        let flow = match &self.runtime {
             Some(rt) => self.vm.at(self.id, |h| f(rt, h)),
             None => Flow::Continue,
+        };
+        match self.data(|d| d.stopped_by_reply_to.take()) {
+            Some(other) => {
+                self.data(|d| {
+                    d.stop_note = Some(format!(
+                        "Envoy stopped this stream: during its phase the filter answered stream {other} locally (woken with Stream::wake, its on_wake returned Respond), and Envoy's wasm host then stops the phase that was running, whatever the filter returned; nothing resumes it. Answer a woken stream from a root timer or callout instead, or let it resume and answer from its own phase"
+                    ))
+                });
+                Flow::Pause
+            }
+            None => flow,
         }
+    }
+
+    /// Why Envoy stopped this stream on its own, if it did.
+    pub(crate) fn stop_note(&self) -> Option<String> {
+        self.data(|d| d.stop_note.clone())
     }
 
     /// Sets a per-request attribute, e.g. `&["source", "address"]`.
@@ -310,6 +326,10 @@ impl<P: Plugin> TestStream<P> {
             .borrow_mut()
             .calls
             .retain(|_, c| c.owner != id);
+        // And the stream is gone: `wake` no longer finds it. What it saw
+        // stays readable here.
+        self.vm.streams.borrow_mut().remove(&self.id);
+        self.runtime = None;
     }
 
     /// Request headers as they stand now (what the upstream gets once the request continues).
@@ -841,6 +861,9 @@ impl<P: Plugin> Exchange<P> {
             Held::ResponseHeaders => self.upstream_body.as_ref().is_some_and(|b| !b.is_empty()),
             _ => false,
         };
+        if let Some(note) = self.stream.stop_note() {
+            return Some(format!("held in {}: {note}", held.phase()));
+        }
         let mut why = format!(
             "the filter returned Pause from {} and has not resumed the stream (a callout reply or on_wake must return Continue)",
             held.phase()
