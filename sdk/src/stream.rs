@@ -227,6 +227,10 @@ impl<'a, F: HttpFilter> Stream<'a, F> {
     /// Runs [`HttpFilter::on_wake`] on another stream of this VM, typically one
     /// that paused waiting for something this stream just obtained. Returns
     /// false if that stream is gone (the client left) or is this one.
+    ///
+    /// If the woken stream answers locally (`on_wake` returns `Respond`),
+    /// Envoy stops this stream's phase too and nothing resumes it: wake
+    /// such streams from the root ([`crate::Root::wake`]) instead.
     pub fn wake(&self, stream: StreamId) -> bool {
         self.waker.wake(self.env.host, stream.0, self.state.id)
     }

@@ -218,3 +218,63 @@ fn a_rewritten_body_keeps_the_old_content_length_unless_the_filter_drops_it() {
         Some("chunked")
     );
 }
+
+/// Parks requests on `/wait`; a request on `/wake` wakes them, and the
+/// woken one answers locally.
+struct Waker {
+    parked: std::cell::RefCell<Vec<portico::StreamId>>,
+}
+
+struct WakerFilter {
+    plugin: Rc<Waker>,
+}
+
+impl Plugin for Waker {
+    type Config = serde_json::Value;
+    type Filter = WakerFilter;
+
+    fn configure(_: serde_json::Value, _: &mut Root<'_, Self>) -> Result<Self, ConfigError> {
+        Ok(Waker {
+            parked: std::cell::RefCell::new(Vec::new()),
+        })
+    }
+
+    fn new_filter(plugin: &Rc<Self>, _: &Env<'_>) -> WakerFilter {
+        WakerFilter {
+            plugin: Rc::clone(plugin),
+        }
+    }
+}
+
+impl HttpFilter for WakerFilter {
+    fn on_request_headers(&mut self, s: &mut Stream<'_, Self>) -> Action {
+        if s.path() == "/wait" {
+            self.plugin.parked.borrow_mut().push(s.id());
+            return Action::Pause;
+        }
+        let parked: Vec<portico::StreamId> = self.plugin.parked.borrow_mut().drain(..).collect();
+        for id in parked {
+            s.wake(id);
+        }
+        Action::Continue
+    }
+
+    fn on_wake(&mut self, _: &mut Stream<'_, Self>) -> Action {
+        Action::respond(409).body("woken away").into_action()
+    }
+}
+
+#[test]
+fn answering_a_stream_woken_from_another_phase_stalls_the_waker() {
+    let host = TestHost::new();
+    let vm = host.vm::<Waker>("{}").unwrap();
+    let mut waiter = vm.get("/wait").send();
+    assert!(waiter.paused());
+    let waker = vm.get("/wake").send();
+    assert!(waiter.resumable(), "it answered");
+    waiter.proceed();
+    assert_eq!(waiter.status(), 409);
+    let why = waker.stalled().expect("Envoy stops the waker");
+    assert!(why.contains("on_wake returned Respond"), "{why}");
+    assert!(!waker.reached_upstream());
+}
