@@ -287,6 +287,22 @@ fn trailers() -> Vec<Scenario> {
         )
         .req(up_t()),
         s(
+            "trailers-response-pause-callout",
+            &[(
+                rs_t,
+                step(
+                    vec![callout(
+                        "c",
+                        "/callout/ok",
+                        1000,
+                        step(vec![set(rs_t, "x-c-cb", "1")], cont()),
+                    )],
+                    pause(),
+                ),
+            )],
+        )
+        .req(up_t()),
+        s(
             "trailers-response-body-eos-false",
             &[
                 (RS, step(vec![op("end_of_stream")], cont())),
@@ -458,6 +474,24 @@ fn phases() -> Vec<Scenario> {
                     "response_body",
                     step(
                         vec![callout("c", "/callout/ok", 1000, ok_then_continue)],
+                        pause(),
+                    ),
+                ),
+            ],
+        ),
+        s(
+            "rs-body-callout-respond-after-headers-sent",
+            &[
+                ("response_body_chunk", pause()),
+                (
+                    "response_body",
+                    step(
+                        vec![callout(
+                            "c",
+                            "/callout/500",
+                            1000,
+                            step(vec![], respond(502, &[], "late")),
+                        )],
                         pause(),
                     ),
                 ),
