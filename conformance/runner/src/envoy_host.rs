@@ -15,6 +15,10 @@ use tokio::net::TcpStream;
 /// How long the client waits for a response before calling the stream stalled.
 pub const STALL: Duration = Duration::from_millis(1500);
 
+/// Overlapping requests start this far apart, so each is where the
+/// scenario expects (parked, or done) when the next one arrives.
+pub const STAGGER_MS: u64 = 250;
+
 pub struct EnvoyHost {
     envoy: Envoy,
     /// One worker, for scenarios whose requests overlap on one VM.
@@ -150,7 +154,7 @@ impl Host for EnvoyHost {
                 let mut tasks = Vec::new();
                 for req in s.sent_requests() {
                     tasks.push(tokio::spawn(send(address.clone(), req)));
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    tokio::time::sleep(Duration::from_millis(STAGGER_MS)).await;
                 }
                 let mut outs = Vec::new();
                 for t in tasks {

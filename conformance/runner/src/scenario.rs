@@ -74,8 +74,8 @@ pub struct Scenario {
     /// How long to let late events (callout replies, timers) happen after
     /// the last response, in ms.
     pub settle_ms: u64,
-    /// The requests overlap (sent 100 ms apart without waiting for the
-    /// responses) on one worker: Envoy with one worker, one test-host VM.
+    /// The requests overlap (sent `STAGGER_MS` apart without waiting for
+    /// the responses) on one worker: Envoy with one worker, one test-host VM.
     pub concurrent: bool,
 }
 

@@ -1099,15 +1099,18 @@ fn callouts() -> Vec<Scenario> {
                 step(
                     vec![callout(
                         "c",
-                        "/callout/slow/200",
-                        1000,
+                        "/callout/slow/1200",
+                        2000,
                         step(vec![op("responded")], cont()),
                     )],
                     cont(),
                 ),
             )],
         )
-        .settle(400),
+        .req(Req::get("/s").header("x-up-delay", "200"))
+        // The upstream takes 200 ms, so the callout surely went out; its
+        // reply comes 1 s after the stream ended.
+        .settle(1400),
         s(
             "call-post-body-and-headers",
             &[(
@@ -1152,7 +1155,7 @@ fn callouts() -> Vec<Scenario> {
                 step(
                     vec![
                         callout("a", "/callout/ok", 1000, step(vec![], pause())),
-                        callout("b", "/callout/slow/50", 1000, step(vec![], cont())),
+                        callout("b", "/callout/slow/200", 1000, step(vec![], cont())),
                     ],
                     pause(),
                 ),
@@ -1310,7 +1313,7 @@ fn wakeups() -> Vec<Scenario> {
             &[(
                 RQ,
                 step(
-                    vec![callout("c", "/callout/slow/150", 1000, step(vec![], cont()))],
+                    vec![callout("c", "/callout/slow/500", 1000, step(vec![], cont()))],
                     pause(),
                 ),
             )],
@@ -1319,9 +1322,9 @@ fn wakeups() -> Vec<Scenario> {
         .concurrent(),
         s(
             "wake-after-stream-end",
-            &[(RQ, step(vec![op("wait_tick")], cont()))],
+            &[(RQ, step(vec![json!({"op": "wake_after", "ms": 300})], cont()))],
         )
-        .settle(150),
+        .settle(500),
     ]
 }
 

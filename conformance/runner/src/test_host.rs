@@ -110,8 +110,8 @@ impl Host for TestHostAdapter {
             exchanges.push(send(vm, req));
             let start = now;
             let until = if s.concurrent && i + 1 < requests.len() {
-                // The next request starts 100 ms later, as Envoy's client sends it.
-                Some(start + 100)
+                // The next request starts later, as Envoy's client sends it.
+                Some(start + crate::envoy_host::STAGGER_MS)
             } else {
                 None
             };
