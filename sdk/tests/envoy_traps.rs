@@ -278,3 +278,17 @@ fn answering_a_stream_woken_from_another_phase_stalls_the_waker() {
     assert!(why.contains("on_wake returned Respond"), "{why}");
     assert!(!waker.reached_upstream());
 }
+
+#[test]
+#[should_panic(expected = "stop everything")]
+fn driving_the_body_phase_after_a_headers_pause_fails_loudly() {
+    let host = TestHost::new();
+    let vm = vm(&host, "pause-headers");
+    let mut s = vm.stream();
+    s.send_request_headers(&[(":method", "GET"), (":path", "/")], true);
+    assert_eq!(
+        s.send_response_headers(&[(":status", "200")], false),
+        portico::runtime::Flow::Pause
+    );
+    s.send_response_body(b"secret", true);
+}

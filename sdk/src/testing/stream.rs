@@ -31,6 +31,9 @@ pub struct TestStream<P: Plugin> {
     /// A local reply asked for after the response headers went to the
     /// client: Envoy resets the stream.
     reset: bool,
+    /// Per direction (request, response): the headers phase paused, with
+    /// the number of resumes of that direction at the time.
+    headers_held: [Option<usize>; 2],
 }
 
 /// Headers as Envoy's codec stores them: names lower-cased, repeated
@@ -70,6 +73,7 @@ impl<P: Plugin> TestStream<P> {
             local_applied: false,
             response_headers_sent: false,
             reset: false,
+            headers_held: [None, None],
         }
     }
 
@@ -118,12 +122,14 @@ impl<P: Plugin> TestStream<P> {
         });
         let flow = self.run(|rt, h| rt.on_request_headers(h, end_of_stream));
         self.hide_after(flow, MapType::RequestHeaders);
+        self.note_headers_pause(Direction::Request, flow);
         self.after_request_phase(flow)
     }
 
     /// Runs the request-body phase with one more chunk. If the filter paused
     /// (buffered) on the previous chunk, it sees all chunks so far.
     pub fn send_request_body(&mut self, chunk: &[u8], end_of_stream: bool) -> Flow {
+        self.refuse_if_headers_held(Direction::Request, "on_request_body");
         let buffered = self.request_body_paused;
         let size = self.data(|d| {
             if !buffered {
@@ -142,6 +148,7 @@ impl<P: Plugin> TestStream<P> {
     }
 
     pub fn send_request_trailers(&mut self, trailers: &[(&str, &str)]) -> Flow {
+        self.refuse_if_headers_held(Direction::Request, "on_request_trailers");
         self.data(|d| {
             d.maps
                 .insert(map_of(MapType::RequestTrailers), pairs(trailers));
@@ -202,6 +209,7 @@ impl<P: Plugin> TestStream<P> {
         });
         let flow = self.run(|rt, h| rt.on_response_headers(h, end_of_stream));
         self.hide_after(flow, MapType::ResponseHeaders);
+        self.note_headers_pause(Direction::Response, flow);
         self.after_response_phase();
         flow
     }
@@ -254,6 +262,33 @@ impl<P: Plugin> TestStream<P> {
         }
     }
 
+    fn resumes(&self, direction: Direction) -> usize {
+        self.data(|d| d.resumed.iter().filter(|r| **r == direction).count())
+    }
+
+    fn note_headers_pause(&mut self, direction: Direction, flow: Flow) {
+        let slot = usize::from(direction == Direction::Response);
+        self.headers_held[slot] = (flow == Flow::Pause).then(|| self.resumes(direction));
+    }
+
+    /// Envoy does not run a body or trailers phase while the headers phase
+    /// of that direction is paused ("stop everything"): a test that does
+    /// would pass where Envoy hangs.
+    fn refuse_if_headers_held(&mut self, direction: Direction, phase: &str) {
+        let slot = usize::from(direction == Direction::Response);
+        let Some(at) = self.headers_held[slot] else {
+            return;
+        };
+        if self.resumes(direction) > at || self.local_reply().is_some() {
+            self.headers_held[slot] = None;
+            return;
+        }
+        panic!(
+            "{phase} cannot run: the filter returned Pause from the {} headers phase and has not resumed the stream. Envoy's wasm host turns a pause in a headers phase into \"stop everything\": it holds the body and trailers and does not run {phase} until a callout reply or on_wake returns Continue. To read or rewrite a body, return Continue from the headers phase and Pause from the body phase until end_of_stream",
+            if slot == 0 { "request" } else { "response" },
+        );
+    }
+
     /// Envoy's wasm host lets go of a headers or trailers map once its
     /// phase returned `Continue`.
     fn hide_after(&self, flow: Flow, map: MapType) {
@@ -268,6 +303,7 @@ impl<P: Plugin> TestStream<P> {
     }
 
     pub fn send_response_body(&mut self, chunk: &[u8], end_of_stream: bool) -> Flow {
+        self.refuse_if_headers_held(Direction::Response, "on_response_body");
         let buffered = self.response_body_paused;
         let size = self.data(|d| {
             if !buffered {
@@ -287,6 +323,7 @@ impl<P: Plugin> TestStream<P> {
     }
 
     pub fn send_response_trailers(&mut self, trailers: &[(&str, &str)]) -> Flow {
+        self.refuse_if_headers_held(Direction::Response, "on_response_trailers");
         self.data(|d| {
             d.maps
                 .insert(map_of(MapType::ResponseTrailers), pairs(trailers));
