@@ -41,11 +41,13 @@
 //! # }
 //! ```
 
+mod exchange;
 mod state;
 mod stream;
 
+pub use exchange::{Exchange, Held, Request};
 pub use state::{LocalReply, LogLine, PendingCall};
-pub use stream::{Exchange, Held, Request, TestStream};
+pub use stream::TestStream;
 
 use crate::config::ConfigError;
 use crate::filter::Plugin;
