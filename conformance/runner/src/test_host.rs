@@ -32,8 +32,10 @@ fn level(l: portico::host::LogLevel) -> &'static str {
 }
 
 struct Calls {
-    /// Callouts seen: id -> (arrival ms, answer).
-    seen: HashMap<u32, (u64, upstream::Answer)>,
+    /// Callouts seen so far, by id.
+    seen: std::collections::HashSet<u32>,
+    /// Answers of the scripted upstream: id -> (arrival ms, answer).
+    answers: HashMap<u32, (u64, upstream::Answer)>,
     received: Vec<Received>,
 }
 
@@ -41,14 +43,14 @@ impl Calls {
     /// Notes new callouts and answers those whose upstream delay has passed.
     fn serve(&mut self, host: &TestHost, now: u64) {
         for call in host.calls_made() {
-            if self.seen.contains_key(&call.id) {
+            if !self.seen.insert(call.id) {
                 continue;
             }
             if call.cluster == "closed" {
                 // Nothing listens there: Envoy answers itself.
-                host.refuse_call(call.id);
-                self.seen
-                    .insert(call.id, (now, upstream::answer("", &[], b"")));
+                if host.pending_calls().iter().any(|c| c.id == call.id) {
+                    host.refuse_call(call.id);
+                }
                 continue;
             }
             let answer = upstream::answer(call.path(), &call.headers, &call.body);
@@ -59,14 +61,16 @@ impl Calls {
                 body: call.body.clone(),
                 trailers: Vec::new(),
             });
-            self.seen.insert(call.id, (now, answer));
+            self.answers.insert(call.id, (now, answer));
         }
         let pending: Vec<u32> = host.pending_calls().iter().map(|c| c.id).collect();
         for id in pending {
-            let Some((at, a)) = self.seen.get(&id) else {
+            let Some((at, a)) = self.answers.get(&id) else {
                 continue;
             };
-            if at + a.delay_ms <= now {
+            // An earlier answer may have ended the stream (and cancelled this call).
+            let still_pending = host.pending_calls().iter().any(|c| c.id == id);
+            if still_pending && at + a.delay_ms <= now {
                 let headers: Vec<(&str, &str)> = a
                     .headers
                     .iter()
@@ -96,7 +100,8 @@ impl Host for TestHostAdapter {
             .collect();
         let mut lines = Vec::new();
         let mut calls = Calls {
-            seen: HashMap::new(),
+            seen: std::collections::HashSet::new(),
+            answers: HashMap::new(),
             received: Vec::new(),
         };
         let mut upstream_seen = Vec::new();
