@@ -162,9 +162,16 @@ pub enum Op {
         key: String,
         value: String,
         /// `none`, `last` (the token of this stream's last `shared_get` of
-        /// the key), or a number.
+        /// the key), `from:<key>` (a token another request stashed in
+        /// shared data with `stash_cas`), or a number.
         #[serde(default = "default_cas")]
         cas: String,
+    },
+    /// Stores the CAS token of `key` (as this stream last read it) under
+    /// `into`, so a later request, possibly on another worker, writes with it.
+    StashCas {
+        key: String,
+        into: String,
     },
     /// Increments a decimal counter in shared data with `shared_update`.
     SharedAdd {

@@ -337,10 +337,23 @@ impl ScriptFilter {
                 let cas = match cas.as_str() {
                     "none" => None,
                     "last" => Some(self.cas.get(key).copied().unwrap_or(0)),
-                    n => n.parse().ok(),
+                    other => match other.strip_prefix("from:") {
+                        Some(stash) => s
+                            .shared_get(stash)
+                            .ok()
+                            .flatten()
+                            .and_then(|(v, _)| String::from_utf8(v).ok())
+                            .and_then(|t| t.parse().ok()),
+                        None => other.parse().ok(),
+                    },
                 };
                 let r = s.shared_set(key, value.as_bytes(), cas);
                 self.report(&format!("shared_set {key} = {r:?}"));
+            }
+            Op::StashCas { key, into } => {
+                let token = self.cas.get(key).copied().unwrap_or(0).to_string();
+                let r = s.shared_set(into, token.as_bytes(), None);
+                self.report(&format!("stash_cas {key} = {r:?}"));
             }
             Op::SharedAdd { key } => {
                 let r = s.shared_update(key, |cur| {

@@ -39,6 +39,25 @@ pub fn all() -> Vec<Scenario> {
         )
         .shared("conf.cas", "v0"),
         s(
+            "shared-cas-conflict-across-requests",
+            &[(
+                RQ,
+                json!({"role": "reader", "ops": [shared_get("conf.xcas"),
+                        {"op": "stash_cas", "key": "conf.xcas", "into": "conf.xcas.token"}],
+                    "action": "continue",
+                    "otherwise": {"role": "writer", "ops": [shared_set("conf.xcas", "writer", "none")],
+                        "action": "continue",
+                        "otherwise": {"ops": [shared_set("conf.xcas", "stale", "from:conf.xcas.token"),
+                            shared_get("conf.xcas")], "action": "continue"}}}),
+            )],
+        )
+        .shared("conf.xcas", "v0")
+        .reqs(vec![
+            Req::get("/s").header("x-role", "reader"),
+            Req::get("/s").header("x-role", "writer"),
+            Req::get("/s").header("x-role", "late"),
+        ]),
+        s(
             "shared-cas-ok",
             &[(
                 RQ,
