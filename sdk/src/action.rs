@@ -13,8 +13,19 @@ pub enum Action {
     /// Hold the stream until the filter resumes it (from a callout reply or a
     /// wake-up). In a body phase this buffers the body: the next call sees
     /// everything received so far.
+    ///
+    /// In a headers phase Envoy stops everything: the body and trailers that
+    /// follow are held too, and the body phase does not run until the
+    /// stream resumes. To read a body, return `Continue` from the headers
+    /// phase and `Pause` from the body phase until `end_of_stream` (see
+    /// [`crate::Stream::will_replace_body`] to change its size). The test
+    /// host holds the exchange the same way and says why.
     Pause,
-    /// Stop the stream and answer the client with this response.
+    /// Stop the stream and answer the client with this response. Before
+    /// the upstream's response, the reply goes through this filter's
+    /// response phases; from `on_response_headers` it replaces the
+    /// upstream's response; once the response headers went to the client,
+    /// Envoy can only reset the stream.
     Respond(LocalResponse),
 }
 

@@ -51,7 +51,8 @@ pub trait HttpFilter: Sized + 'static {
     }
 
     /// Response headers arrived, from the upstream or from a local reply
-    /// (see [`Stream::responded_locally`]).
+    /// (see [`Stream::responded_locally`]). Returning `Pause` here holds the
+    /// body too: `on_response_body` does not run until the stream resumes.
     fn on_response_headers(&mut self, s: &mut Stream<'_, Self>) -> Action {
         Action::Continue
     }

@@ -163,6 +163,31 @@ impl<'a, F: HttpFilter> Stream<'a, F> {
         self.env.host.set_buffer(buffer, 0, self.body_size, body)
     }
 
+    /// In a headers phase: prepares this direction's body to be replaced
+    /// by one of another size, by removing `content-length`.
+    ///
+    /// The headers leave Envoy when the headers phase returns `Continue`,
+    /// before the body phase rewrites anything, and Envoy does not fix
+    /// `content-length` afterwards: the receiver would wait for bytes that
+    /// never come, or take the extra ones as the next message. Without
+    /// `content-length`, Envoy frames the body as it goes (chunked on
+    /// HTTP/1). The recipe: call this and return `Continue` from the
+    /// headers phase, return `Pause` from the body phase until
+    /// `end_of_stream` (the last call sees the whole body), then
+    /// [`Stream::set_body`] and `Continue`. Pausing the headers phase
+    /// instead does not work: Envoy then holds the body too and does not
+    /// run the body phase until the stream resumes.
+    pub fn will_replace_body(&self) {
+        match self.phase {
+            Phase::RequestHeaders => self.request_headers().remove("content-length"),
+            Phase::ResponseHeaders => self.response_headers().remove("content-length"),
+            _ => self.env.host.log(
+                crate::host::LogLevel::Warn,
+                "portico: will_replace_body outside a headers phase has no effect",
+            ),
+        }
+    }
+
     fn body_buffer(&self) -> Option<BufferType> {
         match self.phase {
             Phase::RequestBody => Some(BufferType::RequestBody),
@@ -202,6 +227,10 @@ impl<'a, F: HttpFilter> Stream<'a, F> {
     /// Runs [`HttpFilter::on_wake`] on another stream of this VM, typically one
     /// that paused waiting for something this stream just obtained. Returns
     /// false if that stream is gone (the client left) or is this one.
+    ///
+    /// If the woken stream answers locally (`on_wake` returns `Respond`),
+    /// Envoy stops this stream's phase too and nothing resumes it: wake
+    /// such streams from the root ([`crate::Root::wake`]) instead.
     pub fn wake(&self, stream: StreamId) -> bool {
         self.waker.wake(self.env.host, stream.0, self.state.id)
     }

@@ -303,7 +303,7 @@ impl Host for WasmHost {
         // dispatcher, which routes the reply back to this context.
         let body = if body.is_empty() { None } else { Some(body) };
         proxy_wasm::hostcalls::dispatch_http_call(cluster, headers.to_vec(), body, vec![], timeout)
-            .map_err(|s| HostError::Other(s as u32))
+            .map_err(|s| status(s as u32).err().unwrap_or(HostError::Other(0)))
     }
 
     fn shared_data(&self, key: &str) -> HostResult<Option<(Vec<u8>, u32)>> {

@@ -7,6 +7,7 @@ use std::process::{Command, ExitCode};
 use std::time::Instant;
 
 mod bench;
+mod conformance;
 mod demo;
 mod difffuzz;
 mod package;
@@ -44,6 +45,9 @@ commands:
                    fails if any is not a documented deliberate difference (2 minutes per
                    filter by default; see docs/difffuzz.md)
   walkthrough      run docs/writing-a-filter.md block by block, as a reader would
+  host-conformance [--only NAME] [--verbose]
+                   run every scenario of conformance/ on the SDK's test host and in Envoy
+                   and fail on any difference
   keys [--force]   write a new dev key pair to envoy/keys/";
 
 fn main() -> ExitCode {
@@ -81,6 +85,7 @@ fn main() -> ExitCode {
                 }
             };
         }
+        Some("host-conformance") => conformance::run_suite(args.get(1..).unwrap_or_default()),
         Some("token") => token::token(args.get(1..).unwrap_or_default()),
         Some("keys") => token::keys(args.get(1..).unwrap_or_default()),
         Some("-h" | "--help" | "help") => {
@@ -208,8 +213,14 @@ fn filters() -> Result<Vec<String>, String> {
 }
 
 /// Wasm modules built beside the filters but never shipped in dist/: the
-/// integration tests' probe and the benchmark's two floors.
-const HELPER_MODULES: [&str; 3] = ["portico-probe", "portico-rawfloor", "portico-emptyfloor"];
+/// integration tests' probe, the benchmark's two floors and the
+/// host-conformance suite's script filter.
+const HELPER_MODULES: [&str; 4] = [
+    "portico-probe",
+    "portico-rawfloor",
+    "portico-emptyfloor",
+    "portico-script-filter",
+];
 
 fn build() -> Result<Vec<(String, PathBuf)>, String> {
     ensure_wasm_target()?;
@@ -296,6 +307,7 @@ fn test() -> Result<(), String> {
     demo::run(true)?;
     walkthrough::run()?;
     difffuzz::short_run()?;
+    conformance::run_suite(&[])?;
     soak::run(std::time::Duration::from_secs(60))?;
     eprintln!(
         "xtask: all checks passed in {:.0}s",

@@ -14,12 +14,20 @@
 //! scripting every host call. The filter runs through the same runtime as in
 //! Envoy; only the [`crate::host::Host`] underneath differs.
 //!
-//! Behaviours of Envoy the test host reproduces: header names are
-//! lower-cased; `get` returns the first of repeated values; maps not yet
-//! available in a phase are refused; a local reply goes back through the
-//! filter's response phases; callouts need `:method`, `:path`, `:authority`
-//! and a known cluster; a missing shared-data key is created whatever the CAS;
-//! each VM (worker) has its own plugin instance and timers but shares data,
+//! Behaviours of Envoy 1.40 the test host reproduces (each one a scenario of
+//! `cargo xtask host-conformance`, which runs the same script on this host
+//! and in a real Envoy and fails on any difference): header names are
+//! lower-cased and repeated inline headers joined with `,`; `get` returns
+//! the first of repeated values; a header or trailers map is there only in
+//! its phase (and while that phase is paused), and in `on_done`; a pause in
+//! a headers phase holds the body too ([`Exchange::held`]); a local reply
+//! goes back through the filter's response phases if the response had not
+//! started, replaces it if it had, and resets the stream once the response
+//! headers went out; callouts need `:method`, `:path`, `:authority` and a
+//! known cluster, time out with Envoy's 504 on the fake clock and are
+//! cancelled when their stream ends; `content-length` is not fixed after a
+//! body rewrite; a missing shared-data key is created whatever the CAS; each
+//! VM (worker) has its own plugin instance and timers but shares data,
 //! metrics and the clock with the others.
 //!
 //! ```
@@ -33,11 +41,13 @@
 //! # }
 //! ```
 
+mod exchange;
 mod state;
 mod stream;
 
+pub use exchange::{Exchange, Held, Request};
 pub use state::{LocalReply, LogLine, PendingCall};
-pub use stream::{Exchange, Request, TestStream};
+pub use stream::TestStream;
 
 use crate::config::ConfigError;
 use crate::filter::Plugin;
@@ -84,6 +94,13 @@ impl log::Log for CaptureLogger {
 
 static LOGGER: CaptureLogger = CaptureLogger;
 
+/// Moves lines logged through the `log` crate into the host's log, so they
+/// keep their order with lines the SDK logs through the host.
+pub(crate) fn flush_captured(logs: &mut Vec<LogLine>) {
+    let captured = CAPTURED.with(|c| std::mem::take(&mut *c.borrow_mut()));
+    logs.extend(captured);
+}
+
 fn install_logger() {
     // Fails harmlessly if another test already installed it.
     let _ = log::set_logger(&LOGGER);
@@ -126,6 +143,7 @@ impl TestHost {
                 logs: Vec::new(),
                 clusters: HashSet::new(),
                 calls: BTreeMap::new(),
+                calls_made: Vec::new(),
                 next_token: 0,
                 next_context: 0,
                 streams: HashMap::new(),
@@ -217,6 +235,15 @@ impl TestHost {
     pub fn advance(&self, by: Duration) {
         let target = self.now() + by;
         for _ in 0..1_000_000 {
+            // A callout whose timeout passes is answered as Envoy answers it.
+            let expired = {
+                let s = self.state.borrow();
+                s.calls
+                    .values()
+                    .map(|c| (c.sent + c.timeout, c.id))
+                    .filter(|(due, _)| *due <= target)
+                    .min()
+            };
             let next = {
                 let s = self.state.borrow();
                 s.ticks
@@ -225,6 +252,13 @@ impl TestHost {
                     .min_by_key(|(vm, t)| (t.next, **vm))
                     .map(|(vm, t)| (*vm, t.next, t.period))
             };
+            if let Some((due, id)) = expired {
+                if next.is_none_or(|(_, at, _)| due <= at) {
+                    self.state.borrow_mut().now = due;
+                    self.time_out_call(id);
+                    continue;
+                }
+            }
             let Some((vm, at, period)) = next else { break };
             {
                 let mut s = self.state.borrow_mut();
@@ -260,6 +294,12 @@ impl TestHost {
         self.state.borrow().calls.values().cloned().collect()
     }
 
+    /// Every callout made so far, in order, including those answered and
+    /// those cancelled because their stream ended (Envoy had sent them).
+    pub fn calls_made(&self) -> Vec<PendingCall> {
+        self.state.borrow().calls_made.clone()
+    }
+
     /// Answers a callout; the filter's closure runs before this returns.
     pub fn respond(&self, call_id: u32, status: u16, headers: &[(&str, &str)], body: &[u8]) {
         let mut pairs = vec![(":status".to_string(), status.to_string().into_bytes())];
@@ -269,6 +309,30 @@ impl TestHost {
                 .map(|(k, v)| (k.to_ascii_lowercase(), v.as_bytes().to_vec())),
         );
         self.deliver(call_id, Some((pairs, body.to_vec())));
+    }
+
+    /// Envoy answers a callout whose timeout passed with a 504 of its own.
+    fn time_out_call(&self, call_id: u32) {
+        self.respond(
+            call_id,
+            504,
+            &[("content-length", "24"), ("content-type", "text/plain")],
+            b"upstream request timeout",
+        );
+    }
+
+    /// Answers a callout as Envoy does when the cluster's endpoint refuses
+    /// the connection: a `503` of Envoy's own (an `Ok` reply, not a
+    /// `CallError`).
+    pub fn refuse_call(&self, call_id: u32) {
+        let body = b"upstream connect error or disconnect/reset before headers. reset reason: remote connection failure";
+        let length = body.len().to_string();
+        self.respond(
+            call_id,
+            503,
+            &[("content-length", &length), ("content-type", "text/plain")],
+            body,
+        );
     }
 
     /// Fails a callout as a reset connection would (no response at all).
@@ -370,8 +434,7 @@ impl<P: Plugin> VmInner<P> {
         self.host.current.set(id);
         self.host.dispatching.set(id);
         let out = f(&self.host);
-        let captured = CAPTURED.with(|c| std::mem::take(&mut *c.borrow_mut()));
-        self.host.state.borrow_mut().logs.extend(captured);
+        flush_captured(&mut self.host.state.borrow_mut().logs);
         self.host.current.set(self.host.root);
         self.host.dispatching.set(self.host.root);
         out

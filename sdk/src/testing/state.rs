@@ -31,6 +31,8 @@ pub struct PendingCall {
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
     pub timeout: Duration,
+    /// When the call was made (the fake clock).
+    pub sent: SystemTime,
     pub(crate) owner: u32,
 }
 
@@ -55,6 +57,16 @@ pub(crate) struct StreamData {
     pub local: Option<LocalReply>,
     pub resumed: Vec<Direction>,
     pub properties: HashMap<String, Vec<u8>>,
+    /// Maps Envoy's wasm host no longer shows the filter (by `map_key`): a
+    /// headers or trailers map is gone once its phase returned `Continue`
+    /// (request headers also once the request is resumed); `on_done` sees
+    /// the request and response headers and the response trailers again.
+    pub hidden: HashSet<u8>,
+    /// During this stream's phase the filter answered another stream
+    /// locally (woken with `wake`): Envoy stops this stream too.
+    pub stopped_by_reply_to: Option<u32>,
+    /// Why this stream was stopped that way, for `Exchange::held`.
+    pub stop_note: Option<String>,
 }
 
 pub(crate) struct Metric {
@@ -79,6 +91,8 @@ pub(crate) struct HostState {
     pub logs: Vec<LogLine>,
     pub clusters: HashSet<String>,
     pub calls: BTreeMap<u32, PendingCall>,
+    /// Every callout made, answered or not, in order.
+    pub calls_made: Vec<PendingCall>,
     pub next_token: u32,
     pub next_context: u32,
     pub streams: HashMap<u32, StreamData>,
@@ -140,6 +154,9 @@ impl VmHost {
             return Err(HostError::BadArgument);
         }
         self.with_stream(|s| {
+            if s.hidden.contains(&map_key(map)) {
+                return Err(HostError::BadArgument);
+            }
             // Like Envoy, a map that has not arrived yet cannot be used.
             let m = s
                 .maps
@@ -162,6 +179,40 @@ impl VmHost {
     }
 }
 
+fn is_request_map(map: MapType) -> bool {
+    matches!(map, MapType::RequestHeaders | MapType::RequestTrailers)
+}
+
+/// Headers Envoy keeps in one "inline" slot: a repeated one is joined to
+/// the first with `,` (when parsed and when a filter adds one), so a filter
+/// sees one value. Other headers stay repeated (`cookie` included).
+pub(crate) const INLINE_MERGED: &[&str] = &[
+    "accept",
+    "accept-encoding",
+    "authorization",
+    "cache-control",
+    "content-type",
+    "origin",
+    "referer",
+    "user-agent",
+    "via",
+    "x-forwarded-for",
+    "x-forwarded-proto",
+];
+
+/// Adds a header as Envoy's header map does: joined to an inline header
+/// already present, appended otherwise.
+pub(crate) fn add_merging(m: &mut Vec<(String, Vec<u8>)>, name: &str, value: &[u8]) {
+    if INLINE_MERGED.contains(&name) {
+        if let Some((_, existing)) = m.iter_mut().find(|(k, _)| k == name) {
+            existing.push(b',');
+            existing.extend_from_slice(value);
+            return;
+        }
+    }
+    m.push((name.to_string(), value.to_vec()));
+}
+
 fn check_header_name(name: &str) -> HostResult<()> {
     if name.is_empty() || name.bytes().any(|b| b.is_ascii_uppercase()) {
         // Portico lower-cases names before calling the host; anything else is a bug.
@@ -173,7 +224,9 @@ fn check_header_name(name: &str) -> HostResult<()> {
 impl Host for VmHost {
     fn log(&self, level: LogLevel, message: &str) {
         self.tally("log");
-        self.state.borrow_mut().logs.push(LogLine {
+        let mut state = self.state.borrow_mut();
+        super::flush_captured(&mut state.logs);
+        state.logs.push(LogLine {
             level,
             message: message.to_string(),
         });
@@ -197,6 +250,12 @@ impl Host for VmHost {
     fn header(&self, map: MapType, name: &str) -> HostResult<Option<Vec<u8>>> {
         self.tally("header");
         let pairs = self.read_map(map)?;
+        // Envoy keeps HTTP/1's `host` as `:authority` and finds it by either name.
+        let name = if name == "host" && is_request_map(map) {
+            ":authority"
+        } else {
+            name
+        };
         Ok(pairs
             .into_iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
@@ -228,7 +287,7 @@ impl Host for VmHost {
     fn add_header(&self, map: MapType, name: &str, value: &[u8]) -> HostResult<()> {
         self.tally("add_header");
         check_header_name(name)?;
-        self.map_mut(map, |m| m.push((name.to_string(), value.to_vec())))
+        self.map_mut(map, |m| add_merging(m, name, value))
     }
 
     fn remove_header(&self, map: MapType, name: &str) -> HostResult<()> {
@@ -287,12 +346,33 @@ impl Host for VmHost {
         self.tally("property");
         let key = property_key(path);
         let state = self.state.borrow();
-        if let Some(v) = state
-            .streams
-            .get(&self.current.get())
-            .and_then(|s| s.properties.get(&key))
-        {
+        let stream = state.streams.get(&self.current.get());
+        if let Some(v) = stream.and_then(|s| s.properties.get(&key)) {
             return Ok(Some(v.clone()));
+        }
+        // Envoy's request attributes, from the request as it stands.
+        let header = |name: &str| {
+            stream
+                .and_then(|s| s.maps.get(&map_key(MapType::RequestHeaders)))
+                .and_then(|m| m.iter().find(|(k, _)| k == name))
+                .map(|(_, v)| v.clone())
+        };
+        let derived = match key.as_str() {
+            "request.path" => header(":path"),
+            "request.url_path" => header(":path").map(|p| {
+                let end = p.iter().position(|b| *b == b'?').unwrap_or(p.len());
+                p.get(..end).map(<[u8]>::to_vec).unwrap_or_default()
+            }),
+            "request.method" => header(":method"),
+            "request.host" => header(":authority"),
+            "request.scheme" => header(":scheme"),
+            "request.referer" => header("referer"),
+            "request.useragent" => header("user-agent"),
+            "request.id" => header("x-request-id"),
+            _ => None,
+        };
+        if derived.is_some() {
+            return Ok(derived);
         }
         Ok(state.properties.get(&key).cloned())
     }
@@ -314,6 +394,14 @@ impl Host for VmHost {
         body: &[u8],
     ) -> HostResult<()> {
         self.tally("send_local_response");
+        let (current, dispatching) = (self.current.get(), self.dispatching.get());
+        if current != dispatching && dispatching != self.root {
+            // Envoy's wasm host stops the VM call in progress after a local
+            // reply, whichever stream the reply was for.
+            if let Some(d) = self.state.borrow_mut().streams.get_mut(&dispatching) {
+                d.stopped_by_reply_to = Some(current);
+            }
+        }
         self.with_stream(|s| {
             if s.local.is_some() {
                 return Err(HostError::BadArgument);
@@ -334,6 +422,9 @@ impl Host for VmHost {
     fn resume(&self, direction: Direction) -> HostResult<()> {
         self.tally("resume");
         self.with_stream(|s| {
+            if direction == Direction::Request {
+                s.hidden.insert(map_key(MapType::RequestHeaders));
+            }
             s.resumed.push(direction);
             Ok(())
         })
@@ -370,21 +461,22 @@ impl Host for VmHost {
         }
         state.next_token += 1;
         let id = state.next_token;
-        state.calls.insert(
+        let sent = state.now;
+        let call = PendingCall {
             id,
-            PendingCall {
-                id,
-                vm: self.vm,
-                cluster: cluster.to_string(),
-                headers: headers
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect(),
-                body: body.to_vec(),
-                timeout,
-                owner: self.dispatching.get(),
-            },
-        );
+            vm: self.vm,
+            cluster: cluster.to_string(),
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            body: body.to_vec(),
+            timeout,
+            sent,
+            owner: self.dispatching.get(),
+        };
+        state.calls_made.push(call.clone());
+        state.calls.insert(id, call);
         Ok(id)
     }
 

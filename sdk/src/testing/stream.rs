@@ -1,7 +1,7 @@
 //! Driving one stream through the filter, phase by phase or as a whole exchange.
 
 use super::state::{LocalReply, StreamData};
-use super::{map_of, TestHost, TestVm, VmInner};
+use super::{map_of, TestHost, VmInner};
 use crate::filter::Plugin;
 use crate::host::{Direction, MapType};
 use crate::runtime::{Flow, StreamRuntime};
@@ -23,13 +23,27 @@ pub struct TestStream<P: Plugin> {
     upstream_body: Vec<u8>,
     client_body: Vec<u8>,
     done: bool,
+    /// The filter's local reply was delivered (through the response phases
+    /// or straight to the client).
+    local_applied: bool,
+    /// The response headers went to the client (their phase continued).
+    pub(crate) response_headers_sent: bool,
+    /// A local reply asked for after the response headers went to the
+    /// client: Envoy resets the stream.
+    reset: bool,
+    /// Per direction (request, response): the headers phase paused, with
+    /// the number of resumes of that direction at the time.
+    headers_held: [Option<usize>; 2],
 }
 
+/// Headers as Envoy's codec stores them: names lower-cased, repeated
+/// inline headers (`authorization`, `user-agent`, ...) joined with `,`.
 fn pairs(headers: &[(&str, &str)]) -> Vec<(String, Vec<u8>)> {
-    headers
-        .iter()
-        .map(|(k, v)| (k.to_ascii_lowercase(), v.as_bytes().to_vec()))
-        .collect()
+    let mut out = Vec::new();
+    for (k, v) in headers {
+        super::state::add_merging(&mut out, &k.to_ascii_lowercase(), v.as_bytes());
+    }
+    out
 }
 
 fn strings(pairs: &[(String, Vec<u8>)]) -> Vec<(String, String)> {
@@ -56,6 +70,10 @@ impl<P: Plugin> TestStream<P> {
             upstream_body: Vec::new(),
             client_body: Vec::new(),
             done: false,
+            local_applied: false,
+            response_headers_sent: false,
+            reset: false,
+            headers_held: [None, None],
         }
     }
 
@@ -66,10 +84,26 @@ impl<P: Plugin> TestStream<P> {
     }
 
     fn run(&self, f: impl FnOnce(&StreamRuntime<P>, &super::state::VmHost) -> Flow) -> Flow {
-        match &self.runtime {
+        let flow = match &self.runtime {
             Some(rt) => self.vm.at(self.id, |h| f(rt, h)),
             None => Flow::Continue,
+        };
+        match self.data(|d| d.stopped_by_reply_to.take()) {
+            Some(other) => {
+                self.data(|d| {
+                    d.stop_note = Some(format!(
+                        "Envoy stopped this stream: during its phase the filter answered stream {other} locally (woken with Stream::wake, its on_wake returned Respond), and Envoy's wasm host then stops the phase that was running, whatever the filter returned; nothing resumes it. Answer a woken stream from a root timer or callout instead, or let it resume and answer from its own phase"
+                    ))
+                });
+                Flow::Pause
+            }
+            None => flow,
         }
+    }
+
+    /// Why Envoy stopped this stream on its own, if it did.
+    pub(crate) fn stop_note(&self) -> Option<String> {
+        self.data(|d| d.stop_note.clone())
     }
 
     /// Sets a per-request attribute, e.g. `&["source", "address"]`.
@@ -87,12 +121,15 @@ impl<P: Plugin> TestStream<P> {
                 .insert(map_of(MapType::RequestHeaders), pairs(headers));
         });
         let flow = self.run(|rt, h| rt.on_request_headers(h, end_of_stream));
+        self.hide_after(flow, MapType::RequestHeaders);
+        self.note_headers_pause(Direction::Request, flow);
         self.after_request_phase(flow)
     }
 
     /// Runs the request-body phase with one more chunk. If the filter paused
     /// (buffered) on the previous chunk, it sees all chunks so far.
     pub fn send_request_body(&mut self, chunk: &[u8], end_of_stream: bool) -> Flow {
+        self.refuse_if_headers_held(Direction::Request, "on_request_body");
         let buffered = self.request_body_paused;
         let size = self.data(|d| {
             if !buffered {
@@ -111,11 +148,13 @@ impl<P: Plugin> TestStream<P> {
     }
 
     pub fn send_request_trailers(&mut self, trailers: &[(&str, &str)]) -> Flow {
+        self.refuse_if_headers_held(Direction::Request, "on_request_trailers");
         self.data(|d| {
             d.maps
                 .insert(map_of(MapType::RequestTrailers), pairs(trailers));
         });
         let flow = self.run(|rt, h| rt.on_request_trailers(h));
+        self.hide_after(flow, MapType::RequestTrailers);
         self.after_request_phase(flow)
     }
 
@@ -127,6 +166,9 @@ impl<P: Plugin> TestStream<P> {
     /// Envoy sends a local reply through the response phases of the filter
     /// that made it, once the callback that asked for it has returned.
     fn pass_local_reply_through(&mut self) {
+        if self.local_applied {
+            return;
+        }
         let local = self.data(|d| {
             let fresh =
                 d.local.is_some() && !d.maps.contains_key(&map_of(MapType::ResponseHeaders));
@@ -136,20 +178,21 @@ impl<P: Plugin> TestStream<P> {
                 None
             }
         });
-        let Some(reply) = local else { return };
-        let mut headers = vec![(":status".to_string(), reply.status.to_string().into_bytes())];
-        headers.extend(
-            reply
-                .headers
-                .iter()
-                .map(|(k, v)| (k.clone(), v.as_bytes().to_vec())),
-        );
+        let Some(reply) = local else {
+            // A reply asked for outside a phase once the upstream's response
+            // had started (from a callout reply or a wake-up).
+            self.after_response_phase();
+            return;
+        };
+        self.local_applied = true;
+        let headers = local_reply_headers(&reply);
         let has_body = !reply.body.is_empty();
         self.data(|d| {
             d.maps.insert(map_of(MapType::ResponseHeaders), headers);
             d.response_body = reply.body.clone();
         });
-        let _ = self.run(|rt, h| rt.on_response_headers(h, !has_body));
+        let flow = self.run(|rt, h| rt.on_response_headers(h, !has_body));
+        self.hide_after(flow, MapType::ResponseHeaders);
         if has_body {
             let size = reply.body.len();
             let _ = self.run(|rt, h| rt.on_response_body(h, size, true));
@@ -164,10 +207,103 @@ impl<P: Plugin> TestStream<P> {
             d.maps
                 .insert(map_of(MapType::ResponseHeaders), pairs(headers));
         });
-        self.run(|rt, h| rt.on_response_headers(h, end_of_stream))
+        let flow = self.run(|rt, h| rt.on_response_headers(h, end_of_stream));
+        self.hide_after(flow, MapType::ResponseHeaders);
+        self.note_headers_pause(Direction::Response, flow);
+        self.after_response_phase();
+        flow
+    }
+
+    /// A local reply asked for while the upstream's response was being
+    /// filtered. Envoy sends it straight to the client, without running
+    /// the filter's response phases again, if the response headers have
+    /// not gone to the client yet; otherwise it can only reset the stream.
+    fn after_response_phase(&mut self) {
+        let local = self.data(|d| d.local.clone());
+        let Some(reply) = local else { return };
+        if self.local_applied {
+            return;
+        }
+        self.local_applied = true;
+        if self.response_headers_sent {
+            self.reset = true;
+            return;
+        }
+        let headers = local_reply_headers(&reply);
+        self.data(|d| {
+            d.maps.insert(map_of(MapType::ResponseHeaders), headers);
+            d.response_body.clear();
+        });
+        self.client_body = reply.body;
+    }
+
+    /// Whether Envoy would have reset the stream (a local reply after the
+    /// response headers went to the client).
+    pub fn reset(&self) -> bool {
+        self.reset
+    }
+
+    /// After a body phase that paused (buffered) is resumed, Envoy passes
+    /// on what it buffered.
+    pub(crate) fn release_buffered(&mut self, direction: Direction) {
+        match direction {
+            Direction::Request => {
+                let body = self.data(|d| std::mem::take(&mut d.request_body));
+                self.upstream_body.extend_from_slice(&body);
+                self.request_body_paused = false;
+            }
+            Direction::Response => {
+                let body = self.data(|d| std::mem::take(&mut d.response_body));
+                if !self.local_applied {
+                    self.client_body.extend_from_slice(&body);
+                }
+                self.response_body_paused = false;
+            }
+        }
+    }
+
+    fn resumes(&self, direction: Direction) -> usize {
+        self.data(|d| d.resumed.iter().filter(|r| **r == direction).count())
+    }
+
+    fn note_headers_pause(&mut self, direction: Direction, flow: Flow) {
+        let slot = usize::from(direction == Direction::Response);
+        self.headers_held[slot] = (flow == Flow::Pause).then(|| self.resumes(direction));
+    }
+
+    /// Envoy does not run a body or trailers phase while the headers phase
+    /// of that direction is paused ("stop everything"): a test that does
+    /// would pass where Envoy hangs.
+    fn refuse_if_headers_held(&mut self, direction: Direction, phase: &str) {
+        let slot = usize::from(direction == Direction::Response);
+        let Some(at) = self.headers_held[slot] else {
+            return;
+        };
+        if self.resumes(direction) > at || self.local_reply().is_some() {
+            self.headers_held[slot] = None;
+            return;
+        }
+        panic!(
+            "{phase} cannot run: the filter returned Pause from the {} headers phase and has not resumed the stream. Envoy's wasm host turns a pause in a headers phase into \"stop everything\": it holds the body and trailers and does not run {phase} until a callout reply or on_wake returns Continue. To read or rewrite a body, return Continue from the headers phase and Pause from the body phase until end_of_stream",
+            if slot == 0 { "request" } else { "response" },
+        );
+    }
+
+    /// Envoy's wasm host lets go of a headers or trailers map once its
+    /// phase returned `Continue`.
+    fn hide_after(&self, flow: Flow, map: MapType) {
+        if flow == Flow::Continue {
+            self.data(|d| d.hidden.insert(map_of(map)));
+        }
+    }
+
+    /// How many times the filter resumed the stream so far.
+    pub(crate) fn resume_count(&self) -> usize {
+        self.data(|d| d.resumed.len())
     }
 
     pub fn send_response_body(&mut self, chunk: &[u8], end_of_stream: bool) -> Flow {
+        self.refuse_if_headers_held(Direction::Response, "on_response_body");
         let buffered = self.response_body_paused;
         let size = self.data(|d| {
             if !buffered {
@@ -178,19 +314,24 @@ impl<P: Plugin> TestStream<P> {
         });
         let flow = self.run(|rt, h| rt.on_response_body(h, size, end_of_stream));
         self.response_body_paused = flow == Flow::Pause;
-        if flow == Flow::Continue {
+        if flow == Flow::Continue && !self.local_applied {
             let body = self.data(|d| std::mem::take(&mut d.response_body));
             self.client_body.extend_from_slice(&body);
         }
+        self.after_response_phase();
         flow
     }
 
     pub fn send_response_trailers(&mut self, trailers: &[(&str, &str)]) -> Flow {
+        self.refuse_if_headers_held(Direction::Response, "on_response_trailers");
         self.data(|d| {
             d.maps
                 .insert(map_of(MapType::ResponseTrailers), pairs(trailers));
         });
-        self.run(|rt, h| rt.on_response_trailers(h))
+        let flow = self.run(|rt, h| rt.on_response_trailers(h));
+        self.hide_after(flow, MapType::ResponseTrailers);
+        self.after_response_phase();
+        flow
     }
 
     /// Ends the stream: runs the filter's `on_done` (Envoy's log phase).
@@ -202,9 +343,30 @@ impl<P: Plugin> TestStream<P> {
         // phase) still goes through the response phases first, as in Envoy.
         self.pass_local_reply_through();
         self.done = true;
+        self.data(|d| {
+            for map in [
+                MapType::RequestHeaders,
+                MapType::ResponseHeaders,
+                MapType::ResponseTrailers,
+            ] {
+                d.hidden.remove(&map_of(map));
+            }
+        });
         if let Some(rt) = &self.runtime {
             self.vm.at(self.id, |h| rt.on_done(h));
         }
+        // Envoy cancels the callouts of a stream that ended: their replies
+        // never reach the filter.
+        let id = self.id;
+        self.host
+            .state
+            .borrow_mut()
+            .calls
+            .retain(|_, c| c.owner != id);
+        // And the stream is gone: `wake` no longer finds it. What it saw
+        // stays readable here.
+        self.vm.streams.borrow_mut().remove(&self.id);
+        self.runtime = None;
     }
 
     /// Request headers as they stand now (what the upstream gets once the request continues).
@@ -247,6 +409,28 @@ impl<P: Plugin> TestStream<P> {
         find_all(&self.response_headers(), name)
     }
 
+    /// Request trailers as they stand now.
+    pub fn request_trailers(&self) -> Vec<(String, String)> {
+        self.data(|d| {
+            strings(
+                d.maps
+                    .get(&map_of(MapType::RequestTrailers))
+                    .map_or(&[], |v| v),
+            )
+        })
+    }
+
+    /// Response trailers as the client would see them.
+    pub fn response_trailers(&self) -> Vec<(String, String)> {
+        self.data(|d| {
+            strings(
+                d.maps
+                    .get(&map_of(MapType::ResponseTrailers))
+                    .map_or(&[], |v| v),
+            )
+        })
+    }
+
     /// The body passed upstream so far.
     pub fn upstream_body(&self) -> &[u8] {
         &self.upstream_body
@@ -285,213 +469,39 @@ impl<P: Plugin> Drop for TestStream<P> {
     }
 }
 
-fn find(headers: &[(String, String)], name: &str) -> Option<String> {
+/// The response headers of a local reply, as Envoy builds them.
+fn local_reply_headers(reply: &LocalReply) -> Vec<(String, Vec<u8>)> {
+    let mut headers = vec![(":status".to_string(), reply.status.to_string().into_bytes())];
+    // Envoy frames a local reply's body and types it, unless the filter did.
+    if !reply.body.is_empty() {
+        headers.push((
+            "content-length".to_string(),
+            reply.body.len().to_string().into_bytes(),
+        ));
+        if !reply.headers.iter().any(|(k, _)| k == "content-type") {
+            headers.push(("content-type".to_string(), b"text/plain".to_vec()));
+        }
+    }
+    headers.extend(
+        reply
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_bytes().to_vec())),
+    );
+    headers
+}
+
+pub(crate) fn find(headers: &[(String, String)], name: &str) -> Option<String> {
     headers
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case(name))
         .map(|(_, v)| v.clone())
 }
 
-fn find_all(headers: &[(String, String)], name: &str) -> Vec<String> {
+pub(crate) fn find_all(headers: &[(String, String)], name: &str) -> Vec<String> {
     headers
         .iter()
         .filter(|(k, _)| k.eq_ignore_ascii_case(name))
         .map(|(_, v)| v.clone())
         .collect()
-}
-
-/// A whole request to run through a VM: built, then [`Request::send`].
-pub struct Request<'v, P: Plugin> {
-    vm: &'v TestVm<P>,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-    source: Option<String>,
-    upstream_status: u16,
-    upstream_headers: Vec<(String, String)>,
-    upstream_body: Vec<u8>,
-}
-
-impl<'v, P: Plugin> Request<'v, P> {
-    pub(crate) fn new(vm: &'v TestVm<P>, method: &str, path: &str) -> Self {
-        Request {
-            vm,
-            headers: vec![
-                (":method".into(), method.into()),
-                (":path".into(), path.into()),
-                (":authority".into(), "example.com".into()),
-                (":scheme".into(), "http".into()),
-            ],
-            body: Vec::new(),
-            source: None,
-            upstream_status: 200,
-            upstream_headers: Vec::new(),
-            upstream_body: Vec::new(),
-        }
-    }
-
-    /// Adds a header (repeat the call for repeated headers). Setting a
-    /// pseudo-header replaces the default one.
-    pub fn header(mut self, name: &str, value: &str) -> Self {
-        let name = name.to_ascii_lowercase();
-        if name.starts_with(':') {
-            self.headers.retain(|(k, _)| *k != name);
-        }
-        self.headers.push((name, value.into()));
-        self
-    }
-
-    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
-        self.body = body.into();
-        self
-    }
-
-    /// The downstream peer (`source.address`), default `127.0.0.1:40000`.
-    pub fn source(mut self, address: &str) -> Self {
-        self.source = Some(address.into());
-        self
-    }
-
-    /// What the fake upstream answers if the request reaches it (default 200, no body).
-    pub fn upstream_response(mut self, status: u16, headers: &[(&str, &str)], body: &[u8]) -> Self {
-        self.upstream_status = status;
-        self.upstream_headers = headers
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        self.upstream_body = body.to_vec();
-        self
-    }
-
-    /// Runs the request through the filter. If the filter lets it through,
-    /// the fake upstream answers and the response phases run; if it pauses,
-    /// the exchange stops there ([`Exchange::paused`]) until
-    /// [`Exchange::proceed`].
-    pub fn send(self) -> Exchange<P> {
-        let stream = self.vm.stream();
-        let source = self.source.unwrap_or_else(|| "127.0.0.1:40000".into());
-        stream.set_property(&["source", "address"], source.as_bytes());
-        stream.set_property(&["request", "protocol"], b"HTTP/1.1");
-        let start = self.vm.host().now();
-        let nanos = start
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        let nanos = i64::try_from(nanos).unwrap_or(i64::MAX);
-        stream.set_property(&["request", "time"], &nanos.to_le_bytes());
-        if let Some((_, id)) = self.headers.iter().find(|(k, _)| k == "x-request-id") {
-            stream.set_property(&["request", "id"], id.as_bytes());
-        }
-        let refs: Vec<(&str, &str)> = self
-            .headers
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        let has_body = !self.body.is_empty();
-        let mut ex = Exchange {
-            stream,
-            upstream_status: self.upstream_status,
-            upstream_headers: self.upstream_headers,
-            upstream_body: self.upstream_body,
-            pending_body: None,
-            reached_upstream: false,
-        };
-        let flow = ex.stream.send_request_headers(&refs, !has_body);
-        if has_body {
-            ex.pending_body = Some(self.body);
-        }
-        if flow == Flow::Continue {
-            ex.proceed();
-        }
-        ex
-    }
-}
-
-/// The outcome of [`Request::send`].
-pub struct Exchange<P: Plugin> {
-    stream: TestStream<P>,
-    upstream_status: u16,
-    upstream_headers: Vec<(String, String)>,
-    upstream_body: Vec<u8>,
-    pending_body: Option<Vec<u8>>,
-    reached_upstream: bool,
-}
-
-impl<P: Plugin> Exchange<P> {
-    /// Continues a paused exchange after the filter resumed it (or answered
-    /// locally): sends the body, then lets the upstream answer.
-    pub fn proceed(&mut self) {
-        if self.stream.local_reply().is_some() {
-            self.stream.finish();
-            return;
-        }
-        if let Some(body) = self.pending_body.take() {
-            if self.stream.send_request_body(&body, true) == Flow::Pause {
-                return;
-            }
-            if self.stream.local_reply().is_some() {
-                self.stream.finish();
-                return;
-            }
-        }
-        self.reached_upstream = true;
-        let mut headers = vec![(":status".to_string(), self.upstream_status.to_string())];
-        headers.extend(self.upstream_headers.iter().cloned());
-        let refs: Vec<(&str, &str)> = headers
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        let body = std::mem::take(&mut self.upstream_body);
-        self.stream.send_response_headers(&refs, body.is_empty());
-        if !body.is_empty() {
-            self.stream.send_response_body(&body, true);
-        }
-        self.stream.finish();
-    }
-
-    /// True while the filter holds the request (waiting on a callout or a wake-up).
-    pub fn paused(&self) -> bool {
-        !self.reached_upstream && self.stream.local_reply().is_none() && !self.stream.done
-    }
-
-    /// The status the client got: the local reply's or the upstream's.
-    pub fn status(&self) -> u16 {
-        self.stream
-            .response_header(":status")
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0)
-    }
-
-    /// Whether the request reached the upstream.
-    pub fn reached_upstream(&self) -> bool {
-        self.reached_upstream
-    }
-
-    /// A request header as the upstream received it (`None` if it never got there).
-    pub fn upstream_header(&self, name: &str) -> Option<String> {
-        if !self.reached_upstream {
-            return None;
-        }
-        self.stream.request_header(name)
-    }
-
-    pub fn response_header(&self, name: &str) -> Option<String> {
-        self.stream.response_header(name)
-    }
-
-    /// The response body the client got.
-    pub fn body(&self) -> String {
-        String::from_utf8_lossy(self.stream.client_body()).into_owned()
-    }
-
-    pub fn local_reply(&self) -> Option<LocalReply> {
-        self.stream.local_reply()
-    }
-
-    pub fn stream(&self) -> &TestStream<P> {
-        &self.stream
-    }
-
-    pub fn stream_mut(&mut self) -> &mut TestStream<P> {
-        &mut self.stream
-    }
 }
