@@ -520,6 +520,8 @@ fn hostile_config(keys: &Keys) -> Value {
             }
         },
         "rules": [
+            {"match": {"prefix": "/tier", "headers": [{"name": "x-tier", "string_match": {"exact": "public"}}]}},
+            {"match": {"prefix": "/tier", "headers": [{"name": "x-tier", "string_match": {"exact": "gold"}, "invert_match": true}]}, "requires": {"allow_missing": {}}},
             {"match": {"prefix": "/fwd"}, "requires": {"provider_name": "fwd"}},
             {"match": {"prefix": "/cookie"}, "requires": {"provider_name": "cookie"}},
             {"match": {"prefix": "/nokid"}, "requires": {"provider_name": "nokid"}},
@@ -1674,6 +1676,20 @@ fn hostile_cases(k: &Keys) -> Vec<Hostile> {
             "/data",
             &[("authorization", &bearer(&main_exp(&exp, &extra)))],
         ));
+    }
+    // Rules matched on a repeated header: Envoy matches each value on its
+    // own (found by difffuzz on the rate limiter's header_value_match; the
+    // SDK's matcher used to join the values with ',').
+    for (what, tiers) in [
+        ("rule header: public among others", &["gold", "public"][..]),
+        ("rule header: public first", &["public", "x"][..]),
+        ("rule header: joined value is one value", &["gold,public"][..]),
+        ("rule header: inverted, gold among others", &["silver", "gold"][..]),
+        ("rule header: inverted, no gold", &["silver", "bronze"][..]),
+        ("rule header: absent", &[][..]),
+    ] {
+        let headers: Vec<(&str, &str)> = tiers.iter().map(|t| ("x-tier", *t)).collect();
+        cases.push(hostile(what, "/tier", &headers));
     }
     cases
 }

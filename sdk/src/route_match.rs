@@ -14,35 +14,27 @@ use crate::string_match::{RegexMatcher, StringMatcher};
 use serde::de::{Deserializer, Error as _, IgnoredAny};
 use serde::Deserialize;
 
-/// Read access to request headers for matching. Repeated headers are joined
-/// with `,`, as Envoy's matchers see them.
+/// Read access to request headers for matching. Envoy 1.40 matches each
+/// value of a repeated header on its own (`x-tier: silver` plus
+/// `x-tier: gold` matches `exact: gold`, and not `exact: "silver,gold"`),
+/// while headers its codec joins (`user-agent`, `authorization`, ...) arrive
+/// as one value already.
 pub trait HeaderSource {
-    fn joined(&self, name: &str) -> Option<String>;
+    fn values(&self, name: &str) -> Vec<String>;
 }
 
 impl HeaderSource for Headers<'_> {
-    fn joined(&self, name: &str) -> Option<String> {
-        let values = self.get_all(name);
-        if values.is_empty() {
-            None
-        } else {
-            Some(values.join(","))
-        }
+    fn values(&self, name: &str) -> Vec<String> {
+        self.get_all(name)
     }
 }
 
 impl HeaderSource for [(&str, &str)] {
-    fn joined(&self, name: &str) -> Option<String> {
-        let values: Vec<&str> = self
-            .iter()
+    fn values(&self, name: &str) -> Vec<String> {
+        self.iter()
             .filter(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| *v)
-            .collect();
-        if values.is_empty() {
-            None
-        } else {
-            Some(values.join(","))
-        }
+            .map(|(_, v)| (*v).to_string())
+            .collect()
     }
 }
 
@@ -308,10 +300,11 @@ impl HeaderMatcher {
     /// Envoy's `HeaderUtility` semantics, including how `invert_match` and
     /// `present_match` combine for an absent header.
     pub fn matches(&self, headers: &(impl HeaderSource + ?Sized)) -> bool {
-        let value = match headers.joined(&self.name) {
-            Some(v) => v,
-            None if self.missing_as_empty => String::new(),
-            None => {
+        let mut values = headers.values(&self.name);
+        if values.is_empty() {
+            if self.missing_as_empty {
+                values.push(String::new());
+            } else {
                 let present_false = matches!(self.rule, HeaderRule::Present(false));
                 let present_true = matches!(self.rule, HeaderRule::Present(true));
                 return if self.invert {
@@ -320,10 +313,12 @@ impl HeaderMatcher {
                     present_false
                 };
             }
-        };
+        }
+        // `invert_match` negates "some value matches", as in Envoy: with
+        // `silver` and `gold`, an inverted `exact: gold` does not match.
         let hit = match &self.rule {
             HeaderRule::Present(p) => *p,
-            HeaderRule::Value(m) => m.matches(&value),
+            HeaderRule::Value(m) => values.iter().any(|v| m.matches(v)),
         };
         hit != self.invert
     }
@@ -415,15 +410,25 @@ mod tests {
     #[test]
     fn header_matchers_follow_envoy() {
         let m = rm(r#"{"prefix": "/", "headers": [
-            {"name": "X-Tenant", "exact_match": "a,b"},
+            {"name": "X-Tenant", "exact_match": "b"},
             {"name": ":method", "prefix_match": "PO"}
         ]}"#);
-        // Repeated headers are joined with "," before matching.
+        // Each value of a repeated header is matched on its own (observed in
+        // Envoy 1.40's route matching and rate-limit actions).
         assert!(m.matches(
             "/",
             &[("x-tenant", "a"), ("X-TENANT", "b"), (":method", "POST")][..]
         ));
         assert!(!m.matches("/", &[("x-tenant", "a"), (":method", "POST")][..]));
+        let joined =
+            rm(r#"{"prefix": "/", "headers": [{"name": "x-tenant", "exact_match": "a,b"}]}"#);
+        assert!(!joined.matches("/", &[("x-tenant", "a"), ("x-tenant", "b")][..]));
+        assert!(joined.matches("/", &[("x-tenant", "a,b")][..]));
+        let inverted = rm(
+            r#"{"prefix": "/", "headers": [{"name": "x-tenant", "exact_match": "b", "invert_match": true}]}"#,
+        );
+        assert!(!inverted.matches("/", &[("x-tenant", "a"), ("x-tenant", "b")][..]));
+        assert!(inverted.matches("/", &[("x-tenant", "a"), ("x-tenant", "c")][..]));
 
         let present =
             rm(r#"{"prefix": "/", "headers": [{"name": "x-debug", "present_match": true}]}"#);
