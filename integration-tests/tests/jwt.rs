@@ -1683,8 +1683,14 @@ fn hostile_cases(k: &Keys) -> Vec<Hostile> {
     for (what, tiers) in [
         ("rule header: public among others", &["gold", "public"][..]),
         ("rule header: public first", &["public", "x"][..]),
-        ("rule header: joined value is one value", &["gold,public"][..]),
-        ("rule header: inverted, gold among others", &["silver", "gold"][..]),
+        (
+            "rule header: joined value is one value",
+            &["gold,public"][..],
+        ),
+        (
+            "rule header: inverted, gold among others",
+            &["silver", "gold"][..],
+        ),
         ("rule header: inverted, no gold", &["silver", "bronze"][..]),
         ("rule header: absent", &[][..]),
     ] {
