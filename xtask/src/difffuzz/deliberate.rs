@@ -46,15 +46,6 @@ pub const LIST: &[Deliberate] = &[
     },
     Deliberate {
         filter: "jwt",
-        id: "body-alg-none",
-        readme: "Body for `alg: none` with an empty signature",
-        reason: "a more precise message, same status",
-        normalise: |_, n, p| {
-            same_body_if(n, p, "Jwt is not in the form of", "Jwt header [alg] is not supported")
-        },
-    },
-    Deliberate {
-        filter: "jwt",
         id: "body-no-exp",
         readme: "Body for a token without `exp` under `require_expiration`",
         reason: "a more precise message, same status",
