@@ -1459,6 +1459,44 @@ fn hostile_cases(k: &Keys) -> Vec<Hostile> {
             ),
         ]);
     }
+    // difffuzz findings: under `requires_any` an `allow_missing` child's
+    // failure loses to a provider child's (Envoy does not count it among
+    // its siblings'), whichever comes first; a registered claim of the
+    // wrong type is refused before the signature is decoded.
+    let nbf_negative = main(r#","nbf":-5"#);
+    cases.extend([
+        hostile(
+            "/optional: forged param, expired header",
+            &format!("/optional?access_token={f}"),
+            &[("authorization", &bearer(&expired))],
+        ),
+        hostile(
+            "/optional: expired param, forged header",
+            &format!("/optional?access_token={expired}"),
+            &[("authorization", &bearer(&f))],
+        ),
+        hostile(
+            "/optional: forged param, header token merged with another scheme",
+            &format!("/optional?access_token={f}"),
+            &[
+                ("authorization", &bearer(&g)),
+                ("authorization", "Digest x"),
+            ],
+        ),
+        hostile(
+            "negative nbf, merged with another scheme",
+            "/data",
+            &[
+                ("authorization", &bearer(&nbf_negative)),
+                ("authorization", "Digest x"),
+            ],
+        ),
+        hostile(
+            "param with an encoded ampersand beside",
+            &format!("/data?access_token={g}&z=%26"),
+            &[],
+        ),
+    ]);
     // max_lifetime.
     let life = |claims: &str| rs(h, &format!(r#"{{"iss":"https://life.example"{claims}}}"#));
     for (what, claims) in [
@@ -1828,6 +1866,12 @@ const DELIBERATE: &[(&str, (u16, Option<&str>))] = &[
     (
         "param with a percent-encoded space beside",
         (200, Some("/data?x=a%20b")),
+    ),
+    // Envoy decodes `%26` and sends `z=&`, which the upstream reads as an
+    // empty `z` and an empty pair.
+    (
+        "param with an encoded ampersand beside",
+        (200, Some("/data?z=%26")),
     ),
     (
         "param with encoded slash and equals beside",

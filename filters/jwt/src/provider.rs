@@ -256,7 +256,7 @@ impl Provider {
         audiences: Option<&[String]>,
     ) -> Result<Rc<Verified>, JwtError> {
         let t = token::parse(text)?;
-        let registered = claims::read(&t.claims)?;
+        let registered = t.registered;
         self.policy.check_issuer(&registered)?;
         self.policy.check(&registered, now, audiences)?;
         let keys = self.current_keys()?.ok_or(JwtError::JwksUnavailable)?;

@@ -308,8 +308,16 @@ impl<'a> Evaluation<'a> {
                     match self.evaluate(r) {
                         Ok(()) => return Ok(()),
                         // As in Envoy: the last failure other than a
-                        // missing token answers.
+                        // missing token answers, but an `allow_missing`
+                        // child's failure only when no other child failed
+                        // otherwise (Envoy does not count its status
+                        // among its siblings').
                         Err(JwtError::Missing) => {}
+                        Err(e) if matches!(r, Requirement::AllowMissing { .. }) => {
+                            if error == JwtError::Missing {
+                                error = e;
+                            }
+                        }
                         Err(e) => error = e,
                     }
                 }

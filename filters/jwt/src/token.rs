@@ -29,6 +29,8 @@ pub struct Jws<'a> {
 pub struct Token<'a> {
     pub jws: Jws<'a>,
     pub claims: Map<String, Value>,
+    /// The registered claims, their types checked.
+    pub registered: crate::claims::Registered,
 }
 
 /// Strict base64url: no padding, no stray characters, no unused bits set
@@ -39,9 +41,11 @@ fn b64(part: &str) -> Option<Vec<u8>> {
 
 pub fn parse(text: &str) -> Result<Token<'_>, JwtError> {
     let (jws, claims) = split(text, true)?;
+    let (claims, registered) = claims.unwrap_or_default();
     Ok(Token {
         jws,
-        claims: claims.unwrap_or_default(),
+        claims,
+        registered,
     })
 }
 
@@ -50,8 +54,11 @@ pub fn parse_jws(text: &str) -> Result<Jws<'_>, JwtError> {
     split(text, false).map(|(jws, _)| jws)
 }
 
-/// The checks in Envoy's order: header, payload (as claims, for a JWT), signature.
-fn split(text: &str, claims: bool) -> Result<(Jws<'_>, Option<Map<String, Value>>), JwtError> {
+type Claims = (Map<String, Value>, crate::claims::Registered);
+
+/// The checks in Envoy's order: header, payload (as claims, for a JWT: the
+/// JSON, then the types of the registered claims), signature.
+fn split(text: &str, claims: bool) -> Result<(Jws<'_>, Option<Claims>), JwtError> {
     // As Envoy splits: empty sections are skipped (`h..p.s` is `h.p.s`),
     // and exactly three must remain.
     let mut parts = text.split('.').filter(|part| !part.is_empty());
@@ -90,7 +97,9 @@ fn split(text: &str, claims: bool) -> Result<(Jws<'_>, Option<Map<String, Value>
     // `jku`, `x5u`, `jwk`, `x5c` are ignored: keys come from configuration only.
     let payload = b64(p).ok_or(JwtError::PayloadBadBase64)?;
     let claims = if claims {
-        Some(crate::strict_json::object(&payload).ok_or(JwtError::PayloadBadJson)?)
+        let map = crate::strict_json::object(&payload).ok_or(JwtError::PayloadBadJson)?;
+        let registered = crate::claims::read(&map)?;
+        Some((map, registered))
     } else {
         None
     };

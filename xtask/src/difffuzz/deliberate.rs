@@ -62,6 +62,54 @@ pub const LIST: &[Deliberate] = &[
     },
     Deliberate {
         filter: "jwt",
+        id: "query-kept-as-sent-on-token-removal",
+        readme: "With `forward: false`, Portico removes the token's query parameter (every value) and keeps the other parameters byte for byte, in order",
+        reason: "Envoy rebuilds the query from decoded parameters sorted by name, which changes what the others say (and a decoded space makes the request fail with 400)",
+        normalise: |req, n, p| {
+            if !has_removable_param(&req.path) {
+                return;
+            }
+            let Some(rebuilt) = p.upstream.as_ref().map(|up| envoy_rebuild(&up.path)) else {
+                return;
+            };
+            // A decoded space or control byte in Envoy's rebuilt path
+            // makes Envoy refuse its own request (400, empty body), where
+            // Portico, which did not decode, forwards it.
+            if n.status == 400
+                && n.upstream.is_none()
+                && n.local_body.as_deref().is_none_or(str::is_empty)
+                && rebuild_is_refused(&rebuilt)
+            {
+                *n = p.clone();
+                return;
+            }
+            if let (Some(nu), Some(pu)) = (&n.upstream, &mut p.upstream) {
+                if nu.path != pu.path && nu.path == rebuilt {
+                    pu.path = rebuilt;
+                }
+            }
+        },
+    },
+    Deliberate {
+        filter: "jwt",
+        id: "body-strict-base64url",
+        readme: "Body for a token that strict base64url refuses and Envoy's lenient decoder reads",
+        reason: "strict base64url (RFC 7515 §2); same status and challenge, the body names the encoding",
+        normalise: |_, n, p| {
+            let applies = n.status == p.status
+                && p.local_body
+                    .as_deref()
+                    .is_some_and(|b| b.ends_with("is an invalid Base64url encoded"))
+                && n.local_body.as_deref().is_some_and(|b| {
+                    b == "Jwt verification fails" || b.ends_with("is an invalid JSON")
+                });
+            if applies {
+                p.local_body = n.local_body.clone();
+            }
+        },
+    },
+    Deliberate {
+        filter: "jwt",
         id: "client-copies-of-forwarded-headers-removed",
         readme: "Client-sent copies of `forward_payload_header` and `claim_to_headers` headers are removed on every request.",
         reason: "under allow_missing_or_failed a client could otherwise forge them",
@@ -179,6 +227,56 @@ fn decoded_query(path: &str) -> String {
     format!("{p}?{}", String::from_utf8_lossy(&out))
 }
 
+/// Query parameter names the generator's `forward: false` providers read
+/// their token from.
+const REMOVABLE_PARAMS: &[&str] = &["access_token"];
+
+fn has_removable_param(path: &str) -> bool {
+    let Some((_, query)) = path.split_once('?') else {
+        return false;
+    };
+    query.split('&').any(|pair| {
+        let name = pair.split('=').next().unwrap_or(pair);
+        REMOVABLE_PARAMS.contains(&percent_decoded(name).as_str())
+    })
+}
+
+/// Portico's upstream path as Envoy rebuilds the query when it removes a
+/// token: every pair decoded, sorted by name (repeats in order), `w` as
+/// `w=`, empty pairs left out, nothing encoded again.
+fn envoy_rebuild(path: &str) -> String {
+    let Some((p, q)) = path.split_once('?') else {
+        return path.to_string();
+    };
+    let mut pairs: Vec<(String, String)> = q
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decoded(k), percent_decoded(v))
+        })
+        .collect();
+    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+    let query: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    if query.is_empty() {
+        p.to_string()
+    } else {
+        format!("{p}?{}", query.join("&"))
+    }
+}
+
+/// Bytes that Envoy does not accept in a request path.
+fn rebuild_is_refused(path: &str) -> bool {
+    path.bytes().any(|b| b <= b' ' || b == 0x7f)
+}
+
+fn percent_decoded(text: &str) -> String {
+    decoded_query(&format!("?{text}"))
+        .strip_prefix('?')
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// Applies every entry of `filter` to a pair of answers.
 pub fn normalise(filter: &str, req: &Req, native: &mut Seen, portico: &mut Seen) {
     for d in LIST.iter().filter(|d| d.filter == filter) {
@@ -246,6 +344,19 @@ mod tests {
         let mut native = own(&[("x-copy", "short"), ("x-copy", &long), ("x-ua", &long)]);
         dropped_long_values(&mut native, &own(&[("x-copy", "short"), ("x-ua", &long)]));
         assert_eq!(native, own(&[("x-copy", "short"), ("x-ua", &long)]));
+    }
+
+    #[test]
+    fn a_removed_token_leaves_the_query_as_envoy_rebuilds_it() {
+        assert!(has_removable_param("/p?x=1&access%5Ftoken=t"));
+        assert!(!has_removable_param("/p?jwt=t&x=access_token"));
+        assert_eq!(
+            envoy_rebuild("/p?x=1&jwt=a%2Fb&&w&x=0&z=%26"),
+            "/p?jwt=a/b&w=&x=1&x=0&z=&"
+        );
+        assert_eq!(envoy_rebuild("/p?"), "/p");
+        assert!(rebuild_is_refused(&envoy_rebuild("/p?a=%20b")));
+        assert!(!rebuild_is_refused(&envoy_rebuild("/p?a=%2Fb")));
     }
 
     #[test]
