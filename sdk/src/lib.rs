@@ -1,39 +1,42 @@
 #![doc = include_str!("../README.md")]
+// Without an adapter (a native build without `testing`) nothing drives the
+// engine; it is still compiled, so the layers type-check on every target.
+#![cfg_attr(
+    not(any(target_arch = "wasm32", feature = "testing")),
+    allow(dead_code)
+)]
 
-mod abi_pairs;
-mod action;
+// Layers, each importing only those below it (sdk/ARCHITECTURE.md; checked
+// by tests/layers.rs): adapters (`wasm`, `testing`) → `engine` → `api` →
+// Envoy's vocabulary (`config`, `query`, `net`) and the host seam (`host`).
+mod api;
 pub mod config;
-mod env;
-mod filter;
-mod headers;
+mod engine;
 pub mod host;
-mod http_call;
-mod metrics;
+pub mod net;
 pub mod query;
-mod root;
 pub mod route_match;
-#[doc(hidden)]
-pub mod runtime;
-mod stream;
 pub mod string_match;
 
 #[cfg(feature = "testing")]
 pub mod testing;
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(any(target_arch = "wasm32", test))]
 #[doc(hidden)]
 pub mod wasm;
 
-pub use action::{Action, LocalResponse};
+pub use api::{
+    Action, CallError, CallId, Counter, Env, Gauge, Headers, Histogram, HttpFilter, HttpRequest,
+    HttpResponse, IntoVerdict, LocalResponse, Phase, Plugin, Root, Stream, StreamId, TimerId,
+    Verdict,
+};
 pub use config::ConfigError;
-pub use env::{strip_port, Env, MAX_CAS_ATTEMPTS};
-pub use filter::{HttpFilter, Plugin};
-pub use headers::Headers;
-pub use http_call::{CallError, CallId, HttpRequest, HttpResponse, DEFAULT_MAX_RESPONSE_BYTES};
-pub use metrics::{Counter, Gauge, Histogram};
-pub use root::{Root, TimerId};
+pub use host::HostError;
+/// The `log` crate, routed to Envoy's log in a `.wasm` (and captured by the
+/// test host): `portico::log::info!("...")` or `log::warn!` with `log` as a
+/// dependency of your own.
+pub use log;
 pub use route_match::RouteMatch;
-pub use stream::{Phase, Stream, StreamId};
 pub use string_match::StringMatcher;
 
 /// Exports a [`Plugin`] as the filter of this `.wasm`. Write it once, at the

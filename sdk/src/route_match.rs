@@ -8,7 +8,6 @@
 //! (`string_match`, `present_match`). Other `RouteMatch` fields are refused at
 //! load with a message saying so, never ignored.
 
-use crate::headers::Headers;
 use crate::query;
 use crate::string_match::{RegexMatcher, StringMatcher};
 use serde::de::{Deserializer, Error as _, IgnoredAny};
@@ -21,12 +20,6 @@ use serde::Deserialize;
 /// as one value already.
 pub trait HeaderSource {
     fn values(&self, name: &str) -> Vec<String>;
-}
-
-impl HeaderSource for Headers<'_> {
-    fn values(&self, name: &str) -> Vec<String> {
-        self.get_all(name)
-    }
 }
 
 impl HeaderSource for [(&str, &str)] {
@@ -95,8 +88,12 @@ impl RouteMatch {
     }
 
     /// Matches the current request: reads `:path` and headers from `headers`.
-    pub fn matches_request(&self, headers: &Headers<'_>) -> bool {
-        let path = headers.path().unwrap_or_default();
+    pub fn matches_request<H: HeaderSource + ?Sized>(&self, headers: &H) -> bool {
+        let path = headers
+            .values(":path")
+            .into_iter()
+            .next()
+            .unwrap_or_default();
         self.matches(&path, headers)
     }
 

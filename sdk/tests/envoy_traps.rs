@@ -6,9 +6,11 @@
 //! are joined, and content-length is not fixed after a body rewrite.
 
 use portico::testing::TestHost;
-use portico::{Action, ConfigError, Env, HttpFilter, HttpRequest, Plugin, Root, Stream};
+use portico::{
+    Action, ConfigError, Env, HttpFilter, HttpRequest, IntoVerdict, LocalResponse, Plugin, Root,
+    Stream, Verdict,
+};
 use serde::Deserialize;
-use std::rc::Rc;
 use std::time::Duration;
 
 #[derive(Deserialize)]
@@ -28,9 +30,9 @@ impl Plugin for Trap {
         Ok(Trap { mode: config.mode })
     }
 
-    fn new_filter(plugin: &Rc<Self>, _: &Env<'_>) -> TrapFilter {
+    fn new_filter(&self, _: &Env<'_>) -> TrapFilter {
         TrapFilter {
-            mode: plugin.mode.clone(),
+            mode: self.mode.clone(),
         }
     }
 }
@@ -40,57 +42,59 @@ struct TrapFilter {
 }
 
 impl HttpFilter for TrapFilter {
-    fn on_request_headers(&mut self, s: &mut Stream<'_, Self>) -> Action {
+    type Plugin = Trap;
+
+    fn on_request_headers(&mut self, _: &Self::Plugin, s: &mut Stream<'_, Self>) -> Verdict {
         match self.mode.as_str() {
             "timeout" => {
                 let call =
                     HttpRequest::get("auth", "auth", "/check").timeout(Duration::from_millis(200));
-                let sent = s.http_call(call, |_, s, reply| {
+                let sent = s.http_call(call, |_, _, s, reply| {
                     let status = reply.map(|r| r.status.to_string()).unwrap_or_default();
                     s.request_headers().set("x-auth-status", &status);
                     Action::Continue
                 });
                 match sent {
-                    Ok(_) => Action::Pause,
-                    Err(_) => Action::respond(500).into_action(),
+                    Ok(_) => Ok(Action::Pause),
+                    Err(_) => LocalResponse::new(500).into_verdict(),
                 }
             }
             "merge" => {
                 let seen = s.request_headers().get_all("authorization").join("|");
                 s.request_headers().set("x-seen", &seen);
-                Action::Continue
+                Ok(Action::Continue)
             }
-            _ => Action::Continue,
+            _ => Ok(Action::Continue),
         }
     }
 
-    fn on_response_headers(&mut self, s: &mut Stream<'_, Self>) -> Action {
+    fn on_response_headers(&mut self, _: &Self::Plugin, s: &mut Stream<'_, Self>) -> Verdict {
         match self.mode.as_str() {
             // The trap: waits for the body in the headers phase.
-            "pause-headers" => Action::Pause,
-            "reply-from-response" => Action::respond(502).body("replaced").into_action(),
+            "pause-headers" => Ok(Action::Pause),
+            "reply-from-response" => LocalResponse::new(502).body("replaced").into_verdict(),
             "recipe" => {
                 s.will_replace_body();
-                Action::Continue
+                Ok(Action::Continue)
             }
-            _ => Action::Continue,
+            _ => Ok(Action::Continue),
         }
     }
 
-    fn on_response_body(&mut self, s: &mut Stream<'_, Self>) -> Action {
+    fn on_response_body(&mut self, _: &Self::Plugin, s: &mut Stream<'_, Self>) -> Verdict {
         match self.mode.as_str() {
             "pause-headers" => {
                 let _ = s.set_body(b"redacted");
-                Action::Continue
+                Ok(Action::Continue)
             }
             "recipe" | "rewrite-keeping-length" => {
                 if !s.end_of_stream() {
-                    return Action::Pause;
+                    return Ok(Action::Pause);
                 }
                 let _ = s.set_body(b"a longer body than the upstream's");
-                Action::Continue
+                Ok(Action::Continue)
             }
-            _ => Action::Continue,
+            _ => Ok(Action::Continue),
         }
     }
 }
@@ -225,9 +229,7 @@ struct Waker {
     parked: std::cell::RefCell<Vec<portico::StreamId>>,
 }
 
-struct WakerFilter {
-    plugin: Rc<Waker>,
-}
+struct WakerFilter {}
 
 impl Plugin for Waker {
     type Config = serde_json::Value;
@@ -239,28 +241,28 @@ impl Plugin for Waker {
         })
     }
 
-    fn new_filter(plugin: &Rc<Self>, _: &Env<'_>) -> WakerFilter {
-        WakerFilter {
-            plugin: Rc::clone(plugin),
-        }
+    fn new_filter(&self, _: &Env<'_>) -> WakerFilter {
+        WakerFilter {}
     }
 }
 
 impl HttpFilter for WakerFilter {
-    fn on_request_headers(&mut self, s: &mut Stream<'_, Self>) -> Action {
+    type Plugin = Waker;
+
+    fn on_request_headers(&mut self, plugin: &Self::Plugin, s: &mut Stream<'_, Self>) -> Verdict {
         if s.path() == "/wait" {
-            self.plugin.parked.borrow_mut().push(s.id());
-            return Action::Pause;
+            plugin.parked.borrow_mut().push(s.id());
+            return Ok(Action::Pause);
         }
-        let parked: Vec<portico::StreamId> = self.plugin.parked.borrow_mut().drain(..).collect();
+        let parked: Vec<portico::StreamId> = plugin.parked.borrow_mut().drain(..).collect();
         for id in parked {
             s.wake(id);
         }
-        Action::Continue
+        Ok(Action::Continue)
     }
 
-    fn on_wake(&mut self, _: &mut Stream<'_, Self>) -> Action {
-        Action::respond(409).body("woken away").into_action()
+    fn on_wake(&mut self, _: &Self::Plugin, _: &mut Stream<'_, Self>) -> Verdict {
+        LocalResponse::new(409).body("woken away").into_verdict()
     }
 }
 
@@ -275,7 +277,7 @@ fn answering_a_stream_woken_from_another_phase_stalls_the_waker() {
     waiter.proceed();
     assert_eq!(waiter.status(), 409);
     let why = waker.stalled().expect("Envoy stops the waker");
-    assert!(why.contains("on_wake returned Respond"), "{why}");
+    assert!(why.contains("on_wake answered locally"), "{why}");
     assert!(!waker.reached_upstream());
 }
 
@@ -288,7 +290,7 @@ fn driving_the_body_phase_after_a_headers_pause_fails_loudly() {
     s.send_request_headers(&[(":method", "GET"), (":path", "/")], true);
     assert_eq!(
         s.send_response_headers(&[(":status", "200")], false),
-        portico::runtime::Flow::Pause
+        portico::testing::Flow::Pause
     );
     s.send_response_body(b"secret", true);
 }

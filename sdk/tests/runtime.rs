@@ -5,12 +5,11 @@
 use portico::host::LogLevel;
 use portico::testing::TestHost;
 use portico::{
-    Action, CallError, ConfigError, Counter, Env, HttpFilter, HttpRequest, LocalResponse, Plugin,
-    Root, Stream, StreamId,
+    Action, CallError, ConfigError, Counter, Env, HttpFilter, HttpRequest, IntoVerdict,
+    LocalResponse, Plugin, Root, Stream, StreamId, Verdict,
 };
 use serde::Deserialize;
 use std::cell::RefCell;
-use std::rc::Rc;
 use std::time::Duration;
 
 #[derive(Deserialize)]
@@ -90,26 +89,23 @@ impl Plugin for Kitchen {
         })
     }
 
-    fn new_filter(plugin: &Rc<Self>, _: &Env<'_>) -> KitchenFilter {
-        KitchenFilter {
-            plugin: Rc::clone(plugin),
-            seen_body: 0,
-        }
+    fn new_filter(&self, _: &Env<'_>) -> KitchenFilter {
+        KitchenFilter { seen_body: 0 }
     }
 }
 
 struct KitchenFilter {
-    plugin: Rc<Kitchen>,
     seen_body: usize,
 }
 
 impl HttpFilter for KitchenFilter {
-    fn on_request_headers(&mut self, s: &mut Stream<'_, Self>) -> Action {
+    type Plugin = Kitchen;
+
+    fn on_request_headers(&mut self, plugin: &Self::Plugin, s: &mut Stream<'_, Self>) -> Verdict {
         let headers = s.request_headers();
         // Reading a map the phase does not have is harmless.
         assert_eq!(s.response_headers().get(":status"), None);
-        if let Some(rule) = self
-            .plugin
+        if let Some(rule) = plugin
             .rules
             .iter()
             .find(|r| r.matcher.matches_request(&headers))
@@ -118,32 +114,32 @@ impl HttpFilter for KitchenFilter {
         }
         match s.path().as_str() {
             "/callout" => {
-                let req = HttpRequest::get(&self.plugin.cluster, "auth.local", "/check")
+                let req = HttpRequest::get(&plugin.cluster, "auth.local", "/check")
                     .header("x-user", &headers.get("x-user").unwrap_or_default());
-                match s.http_call(req, |_, s, reply| match reply {
+                match s.http_call(req, |_, _, s, reply| match reply {
                     Ok(r) if r.status == 200 => {
                         s.request_headers().set("x-checked", "yes");
-                        Action::Continue
+                        Ok(Action::Continue)
                     }
                     Ok(r) => LocalResponse::new(403)
                         .body(format!("denied by {}", r.status))
-                        .into_action(),
-                    Err(CallError::Failed) => LocalResponse::new(503).into_action(),
-                    Err(e) => LocalResponse::new(502).body(e.to_string()).into_action(),
+                        .into_verdict(),
+                    Err(CallError::Failed) => LocalResponse::new(503).into_verdict(),
+                    Err(e) => LocalResponse::new(502).body(e.to_string()).into_verdict(),
                 }) {
-                    Ok(_) => Action::Pause,
+                    Ok(_) => Ok(Action::Pause),
                     Err(_) => LocalResponse::new(500)
                         .body("callout refused")
-                        .into_action(),
+                        .into_verdict(),
                 }
             }
             "/wait" => {
-                if let Some(doc) = self.plugin.fetched.borrow().as_ref() {
+                if let Some(doc) = plugin.fetched.borrow().as_ref() {
                     headers.set("x-doc", doc);
-                    return Action::Continue;
+                    return Ok(Action::Continue);
                 }
-                self.plugin.waiting.borrow_mut().push(s.id());
-                Action::Pause
+                plugin.waiting.borrow_mut().push(s.id());
+                Ok(Action::Pause)
             }
             "/count" => {
                 let n = s
@@ -157,62 +153,62 @@ impl HttpFilter for KitchenFilter {
                     })
                     .unwrap_or(0);
                 headers.set("x-hits", &n.to_string());
-                Action::Continue
+                Ok(Action::Continue)
             }
-            "/deny" => Action::respond(401)
+            "/deny" => LocalResponse::new(401)
                 .header("www-authenticate", "Bearer")
                 .body("no")
                 .details("kitchen denied")
-                .into_action(),
-            "/buffer" => Action::Continue,
-            _ => Action::Continue,
+                .into_verdict(),
+            "/buffer" => Ok(Action::Continue),
+            _ => Ok(Action::Continue),
         }
     }
 
-    fn on_request_body(&mut self, s: &mut Stream<'_, Self>) -> Action {
+    fn on_request_body(&mut self, _: &Self::Plugin, s: &mut Stream<'_, Self>) -> Verdict {
         if !s.end_of_stream() {
-            return Action::Pause;
+            return Ok(Action::Pause);
         }
         self.seen_body = s.body_size();
         let upper = s.body().to_ascii_uppercase();
         let _ = s.set_body(&upper);
-        Action::Continue
+        Ok(Action::Continue)
     }
 
-    fn on_wake(&mut self, s: &mut Stream<'_, Self>) -> Action {
-        let fetched = self.plugin.fetched.borrow().clone();
+    fn on_wake(&mut self, plugin: &Self::Plugin, s: &mut Stream<'_, Self>) -> Verdict {
+        let fetched = plugin.fetched.borrow().clone();
         match fetched.as_ref() {
             // A stream woken from the root that calls out in turn: the reply
             // is routed to the root (as proxy-wasm does) and forwarded here.
             Some(doc) if doc == "call again" => {
-                let req = HttpRequest::get(&self.plugin.cluster, "auth.local", "/after-wake");
-                let sent = s.http_call(req, |_, s, reply| {
+                let req = HttpRequest::get(&plugin.cluster, "auth.local", "/after-wake");
+                let sent = s.http_call(req, |_, _, s, reply| {
                     let status = reply.map(|r| r.status.to_string()).unwrap_or_default();
                     s.request_headers().set("x-after-wake", &status);
                     Action::Continue
                 });
                 match sent {
-                    Ok(_) => Action::Pause,
-                    Err(_) => LocalResponse::new(500).into_action(),
+                    Ok(_) => Ok(Action::Pause),
+                    Err(_) => LocalResponse::new(500).into_verdict(),
                 }
             }
-            Some(doc) if doc.starts_with("error") => LocalResponse::new(503).into_action(),
+            Some(doc) if doc.starts_with("error") => LocalResponse::new(503).into_verdict(),
             Some(doc) => {
                 s.request_headers().set("x-doc", doc);
-                Action::Continue
+                Ok(Action::Continue)
             }
-            None => Action::Pause,
+            None => Ok(Action::Pause),
         }
     }
 
-    fn on_response_headers(&mut self, s: &mut Stream<'_, Self>) -> Action {
+    fn on_response_headers(&mut self, _: &Self::Plugin, s: &mut Stream<'_, Self>) -> Verdict {
         s.response_headers()
             .add("x-local", if s.responded_locally() { "1" } else { "0" });
         if self.seen_body > 0 {
             s.response_headers()
                 .set("x-body-size", &self.seen_body.to_string());
         }
-        Action::Continue
+        Ok(Action::Continue)
     }
 }
 
@@ -429,7 +425,7 @@ fn shared_data_is_shared_between_vms_and_survives_cas_conflicts() {
     );
     assert_eq!(host.shared_data("hits").as_deref(), Some(&b"3"[..]));
     // Unbounded contention gives up instead of spinning.
-    host.inject_cas_conflicts(portico::MAX_CAS_ATTEMPTS);
+    host.inject_cas_conflicts(portico::Env::MAX_CAS_ATTEMPTS);
     assert_eq!(
         worker_b
             .get("/count")
@@ -446,7 +442,7 @@ fn body_is_buffered_while_paused_and_can_be_rewritten() {
     let host = host();
     let vm = host.vm::<Kitchen>(CONFIG).unwrap();
     let mut s = vm.stream();
-    use portico::runtime::Flow;
+    use portico::testing::Flow;
     let headers = [
         (":method", "POST"),
         (":path", "/buffer"),

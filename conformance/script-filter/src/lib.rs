@@ -11,7 +11,7 @@
 
 use portico::{
     Action, ConfigError, Counter, Env, Gauge, HttpFilter, HttpRequest, LocalResponse, Plugin, Root,
-    Stream, StreamId,
+    Stream, StreamId, Verdict,
 };
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -109,9 +109,8 @@ impl Plugin for ScriptPlugin {
         })
     }
 
-    fn new_filter(plugin: &Rc<Self>, _: &Env<'_>) -> ScriptFilter {
+    fn new_filter(&self, _: &Env<'_>) -> ScriptFilter {
         ScriptFilter {
-            plugin: Rc::clone(plugin),
             name: String::new(),
             script: None,
             seen: [Vec::new(), Vec::new()],
@@ -124,7 +123,6 @@ impl Plugin for ScriptPlugin {
 }
 
 pub struct ScriptFilter {
-    plugin: Rc<ScriptPlugin>,
     name: String,
     script: Option<Rc<Script>>,
     /// The body seen so far, per direction (request, response).
@@ -157,21 +155,21 @@ impl ScriptFilter {
         }
     }
 
-    fn run(&mut self, s: &mut Stream<'_, Self>, step: &Step) -> Action {
+    fn run(&mut self, p: &ScriptPlugin, s: &mut Stream<'_, Self>, step: &Step) -> Verdict {
         if let Some(role) = &step.role {
             if *role != self.role {
                 return match &step.otherwise {
-                    Some(other) => self.run(s, other),
-                    None => Action::Continue,
+                    Some(other) => self.run(p, s, other),
+                    None => Ok(Action::Continue),
                 };
             }
         }
         for op in &step.ops {
-            self.op(s, op);
+            self.op(p, s, op);
         }
         match &step.action {
-            Act::Continue => Action::Continue,
-            Act::Pause => Action::Pause,
+            Act::Continue => Ok(Action::Continue),
+            Act::Pause => Ok(Action::Pause),
             Act::Respond(r) => {
                 let mut reply = LocalResponse::new(r.status)
                     .body(r.body.clone())
@@ -179,12 +177,12 @@ impl ScriptFilter {
                 for (k, v) in &r.headers {
                     reply = reply.header(k.clone(), v.clone());
                 }
-                reply.into_action()
+                Err(reply)
             }
         }
     }
 
-    fn op(&mut self, s: &mut Stream<'_, Self>, op: &Op) {
+    fn op(&mut self, p: &ScriptPlugin, s: &mut Stream<'_, Self>, op: &Op) {
         match op {
             Op::Get { map, name } => {
                 let v = Self::headers(s, map).and_then(|h| h.get(name));
@@ -227,32 +225,26 @@ impl ScriptFilter {
                     _ => log::info!("{msg}"),
                 }
             }
-            Op::Inc { name } => match self.plugin.counters.get(name) {
+            Op::Inc { name } => match p.counters.get(name) {
                 Some(c) => c.inc(s),
                 None => self.report(&format!("no counter {name}")),
             },
-            Op::GaugeSet { name, value } => match self.plugin.gauges.get(name) {
+            Op::GaugeSet { name, value } => match p.gauges.get(name) {
                 Some(g) => g.set(s, *value),
                 None => self.report(&format!("no gauge {name}")),
             },
-            Op::GaugeAdd { name, delta } => match self.plugin.gauges.get(name) {
+            Op::GaugeAdd { name, delta } => match p.gauges.get(name) {
                 Some(g) => g.add(s, *delta),
                 None => self.report(&format!("no gauge {name}")),
             },
-            Op::Park { list } => self
-                .plugin
+            Op::Park { list } => p
                 .lists
                 .borrow_mut()
                 .entry(list.clone())
                 .or_default()
                 .push(s.id()),
             Op::WakeList { list } => {
-                let ids = self
-                    .plugin
-                    .lists
-                    .borrow_mut()
-                    .remove(list)
-                    .unwrap_or_default();
+                let ids = p.lists.borrow_mut().remove(list).unwrap_or_default();
                 for id in ids {
                     let woke = s.wake(id);
                     self.report(&format!("wake {list} woke={woke}"));
@@ -262,18 +254,18 @@ impl ScriptFilter {
                 let woke = s.wake(s.id());
                 self.report(&format!("wake self woke={woke}"));
             }
-            Op::RootFetch { path } => self.plugin.parked.borrow_mut().push((
-                s.id(),
-                self.name.clone(),
-                Parked::Fetch(path.clone()),
-            )),
-            Op::WakeAfter { ms } => self.plugin.parked.borrow_mut().push((
-                s.id(),
-                self.name.clone(),
-                Parked::WakeAfter(*ms),
-            )),
+            Op::RootFetch { path } => {
+                p.parked
+                    .borrow_mut()
+                    .push((s.id(), self.name.clone(), Parked::Fetch(path.clone())))
+            }
+            Op::WakeAfter { ms } => {
+                p.parked
+                    .borrow_mut()
+                    .push((s.id(), self.name.clone(), Parked::WakeAfter(*ms)))
+            }
             Op::MetricValue { name } => {
-                let v = self.plugin.counters.get(name).map(|c| c.value(s));
+                let v = p.counters.get(name).map(|c| c.value(s));
                 self.report(&format!("metric {name} = {v:?}"));
             }
             Op::Callout {
@@ -301,7 +293,7 @@ impl ScriptFilter {
                 }
                 let cb_label = label.clone();
                 let then = then.clone();
-                let sent = s.http_call(request, move |f, s, reply| {
+                let sent = s.http_call(request, move |f, p, s, reply| {
                     let label = cb_label;
                     match reply {
                         Ok(r) => {
@@ -319,7 +311,7 @@ impl ScriptFilter {
                         }
                         Err(e) => f.report(&format!("callout {label} error={e}")),
                     }
-                    f.run(s, &then)
+                    f.run(p, s, &then)
                 });
                 if let Err(e) = sent {
                     self.report(&format!("callout {label} refused: {e}"));
@@ -395,25 +387,28 @@ impl ScriptFilter {
                 self.report(&format!("responded_locally = {r}"));
             }
             Op::WaitTick => {
-                self.plugin
-                    .waiting
-                    .borrow_mut()
-                    .push((s.id(), self.name.clone()));
+                p.waiting.borrow_mut().push((s.id(), self.name.clone()));
             }
         }
     }
 
-    fn headers_phase(&mut self, s: &mut Stream<'_, Self>, phase: &str, pick: PickStep) -> Action {
+    fn headers_phase(
+        &mut self,
+        p: &ScriptPlugin,
+        s: &mut Stream<'_, Self>,
+        phase: &str,
+        pick: PickStep,
+    ) -> Verdict {
         let Some(script) = self.script.clone() else {
-            return Action::Continue;
+            return Ok(Action::Continue);
         };
         self.report(&format!("{phase} eos={}", s.end_of_stream()));
-        self.run(s, pick(&script))
+        self.run(p, s, pick(&script))
     }
 
-    fn body_phase(&mut self, s: &mut Stream<'_, Self>, dir: usize) -> Action {
+    fn body_phase(&mut self, p: &ScriptPlugin, s: &mut Stream<'_, Self>, dir: usize) -> Verdict {
         let Some(script) = self.script.clone() else {
-            return Action::Continue;
+            return Ok(Action::Continue);
         };
         let chunk = s.body();
         let (phase, step, chunk_act) = if dir == 0 {
@@ -439,7 +434,7 @@ impl ScriptFilter {
         let action = if s.end_of_stream() {
             let seen = self.seen.get(dir).map(|b| text(b)).unwrap_or_default();
             self.report(&format!("{phase} eos seen={seen}"));
-            self.run(s, step)
+            self.run(p, s, step)
         } else {
             let step = Step {
                 ops: Vec::new(),
@@ -447,38 +442,41 @@ impl ScriptFilter {
                 role: None,
                 otherwise: None,
             };
-            self.run(s, &step)
+            self.run(p, s, &step)
         };
         if let Some(b) = self.buffering.get_mut(dir) {
-            *b = action == Action::Pause;
+            *b = matches!(action, Ok(Action::Pause));
         }
         action
     }
 
     fn trailers_phase(
         &mut self,
+        p: &ScriptPlugin,
         s: &mut Stream<'_, Self>,
         phase: &str,
         dir: usize,
         pick: PickStep,
-    ) -> Action {
+    ) -> Verdict {
         let Some(script) = self.script.clone() else {
-            return Action::Continue;
+            return Ok(Action::Continue);
         };
         let seen = self.seen.get(dir).map(|b| text(b)).unwrap_or_default();
         self.report(&format!("{phase} seen={seen}"));
-        self.run(s, pick(&script))
+        self.run(p, s, pick(&script))
     }
 }
 
 type PickStep = fn(&Script) -> &Step;
 
 impl HttpFilter for ScriptFilter {
-    fn on_request_headers(&mut self, s: &mut Stream<'_, Self>) -> Action {
+    type Plugin = ScriptPlugin;
+
+    fn on_request_headers(&mut self, p: &ScriptPlugin, s: &mut Stream<'_, Self>) -> Verdict {
         let Some(name) = s.request_headers().get("x-scenario") else {
-            return Action::Continue;
+            return Ok(Action::Continue);
         };
-        self.script = self.plugin.scenarios.get(&name).cloned();
+        self.script = p.scenarios.get(&name).cloned();
         self.role = s.request_headers().get("x-role").unwrap_or_default();
         // Concurrent requests of one scenario tag their reports.
         self.scenario = name.clone();
@@ -489,20 +487,20 @@ impl HttpFilter for ScriptFilter {
         if self.script.is_none() {
             self.report("unknown scenario");
         }
-        self.headers_phase(s, "request_headers", |sc| &sc.request_headers)
+        self.headers_phase(p, s, "request_headers", |sc| &sc.request_headers)
     }
 
-    fn on_request_body(&mut self, s: &mut Stream<'_, Self>) -> Action {
-        self.body_phase(s, 0)
+    fn on_request_body(&mut self, p: &ScriptPlugin, s: &mut Stream<'_, Self>) -> Verdict {
+        self.body_phase(p, s, 0)
     }
 
-    fn on_request_trailers(&mut self, s: &mut Stream<'_, Self>) -> Action {
-        self.trailers_phase(s, "request_trailers", 0, |sc| &sc.request_trailers)
+    fn on_request_trailers(&mut self, p: &ScriptPlugin, s: &mut Stream<'_, Self>) -> Verdict {
+        self.trailers_phase(p, s, "request_trailers", 0, |sc| &sc.request_trailers)
     }
 
-    fn on_response_headers(&mut self, s: &mut Stream<'_, Self>) -> Action {
+    fn on_response_headers(&mut self, p: &ScriptPlugin, s: &mut Stream<'_, Self>) -> Verdict {
         let Some(script) = self.script.clone() else {
-            return Action::Continue;
+            return Ok(Action::Continue);
         };
         let status = s.response_headers().status();
         self.report(&format!(
@@ -510,32 +508,32 @@ impl HttpFilter for ScriptFilter {
             s.end_of_stream(),
             s.responded_locally()
         ));
-        self.run(s, &script.response_headers)
+        self.run(p, s, &script.response_headers)
     }
 
-    fn on_response_body(&mut self, s: &mut Stream<'_, Self>) -> Action {
-        self.body_phase(s, 1)
+    fn on_response_body(&mut self, p: &ScriptPlugin, s: &mut Stream<'_, Self>) -> Verdict {
+        self.body_phase(p, s, 1)
     }
 
-    fn on_response_trailers(&mut self, s: &mut Stream<'_, Self>) -> Action {
-        self.trailers_phase(s, "response_trailers", 1, |sc| &sc.response_trailers)
+    fn on_response_trailers(&mut self, p: &ScriptPlugin, s: &mut Stream<'_, Self>) -> Verdict {
+        self.trailers_phase(p, s, "response_trailers", 1, |sc| &sc.response_trailers)
     }
 
-    fn on_wake(&mut self, s: &mut Stream<'_, Self>) -> Action {
+    fn on_wake(&mut self, p: &ScriptPlugin, s: &mut Stream<'_, Self>) -> Verdict {
         let Some(script) = self.script.clone() else {
-            return Action::Continue;
+            return Ok(Action::Continue);
         };
         self.report("on_wake");
-        self.run(s, &script.on_wake)
+        self.run(p, s, &script.on_wake)
     }
 
-    fn on_done(&mut self, s: &mut Stream<'_, Self>) {
+    fn on_done(&mut self, p: &ScriptPlugin, s: &mut Stream<'_, Self>) {
         let Some(script) = self.script.clone() else {
             return;
         };
         self.report("done");
         for op in &script.on_done {
-            self.op(s, op);
+            self.op(p, s, op);
         }
     }
 }

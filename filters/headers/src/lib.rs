@@ -17,9 +17,10 @@ pub mod template;
 
 use ops::{Op, Tally};
 use portico::route_match::RouteMatch;
-use portico::{Action, ConfigError, Counter, Env, Headers, HttpFilter, Plugin, Root, Stream};
+use portico::{
+    Action, ConfigError, Counter, Env, Headers, HttpFilter, Plugin, Root, Stream, Verdict,
+};
 use query_params::QueryOp;
-use std::rc::Rc;
 use std::time::SystemTime;
 use template::Source;
 
@@ -107,9 +108,8 @@ impl Plugin for HeaderRewriter {
         Ok(plugin)
     }
 
-    fn new_filter(plugin: &Rc<Self>, _: &Env<'_>) -> HeaderFilter {
+    fn new_filter(&self, _: &Env<'_>) -> HeaderFilter {
         HeaderFilter {
-            plugin: Rc::clone(plugin),
             rule: None,
             captured: Vec::new(),
         }
@@ -119,14 +119,14 @@ impl Plugin for HeaderRewriter {
 /// Per request: the rule chosen on the request side and what the response
 /// side needs from the request.
 pub struct HeaderFilter {
-    plugin: Rc<HeaderRewriter>,
     rule: Option<usize>,
     captured: Vec<Option<String>>,
 }
 
 impl HttpFilter for HeaderFilter {
-    fn on_request_headers(&mut self, s: &mut Stream<'_, Self>) -> Action {
-        let plugin = Rc::clone(&self.plugin);
+    type Plugin = HeaderRewriter;
+
+    fn on_request_headers(&mut self, plugin: &HeaderRewriter, s: &mut Stream<'_, Self>) -> Verdict {
         let config = &plugin.config;
         let headers = s.request_headers();
         // Rules see the request as the client sent it.
@@ -162,12 +162,15 @@ impl HttpFilter for HeaderFilter {
                 .map(|name| headers.get(name))
                 .collect();
         }
-        self.count(s.env(), tally, rule.is_some());
-        Action::Continue
+        plugin.count(s.env(), tally, rule.is_some());
+        Ok(Action::Continue)
     }
 
-    fn on_response_headers(&mut self, s: &mut Stream<'_, Self>) -> Action {
-        let plugin = Rc::clone(&self.plugin);
+    fn on_response_headers(
+        &mut self,
+        plugin: &HeaderRewriter,
+        s: &mut Stream<'_, Self>,
+    ) -> Verdict {
         let config = &plugin.config;
         let headers = s.response_headers();
         let source = Values {
@@ -186,21 +189,21 @@ impl HttpFilter for HeaderFilter {
                 op.apply(&headers, &source, &mut scratch, &mut tally);
             }
         }
-        self.count(s.env(), tally, false);
-        Action::Continue
+        plugin.count(s.env(), tally, false);
+        Ok(Action::Continue)
     }
 }
 
-impl HeaderFilter {
+impl HeaderRewriter {
     fn count(&self, env: &Env<'_>, tally: Tally, rule_matched: bool) {
         if tally.applied > 0 {
-            self.plugin.applied.add(env, tally.applied);
+            self.applied.add(env, tally.applied);
         }
         if tally.dropped > 0 {
-            self.plugin.dropped.add(env, tally.dropped);
+            self.dropped.add(env, tally.dropped);
         }
         if rule_matched {
-            self.plugin.rules_matched.inc(env);
+            self.rules_matched.inc(env);
         }
     }
 }

@@ -122,7 +122,7 @@ impl Template {
                 }
                 Piece::RemoteAddressWithoutPort => {
                     if let Some(a) = source.remote_address() {
-                        out.push_str(portico::strip_port(&a));
+                        out.push_str(portico::net::strip_port(&a));
                     }
                 }
                 Piece::Protocol => {

@@ -5,8 +5,9 @@
 mod config;
 
 pub use config::Config;
-use portico::{Action, ConfigError, Counter, Env, HttpFilter, LocalResponse, Plugin, Root, Stream};
-use std::rc::Rc;
+use portico::{
+    Action, ConfigError, Counter, Env, HttpFilter, LocalResponse, Plugin, Root, Stream, Verdict,
+};
 
 /// Per VM: the validated configuration and metric handles.
 pub struct Hello {
@@ -29,39 +30,36 @@ impl Plugin for Hello {
         })
     }
 
-    fn new_filter(plugin: &Rc<Self>, _: &Env<'_>) -> HelloFilter {
-        HelloFilter {
-            plugin: Rc::clone(plugin),
-        }
+    fn new_filter(&self, _: &Env<'_>) -> HelloFilter {
+        HelloFilter
     }
 }
 
-/// Per request: nothing but a handle on the plugin.
-pub struct HelloFilter {
-    plugin: Rc<Hello>,
-}
+/// Per request: nothing; the plugin is lent to every phase.
+pub struct HelloFilter;
 
 impl HttpFilter for HelloFilter {
-    fn on_request_headers(&mut self, s: &mut Stream<'_, Self>) -> Action {
-        let config = &self.plugin.config;
+    type Plugin = Hello;
+
+    fn on_request_headers(&mut self, hello: &Hello, s: &mut Stream<'_, Self>) -> Verdict {
+        let config = &hello.config;
         if portico::query::path_only(&s.path()) == config.path {
-            self.plugin.greeted.inc(s);
-            return LocalResponse::new(200)
+            hello.greeted.inc(s);
+            return Err(LocalResponse::new(200)
                 .header("content-type", "text/plain; charset=utf-8")
                 .body(config.greeting.as_bytes())
-                .details("portico_hello")
-                .into_action();
+                .details("portico_hello"));
         }
         s.request_headers().set(&config.header, &config.value);
-        self.plugin.forwarded.inc(s);
-        Action::Continue
+        hello.forwarded.inc(s);
+        Ok(Action::Continue)
     }
 
-    fn on_response_headers(&mut self, s: &mut Stream<'_, Self>) -> Action {
+    fn on_response_headers(&mut self, hello: &Hello, s: &mut Stream<'_, Self>) -> Verdict {
         // Runs for upstream responses and for our own local reply alike.
-        let config = &self.plugin.config;
+        let config = &hello.config;
         s.response_headers().set(&config.header, &config.value);
-        Action::Continue
+        Ok(Action::Continue)
     }
 }
 

@@ -35,7 +35,7 @@ use error::JwtError;
 use portico::route_match::RouteMatch;
 use portico::{
     Action, CallError, ConfigError, Counter, Env, HttpFilter, HttpResponse, LocalResponse, Plugin,
-    Root, Stream,
+    Root, Stream, Verdict,
 };
 use provider::{Keys, Provider};
 use requirement::{Evaluation, Requirement};
@@ -148,17 +148,14 @@ impl Plugin for JwtAuthn {
         })
     }
 
-    fn new_filter(plugin: &Rc<Self>, _: &Env<'_>) -> JwtFilter {
-        JwtFilter {
-            plugin: Rc::clone(plugin),
-            waited: false,
-        }
+    fn new_filter(&self, _: &Env<'_>) -> JwtFilter {
+        JwtFilter { waited: false }
     }
 }
 
 impl JwtAuthn {
     /// Starts a fetch of provider `index`'s remote JWKS, unless one is running.
-    fn fetch(plugin: &Rc<JwtAuthn>, root: &mut Root<'_, JwtAuthn>, index: usize) {
+    fn fetch(plugin: &JwtAuthn, root: &mut Root<'_, JwtAuthn>, index: usize) {
         let Some(Keys::Remote(remote, state)) = plugin.providers.get(index).map(|p| &p.keys) else {
             return;
         };
@@ -179,7 +176,7 @@ impl JwtAuthn {
     }
 
     fn fetched(
-        plugin: &Rc<JwtAuthn>,
+        plugin: &JwtAuthn,
         root: &mut Root<'_, JwtAuthn>,
         index: usize,
         reply: Result<HttpResponse, CallError>,
@@ -257,14 +254,14 @@ impl JwtAuthn {
 }
 
 pub struct JwtFilter {
-    plugin: Rc<JwtAuthn>,
     /// Already waited once for keys: do not wait again.
     waited: bool,
 }
 
 impl HttpFilter for JwtFilter {
-    fn on_request_headers(&mut self, s: &mut Stream<'_, Self>) -> Action {
-        let plugin = Rc::clone(&self.plugin);
+    type Plugin = JwtAuthn;
+
+    fn on_request_headers(&mut self, plugin: &JwtAuthn, s: &mut Stream<'_, Self>) -> Verdict {
         let headers = s.request_headers();
         // Whatever the outcome, the client cannot supply what this filter vouches for.
         for h in &plugin.owned_headers {
@@ -278,20 +275,19 @@ impl HttpFilter for JwtFilter {
             && non_empty("origin")
             && non_empty("access-control-request-method")
         {
-            return Action::Continue;
+            return Ok(Action::Continue);
         }
-        self.decide(s)
+        self.decide(plugin, s)
     }
 
     /// A request that waited for a remote JWKS: the fetch has finished.
-    fn on_wake(&mut self, s: &mut Stream<'_, Self>) -> Action {
-        self.decide(s)
+    fn on_wake(&mut self, plugin: &JwtAuthn, s: &mut Stream<'_, Self>) -> Verdict {
+        self.decide(plugin, s)
     }
 }
 
 impl JwtFilter {
-    fn decide(&mut self, s: &mut Stream<'_, Self>) -> Action {
-        let plugin = Rc::clone(&self.plugin);
+    fn decide(&mut self, plugin: &JwtAuthn, s: &mut Stream<'_, Self>) -> Verdict {
         let headers = s.request_headers();
         // Read once: rule matching and token extraction both need it.
         let path = s.path();
@@ -300,10 +296,10 @@ impl JwtFilter {
             .iter()
             .find(|r| r.route.matches(&path, &headers))
         else {
-            return Action::Continue;
+            return Ok(Action::Continue);
         };
         let Some(requires) = &rule.requires else {
-            return Action::Continue;
+            return Ok(Action::Continue);
         };
         let now = i64::try_from(s.unix_seconds()).unwrap_or(i64::MAX);
         let mut eval = Evaluation::new(&plugin.providers, &headers, &path, now);
@@ -321,7 +317,7 @@ impl JwtFilter {
             }
             if parked {
                 self.waited = true;
-                return Action::Pause;
+                return Ok(Action::Pause);
             }
         }
         let outcome = eval.evaluate(requires);
@@ -362,7 +358,7 @@ impl JwtFilter {
                     }
                 }
                 plugin.metrics.allowed.inc(s);
-                Action::Continue
+                Ok(Action::Continue)
             }
             Err(e) => {
                 plugin.metrics.denied.inc(s);
@@ -372,7 +368,7 @@ impl JwtFilter {
                     portico::query::path_only(&path),
                     e.message()
                 );
-                deny(&plugin, s, e)
+                Err(deny(plugin, s, e))
             }
         }
     }
@@ -381,11 +377,11 @@ impl JwtFilter {
 /// Envoy's realm holds at most this many bytes of the path.
 const MAX_REALM_PATH: usize = 256;
 
-fn deny(plugin: &JwtAuthn, s: &Stream<'_, JwtFilter>, e: JwtError) -> Action {
+fn deny(plugin: &JwtAuthn, s: &Stream<'_, JwtFilter>, e: JwtError) -> LocalResponse {
     let response = LocalResponse::new(e.status()).details("jwt_authn_access_denied");
     // As in Envoy: a stripped refusal has no body and no challenge either.
     if plugin.strip_failure_response {
-        return response.body(b"").into_action();
+        return response.body(b"");
     }
     let headers = s.request_headers();
     let full = s.path();
@@ -411,7 +407,6 @@ fn deny(plugin: &JwtAuthn, s: &Stream<'_, JwtFilter>, e: JwtError) -> Action {
         .header("www-authenticate", challenge)
         .header("content-type", "text/plain")
         .body(e.message().as_bytes())
-        .into_action()
 }
 
 portico::main!(JwtAuthn);

@@ -22,10 +22,11 @@ use bucket::{Decision, Limit};
 use config::{Config, XRateLimitHeaders};
 use portico::host::HostError;
 use portico::route_match::RouteMatch;
-use portico::{Action, ConfigError, Counter, Env, HttpFilter, LocalResponse, Plugin, Root, Stream};
+use portico::{
+    Action, ConfigError, Counter, Env, HttpFilter, LocalResponse, Plugin, Root, Stream, Verdict,
+};
 use std::cell::Cell;
 use std::fmt::Write;
-use std::rc::Rc;
 use std::time::Duration;
 use table::{Placement, Table};
 
@@ -148,7 +149,7 @@ impl Plugin for RateLimiter {
             errors: root.counter(&format!("{p}.errors"))?,
         };
         // Idle buckets give their slot back; see table.rs.
-        root.every(Duration::from_secs(1), |plugin: &Rc<RateLimiter>, root| {
+        root.every(Duration::from_secs(1), |plugin: &RateLimiter, root| {
             let now = clock::now_ns(root.env());
             let next = plugin.table.sweep(root.env(), plugin.sweep_from.get(), now);
             plugin.sweep_from.set(next);
@@ -178,17 +179,13 @@ impl Plugin for RateLimiter {
         })
     }
 
-    fn new_filter(plugin: &Rc<Self>, _: &Env<'_>) -> RateLimitFilter {
-        RateLimitFilter {
-            plugin: Rc::clone(plugin),
-            outcome: None,
-        }
+    fn new_filter(&self, _: &Env<'_>) -> RateLimitFilter {
+        RateLimitFilter { outcome: None }
     }
 }
 
 /// Per request: the decision, for the response headers.
 pub struct RateLimitFilter {
-    plugin: Rc<RateLimiter>,
     outcome: Option<(Decision, u64)>,
 }
 
@@ -230,19 +227,20 @@ impl RateLimiter {
 }
 
 impl HttpFilter for RateLimitFilter {
-    fn on_request_headers(&mut self, s: &mut Stream<'_, Self>) -> Action {
-        let plugin = Rc::clone(&self.plugin);
+    type Plugin = RateLimiter;
+
+    fn on_request_headers(&mut self, plugin: &RateLimiter, s: &mut Stream<'_, Self>) -> Verdict {
         if !plugin.enabled {
-            return Action::Continue;
+            return Ok(Action::Continue);
         }
         let Some((rule, key)) = plugin.bucket_for(s) else {
-            return Action::Continue;
+            return Ok(Action::Continue);
         };
         let m = &plugin.metrics;
         m.enabled.inc(s);
         let now = clock::now_ns(s);
         let Some(limit) = plugin.limits.get(rule) else {
-            return Action::Continue;
+            return Ok(Action::Continue);
         };
         let decision = match plugin.table.take(s, &key, limit, now) {
             Ok((d, placement)) => {
@@ -270,18 +268,18 @@ impl HttpFilter for RateLimitFilter {
                 log::error!(
                     "ratelimit: shared data unavailable ({other}); letting the request through"
                 );
-                return Action::Continue;
+                return Ok(Action::Continue);
             }
         };
         let max_tokens = plugin.limits.get(rule).map_or(0, |l| l.max_tokens);
         self.outcome = Some((decision, max_tokens));
         if decision.allowed {
             m.ok.inc(s);
-            return Action::Continue;
+            return Ok(Action::Continue);
         }
         m.rate_limited.inc(s);
         if !plugin.enforced {
-            return Action::Continue;
+            return Ok(Action::Continue);
         }
         m.enforced.inc(s);
         let mut reply = LocalResponse::new(plugin.status)
@@ -292,12 +290,12 @@ impl HttpFilter for RateLimitFilter {
         for (k, v) in &plugin.headers_on_limit {
             reply = reply.header(k.as_str(), v.as_str());
         }
-        reply.into_action()
+        Err(reply)
     }
 
-    fn on_response_headers(&mut self, s: &mut Stream<'_, Self>) -> Action {
-        if !self.plugin.x_ratelimit_headers {
-            return Action::Continue;
+    fn on_response_headers(&mut self, plugin: &RateLimiter, s: &mut Stream<'_, Self>) -> Verdict {
+        if !plugin.x_ratelimit_headers {
+            return Ok(Action::Continue);
         }
         if let Some((d, max_tokens)) = self.outcome {
             let h = s.response_headers();
@@ -305,7 +303,7 @@ impl HttpFilter for RateLimitFilter {
             h.set("x-ratelimit-remaining", &d.remaining.to_string());
             h.set("x-ratelimit-reset", &d.reset_seconds.to_string());
         }
-        Action::Continue
+        Ok(Action::Continue)
     }
 }
 

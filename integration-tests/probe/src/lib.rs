@@ -8,12 +8,11 @@
 //!   (`fetch_delay` after start), then is woken.
 
 use portico::{
-    Action, ConfigError, Env, HttpFilter, HttpRequest, LocalResponse, Plugin, Root, Stream,
-    StreamId,
+    Action, ConfigError, Env, HttpFilter, HttpRequest, IntoVerdict, LocalResponse, Plugin, Root,
+    Stream, StreamId, Verdict,
 };
 use serde::Deserialize;
 use std::cell::RefCell;
-use std::rc::Rc;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -69,19 +68,17 @@ impl Plugin for Probe {
         })
     }
 
-    fn new_filter(plugin: &Rc<Self>, _: &Env<'_>) -> ProbeFilter {
-        ProbeFilter {
-            plugin: Rc::clone(plugin),
-        }
+    fn new_filter(&self, _: &Env<'_>) -> ProbeFilter {
+        ProbeFilter {}
     }
 }
 
-pub struct ProbeFilter {
-    plugin: Rc<Probe>,
-}
+pub struct ProbeFilter {}
 
 impl HttpFilter for ProbeFilter {
-    fn on_request_headers(&mut self, s: &mut Stream<'_, Self>) -> Action {
+    type Plugin = Probe;
+
+    fn on_request_headers(&mut self, plugin: &Self::Plugin, s: &mut Stream<'_, Self>) -> Verdict {
         let h = s.request_headers();
         match portico::query::path_only(&s.path()) {
             "/probe/props" => {
@@ -93,7 +90,7 @@ impl HttpFilter for ProbeFilter {
                 h.set("x-probe-now", &s.unix_seconds().to_string());
                 h.set("x-probe-query", &s.query_param("q").unwrap_or_default());
                 h.set("x-probe-cookie", &s.cookie("c").unwrap_or_default());
-                Action::Continue
+                Ok(Action::Continue)
             }
             "/probe/count" => {
                 let n = s.shared_update(COUNT_KEY, |cur| {
@@ -108,55 +105,55 @@ impl HttpFilter for ProbeFilter {
                     Ok(n) => h.set("x-probe-count", &n.to_string()),
                     Err(e) => h.set("x-probe-count", &format!("error {e}")),
                 }
-                Action::Continue
+                Ok(Action::Continue)
             }
             "/probe/callout" => {
-                let request = HttpRequest::get(&self.plugin.cluster, "upstream", "/doc");
-                let sent = s.http_call(request, |_, s, reply| match reply {
+                let request = HttpRequest::get(&plugin.cluster, "upstream", "/doc");
+                let sent = s.http_call(request, |_, _, s, reply| match reply {
                     Ok(r) => {
                         let body = String::from_utf8_lossy(&r.body).into_owned();
                         s.request_headers()
                             .set("x-probe-callout", &format!("{} {body}", r.status));
-                        Action::Continue
+                        Ok(Action::Continue)
                     }
-                    Err(e) => LocalResponse::new(502).body(e.to_string()).into_action(),
+                    Err(e) => LocalResponse::new(502).body(e.to_string()).into_verdict(),
                 });
                 match sent {
-                    Ok(_) => Action::Pause,
+                    Ok(_) => Ok(Action::Pause),
                     Err(e) => LocalResponse::new(500)
                         .body(format!("callout refused: {e}"))
-                        .into_action(),
+                        .into_verdict(),
                 }
             }
-            "/probe/wait" => match self.plugin.doc.borrow().as_ref() {
+            "/probe/wait" => match plugin.doc.borrow().as_ref() {
                 Some(doc) => {
                     h.set("x-probe-doc", doc);
                     h.set("x-probe-waited", "no");
-                    Action::Continue
+                    Ok(Action::Continue)
                 }
                 None => {
-                    self.plugin.waiting.borrow_mut().push(s.id());
-                    Action::Pause
+                    plugin.waiting.borrow_mut().push(s.id());
+                    Ok(Action::Pause)
                 }
             },
             "/probe/crash" => crash(),
-            _ => Action::Continue,
+            _ => Ok(Action::Continue),
         }
     }
 
-    fn on_wake(&mut self, s: &mut Stream<'_, Self>) -> Action {
-        let doc = self.plugin.doc.borrow().clone().unwrap_or_default();
+    fn on_wake(&mut self, plugin: &Self::Plugin, s: &mut Stream<'_, Self>) -> Verdict {
+        let doc = plugin.doc.borrow().clone().unwrap_or_default();
         let h = s.request_headers();
         h.set("x-probe-doc", &doc);
         h.set("x-probe-waited", "yes");
-        Action::Continue
+        Ok(Action::Continue)
     }
 }
 
 /// A filter bug, on purpose: the VM traps, as it would on any panic, so the
 /// tests can watch what Envoy's `failure_policy` does next.
 #[allow(clippy::panic)]
-fn crash() -> Action {
+fn crash() -> Verdict {
     panic!("probe: crashing on request")
 }
 

@@ -4,9 +4,9 @@
 use super::state::LocalReply;
 use super::stream::{find, find_all, TestStream};
 use super::TestVm;
-use crate::filter::Plugin;
+use crate::api::Plugin;
+use crate::engine::Flow;
 use crate::host::Direction;
-use crate::runtime::Flow;
 
 /// A whole request to run through a VM: built, then [`Request::send`].
 pub struct Request<'v, P: Plugin> {

@@ -45,14 +45,15 @@ mod exchange;
 mod state;
 mod stream;
 
+pub use crate::engine::Flow;
 pub use exchange::{Exchange, Held, Request};
 pub use state::{LocalReply, LogLine, PendingCall};
 pub use stream::TestStream;
 
+use crate::api::Plugin;
 use crate::config::ConfigError;
-use crate::filter::Plugin;
+use crate::engine::{RootRuntime, StreamRuntime};
 use crate::host::{LogLevel, MapType};
-use crate::runtime::{RootRuntime, StreamRuntime};
 use state::{HostState, VmHost};
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap, HashSet};

@@ -2,9 +2,9 @@
 
 use super::state::{LocalReply, StreamData};
 use super::{map_of, TestHost, VmInner};
-use crate::filter::Plugin;
+use crate::api::Plugin;
+use crate::engine::{Flow, StreamRuntime};
 use crate::host::{Direction, MapType};
-use crate::runtime::{Flow, StreamRuntime};
 use std::rc::Rc;
 
 /// One request/response through the filter, driven phase by phase.
@@ -92,7 +92,7 @@ impl<P: Plugin> TestStream<P> {
             Some(other) => {
                 self.data(|d| {
                     d.stop_note = Some(format!(
-                        "Envoy stopped this stream: during its phase the filter answered stream {other} locally (woken with Stream::wake, its on_wake returned Respond), and Envoy's wasm host then stops the phase that was running, whatever the filter returned; nothing resumes it. Answer a woken stream from a root timer or callout instead, or let it resume and answer from its own phase"
+                        "Envoy stopped this stream: during its phase the filter answered stream {other} locally (woken with Stream::wake, its on_wake answered locally), and Envoy's wasm host then stops the phase that was running, whatever the filter returned; nothing resumes it. Answer a woken stream from a root timer or callout instead, or let it resume and answer from its own phase"
                     ))
                 });
                 Flow::Pause

@@ -4,7 +4,7 @@
 //! Envoy shows them in its stats with a `wasmcustom.` prefix; the same name
 //! defined by several worker VMs is one metric.
 
-use crate::env::Env;
+use super::env::Env;
 
 /// A monotonically increasing count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

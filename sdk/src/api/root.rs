@@ -1,29 +1,25 @@
 //! The per-VM context: configure-time setup, timers, callouts not tied to a request.
 
+use super::env::Env;
+use super::filter::Plugin;
+use super::http_call::{CallError, CallId, HttpRequest, HttpResponse};
+use super::metrics::{Counter, Gauge, Histogram};
+use super::services::{CallKind, Pending, Reply, RootServices, RootTimer};
+use super::stream::StreamId;
 use crate::config::ConfigError;
-use crate::env::Env;
-use crate::filter::Plugin;
 use crate::host::HostError;
-use crate::http_call::{CallError, CallId, HttpRequest, HttpResponse};
-use crate::metrics::{Counter, Gauge, Histogram};
-use crate::runtime::VmCore;
-use crate::stream::StreamId;
 use std::ops::Deref;
-use std::rc::Rc;
 use std::time::Duration;
 
-pub(crate) type RootCallback<P> =
-    Box<dyn FnOnce(&Rc<P>, &mut Root<'_, P>, Result<HttpResponse, CallError>)>;
-
-/// Identifies a timer, for [`Root::cancel_timer`].
+/// Identifies a timer, for [`Root::cancel_timer`] and [`crate::Stream::cancel_timer`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TimerId(pub(crate) u64);
 
 /// The VM's root context: what `Plugin::configure`, timers and root callouts
 /// receive. Dereferences to [`Env`].
 pub struct Root<'a, P: Plugin> {
-    pub(crate) env: Env<'a>,
-    pub(crate) vm: &'a VmCore<P>,
+    env: Env<'a>,
+    services: &'a dyn RootServices<P>,
 }
 
 impl<'a, P: Plugin> Deref for Root<'a, P> {
@@ -34,6 +30,10 @@ impl<'a, P: Plugin> Deref for Root<'a, P> {
 }
 
 impl<'a, P: Plugin> Root<'a, P> {
+    pub(crate) fn new(env: Env<'a>, services: &'a dyn RootServices<P>) -> Self {
+        Root { env, services }
+    }
+
     pub fn env(&self) -> &Env<'a> {
         &self.env
     }
@@ -42,34 +42,30 @@ impl<'a, P: Plugin> Root<'a, P> {
     pub fn set_timer(
         &mut self,
         after: Duration,
-        f: impl FnOnce(&Rc<P>, &mut Root<'_, P>) + 'static,
+        f: impl FnOnce(&P, &mut Root<'_, P>) + 'static,
     ) -> TimerId {
-        self.vm.add_timer(
-            self.env.host,
-            after,
-            None,
-            crate::runtime::TimerFn::Once(Box::new(f)),
-        )
+        self.services
+            .add_timer(self.env.host, after, None, RootTimer::Once(Box::new(f)))
     }
 
     /// Runs `f` every `period` (at least 1 ms), first after one period.
     pub fn every(
         &mut self,
         period: Duration,
-        f: impl FnMut(&Rc<P>, &mut Root<'_, P>) + 'static,
+        f: impl FnMut(&P, &mut Root<'_, P>) + 'static,
     ) -> TimerId {
         let period = period.max(Duration::from_millis(1));
-        self.vm.add_timer(
+        self.services.add_timer(
             self.env.host,
             period,
             Some(period),
-            crate::runtime::TimerFn::Every(Box::new(f)),
+            RootTimer::Every(Box::new(f)),
         )
     }
 
     /// Stops a timer. Cancelling one that already ran is harmless.
     pub fn cancel_timer(&mut self, id: TimerId) {
-        self.vm.cancel_timer(self.env.host, id);
+        self.services.cancel_timer(self.env.host, id);
     }
 
     /// Sends an HTTP request from the root context: the reply reaches `then`
@@ -77,23 +73,26 @@ impl<'a, P: Plugin> Root<'a, P> {
     pub fn http_call(
         &mut self,
         request: HttpRequest,
-        then: impl FnOnce(&Rc<P>, &mut Root<'_, P>, Result<HttpResponse, CallError>) + 'static,
+        then: impl FnOnce(&P, &mut Root<'_, P>, Result<HttpResponse, CallError>) + 'static,
     ) -> Result<CallId, HostError> {
-        let token = self.env.host.http_call(
-            &request.cluster,
-            &request.header_refs(),
-            &request.body,
-            request.timeout,
-        )?;
-        self.vm
-            .add_root_call(token, request.max_response_bytes, Box::new(then));
+        let token = request.dispatch(self.env.host)?;
+        self.services.add_root_call(
+            token,
+            Pending {
+                limit: request.max_response_bytes,
+                kind: CallKind::Http,
+                then: Box::new(move |plugin, root, reply| match reply {
+                    Reply::Http(result) => then(plugin, root, result),
+                }),
+            },
+        );
         Ok(CallId(token))
     }
 
     /// Runs [`crate::HttpFilter::on_wake`] on a stream of this VM. Returns false
     /// if that stream is gone.
     pub fn wake(&mut self, stream: StreamId) -> bool {
-        self.vm.wake_from_root(self.env.host, stream.0)
+        self.services.wake_from_root(self.env.host, stream.0)
     }
 
     /// Defines a counter, mapping a host refusal to a configuration error.

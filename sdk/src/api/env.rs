@@ -1,11 +1,8 @@
 //! What every context can reach: the clock, properties, shared data, metrics.
 
+use super::metrics::{Counter, Gauge, Histogram};
 use crate::host::{Host, HostError, MetricKind};
-use crate::metrics::{Counter, Gauge, Histogram};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-/// Attempts of [`Env::shared_update`] before it reports contention.
-pub const MAX_CAS_ATTEMPTS: u32 = 64;
 
 /// The proxy as seen from any context: root, stream or callback.
 /// [`crate::Stream`] and [`crate::Root`] dereference to it.
@@ -15,6 +12,9 @@ pub struct Env<'a> {
 }
 
 impl<'a> Env<'a> {
+    /// Attempts of [`Env::shared_update`] before it reports contention.
+    pub const MAX_CAS_ATTEMPTS: u32 = 64;
+
     pub(crate) fn new(host: &'a dyn Host) -> Self {
         Env { host }
     }
@@ -65,7 +65,7 @@ impl<'a> Env<'a> {
     /// Downstream peer IP without the port.
     pub fn source_ip(&self) -> Option<String> {
         let addr = self.source_address()?;
-        Some(strip_port(&addr).to_string())
+        Some(crate::net::strip_port(&addr).to_string())
     }
 
     /// `x-request-id` as Envoy tracks it (`request.id`).
@@ -123,7 +123,7 @@ impl<'a> Env<'a> {
     /// `f` gets the current value (`None` if absent) and returns the value to
     /// store (`None`: store nothing) and a result for the caller. It may run
     /// several times, so it must not have side effects. After
-    /// [`MAX_CAS_ATTEMPTS`] conflicts, gives up with `CasMismatch`.
+    /// [`Env::MAX_CAS_ATTEMPTS`] conflicts, gives up with `CasMismatch`.
     ///
     /// Envoy creates a missing key whatever the CAS says, so two workers that
     /// both find a key missing both create it and the later write wins. When
@@ -134,7 +134,7 @@ impl<'a> Env<'a> {
         key: &str,
         mut f: impl FnMut(Option<&[u8]>) -> (Option<Vec<u8>>, T),
     ) -> Result<T, HostError> {
-        for _ in 0..MAX_CAS_ATTEMPTS {
+        for _ in 0..Self::MAX_CAS_ATTEMPTS {
             let current = self.shared_get(key)?;
             let (value, cas) = match &current {
                 Some((v, cas)) => (Some(v.as_slice()), Some(*cas)),
@@ -166,29 +166,5 @@ impl<'a> Env<'a> {
 
     pub fn histogram(&self, name: &str) -> Result<Histogram, HostError> {
         self.define(MetricKind::Histogram, name).map(Histogram)
-    }
-}
-
-/// `1.2.3.4:80` → `1.2.3.4`, `[::1]:80` → `::1`; anything else unchanged.
-pub fn strip_port(addr: &str) -> &str {
-    if let Some(rest) = addr.strip_prefix('[') {
-        return rest.split(']').next().unwrap_or(rest);
-    }
-    match addr.rsplit_once(':') {
-        Some((ip, port)) if !ip.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => ip,
-        _ => addr,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::strip_port;
-
-    #[test]
-    fn strips_ports() {
-        assert_eq!(strip_port("10.0.0.1:5000"), "10.0.0.1");
-        assert_eq!(strip_port("[::1]:443"), "::1");
-        assert_eq!(strip_port("::1"), "::1");
-        assert_eq!(strip_port("host"), "host");
     }
 }

@@ -1,6 +1,7 @@
 //! Header maps of a stream: case-insensitive, multi-valued, pseudo-headers included.
 
 use crate::host::{Host, MapType};
+use crate::route_match::HeaderSource;
 use std::borrow::Cow;
 
 /// A view of one header map (request or response headers or trailers) of the
@@ -136,5 +137,11 @@ fn into_string(bytes: Vec<u8>) -> String {
     match String::from_utf8(bytes) {
         Ok(s) => s,
         Err(err) => String::from_utf8_lossy(err.as_bytes()).into_owned(),
+    }
+}
+
+impl HeaderSource for Headers<'_> {
+    fn values(&self, name: &str) -> Vec<String> {
+        self.get_all(name)
     }
 }

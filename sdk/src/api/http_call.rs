@@ -1,9 +1,7 @@
 //! HTTP callouts to an Envoy cluster, answered through a closure.
 
+use crate::host::{Host, HostError};
 use std::time::Duration;
-
-/// Replies larger than this are refused unless the request raises the limit.
-pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 
 /// A request to send to one of Envoy's clusters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +15,9 @@ pub struct HttpRequest {
 }
 
 impl HttpRequest {
+    /// Replies larger than this are refused unless the request raises the limit.
+    pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+
     pub fn new(cluster: &str, method: &str, authority: &str, path: &str) -> Self {
         HttpRequest {
             cluster: cluster.to_string(),
@@ -27,7 +28,7 @@ impl HttpRequest {
             ],
             body: Vec::new(),
             timeout: Duration::from_secs(5),
-            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            max_response_bytes: Self::DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
 
@@ -55,11 +56,14 @@ impl HttpRequest {
         self
     }
 
-    pub(crate) fn header_refs(&self) -> Vec<(&str, &str)> {
-        self.headers
+    /// Hands the request to the host; the token identifies its reply.
+    pub(crate) fn dispatch(&self, host: &dyn Host) -> Result<u32, HostError> {
+        let headers: Vec<(&str, &str)> = self
+            .headers
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect()
+            .collect();
+        host.http_call(&self.cluster, &headers, &self.body, self.timeout)
     }
 }
 

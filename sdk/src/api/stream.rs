@@ -1,14 +1,15 @@
 //! The per-request context handed to every phase of an [`HttpFilter`].
 
-use crate::action::Action;
-use crate::env::Env;
-use crate::filter::HttpFilter;
-use crate::headers::Headers;
-use crate::host::{BufferType, Direction, HostError, MapType};
-use crate::http_call::{CallError, CallId, HttpRequest, HttpResponse};
-use crate::runtime::Waker;
-use std::collections::HashMap;
+use super::env::Env;
+use super::filter::HttpFilter;
+use super::headers::Headers;
+use super::http_call::{CallError, CallId, HttpRequest, HttpResponse};
+use super::root::TimerId;
+use super::services::{CallKind, Pending, Reply, StreamServices};
+use super::IntoVerdict;
+use crate::host::{BufferType, Direction, HostError, LogLevel, MapType};
 use std::ops::Deref;
+use std::time::Duration;
 
 /// Identifies a stream within its VM, for [`Stream::wake`] and [`crate::Root::wake`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -23,13 +24,14 @@ pub enum Phase {
     ResponseHeaders,
     ResponseBody,
     ResponseTrailers,
-    /// A callout reply or a wake-up, outside the host's phase callbacks.
+    /// A callout reply, a timer or a wake-up, outside the host's phase callbacks.
     Callback,
     Done,
 }
 
 impl Phase {
-    fn direction(self) -> Option<Direction> {
+    /// The direction a phase's `Pause` holds.
+    pub(crate) fn direction(self) -> Option<Direction> {
         match self {
             Phase::RequestHeaders | Phase::RequestBody | Phase::RequestTrailers => {
                 Some(Direction::Request)
@@ -42,42 +44,22 @@ impl Phase {
     }
 }
 
-pub(crate) type StreamCallback<F> =
-    Box<dyn FnOnce(&mut F, &mut Stream<'_, F>, Result<HttpResponse, CallError>) -> Action>;
-
-/// What the runtime keeps per stream besides the filter itself.
-pub(crate) struct StreamState<F> {
-    pub(crate) id: u32,
-    pub(crate) calls: HashMap<u32, StreamCallback<F>>,
-    /// Set when a phase paused; a later `Continue` resumes this direction.
-    pub(crate) paused: Option<Direction>,
-    pub(crate) responded: bool,
-    /// Limits of callout replies, by token.
-    pub(crate) limits: HashMap<u32, usize>,
-}
-
-impl<F> StreamState<F> {
-    pub(crate) fn new(id: u32) -> Self {
-        StreamState {
-            id,
-            calls: HashMap::new(),
-            paused: None,
-            responded: false,
-            limits: HashMap::new(),
-        }
-    }
+/// Where a phase stands, as the engine hands it to [`Stream`].
+pub(crate) struct PhaseInfo {
+    pub phase: Phase,
+    pub end_of_stream: bool,
+    pub body_size: usize,
+    pub responded: bool,
 }
 
 /// The request being filtered: its headers, body, and the ways to reach
 /// other contexts. Dereferences to [`Env`] for the clock, properties,
 /// shared data and metrics.
-pub struct Stream<'a, F> {
-    pub(crate) env: Env<'a>,
-    pub(crate) state: &'a mut StreamState<F>,
-    pub(crate) waker: &'a dyn Waker,
-    pub(crate) phase: Phase,
-    pub(crate) end_of_stream: bool,
-    pub(crate) body_size: usize,
+pub struct Stream<'a, F: HttpFilter> {
+    env: Env<'a>,
+    id: u32,
+    services: &'a dyn StreamServices<F>,
+    info: PhaseInfo,
 }
 
 impl<'a, F: HttpFilter> Deref for Stream<'a, F> {
@@ -88,12 +70,26 @@ impl<'a, F: HttpFilter> Deref for Stream<'a, F> {
 }
 
 impl<'a, F: HttpFilter> Stream<'a, F> {
+    pub(crate) fn new(
+        env: Env<'a>,
+        id: u32,
+        services: &'a dyn StreamServices<F>,
+        info: PhaseInfo,
+    ) -> Self {
+        Stream {
+            env,
+            id,
+            services,
+            info,
+        }
+    }
+
     pub fn id(&self) -> StreamId {
-        StreamId(self.state.id)
+        StreamId(self.id)
     }
 
     pub fn phase(&self) -> Phase {
-        self.phase
+        self.info.phase
     }
 
     /// The environment, for APIs that take `&Env` (metrics, for instance).
@@ -103,7 +99,7 @@ impl<'a, F: HttpFilter> Stream<'a, F> {
 
     /// In a headers or body phase: nothing more follows in this direction.
     pub fn end_of_stream(&self) -> bool {
-        self.end_of_stream
+        self.info.end_of_stream
     }
 
     /// The request headers, pseudo-headers included (`:path`, `:method`, ...).
@@ -141,7 +137,7 @@ impl<'a, F: HttpFilter> Stream<'a, F> {
 
     /// In a body phase: the size of the body received (and buffered) so far.
     pub fn body_size(&self) -> usize {
-        self.body_size
+        self.info.body_size
     }
 
     /// In a body phase: the bytes received (and buffered) so far.
@@ -151,7 +147,7 @@ impl<'a, F: HttpFilter> Stream<'a, F> {
         };
         self.env
             .host
-            .buffer(buffer, 0, self.body_size)
+            .buffer(buffer, 0, self.info.body_size)
             .ok()
             .flatten()
             .unwrap_or_default()
@@ -160,7 +156,9 @@ impl<'a, F: HttpFilter> Stream<'a, F> {
     /// In a body phase: replaces the body received so far.
     pub fn set_body(&self, body: &[u8]) -> Result<(), HostError> {
         let buffer = self.body_buffer().ok_or(HostError::BadArgument)?;
-        self.env.host.set_buffer(buffer, 0, self.body_size, body)
+        self.env
+            .host
+            .set_buffer(buffer, 0, self.info.body_size, body)
     }
 
     /// In a headers phase: prepares this direction's body to be replaced
@@ -178,18 +176,18 @@ impl<'a, F: HttpFilter> Stream<'a, F> {
     /// instead does not work: Envoy then holds the body too and does not
     /// run the body phase until the stream resumes.
     pub fn will_replace_body(&self) {
-        match self.phase {
+        match self.info.phase {
             Phase::RequestHeaders => self.request_headers().remove("content-length"),
             Phase::ResponseHeaders => self.response_headers().remove("content-length"),
             _ => self.env.host.log(
-                crate::host::LogLevel::Warn,
+                LogLevel::Warn,
                 "portico: will_replace_body outside a headers phase has no effect",
             ),
         }
     }
 
     fn body_buffer(&self) -> Option<BufferType> {
-        match self.phase {
+        match self.info.phase {
             Phase::RequestBody => Some(BufferType::RequestBody),
             Phase::ResponseBody => Some(BufferType::ResponseBody),
             _ => None,
@@ -199,43 +197,64 @@ impl<'a, F: HttpFilter> Stream<'a, F> {
     /// Whether this filter already answered the request locally (the response
     /// phases then see that local reply).
     pub fn responded_locally(&self) -> bool {
-        self.state.responded
+        self.info.responded
     }
 
     /// Sends an HTTP request to an Envoy cluster. When the reply (or failure)
-    /// arrives, `then` runs with this filter and stream; what it returns decides
-    /// the stream's fate (`Continue` resumes a paused stream). Return
-    /// [`Action::Pause`] from the phase to wait for it.
-    pub fn http_call(
+    /// arrives, `then` runs with this filter, the plugin and the stream; what
+    /// it returns decides the stream's fate (`Continue` resumes a paused
+    /// stream). Return [`crate::Action::Pause`] from the phase to wait for it.
+    pub fn http_call<R: IntoVerdict>(
         &mut self,
         request: HttpRequest,
-        then: impl FnOnce(&mut F, &mut Stream<'_, F>, Result<HttpResponse, CallError>) -> Action
+        then: impl FnOnce(&mut F, &F::Plugin, &mut Stream<'_, F>, Result<HttpResponse, CallError>) -> R
             + 'static,
     ) -> Result<CallId, HostError> {
-        let token = self.env.host.http_call(
-            &request.cluster,
-            &request.header_refs(),
-            &request.body,
-            request.timeout,
-        )?;
-        self.state.calls.insert(token, Box::new(then));
-        self.state.limits.insert(token, request.max_response_bytes);
-        self.waker.register_stream_call(token, self.state.id);
+        let token = request.dispatch(self.env.host)?;
+        self.services.add_stream_call(
+            self.id,
+            token,
+            Pending {
+                limit: request.max_response_bytes,
+                kind: CallKind::Http,
+                then: Box::new(move |f, p, s, reply| match reply {
+                    Reply::Http(result) => then(f, p, s, result).into_verdict(),
+                }),
+            },
+        );
         Ok(CallId(token))
+    }
+
+    /// Runs `then` on this stream once, `after` from now (rounded up to the
+    /// host's 1 ms tick), as a callback: what it returns decides the
+    /// stream's fate, as for a callout reply. The timer goes with the stream:
+    /// it never fires after the stream ended.
+    pub fn set_timer<R: IntoVerdict>(
+        &mut self,
+        after: Duration,
+        then: impl FnOnce(&mut F, &F::Plugin, &mut Stream<'_, F>) -> R + 'static,
+    ) -> TimerId {
+        self.services.add_stream_timer(
+            self.env.host,
+            self.id,
+            after,
+            Box::new(move |f, p, s| then(f, p, s).into_verdict()),
+        )
+    }
+
+    /// Stops a timer of this VM. Cancelling one that already ran is harmless.
+    pub fn cancel_timer(&mut self, id: TimerId) {
+        self.services.cancel_timer(self.env.host, id);
     }
 
     /// Runs [`HttpFilter::on_wake`] on another stream of this VM, typically one
     /// that paused waiting for something this stream just obtained. Returns
     /// false if that stream is gone (the client left) or is this one.
     ///
-    /// If the woken stream answers locally (`on_wake` returns `Respond`),
+    /// If the woken stream answers locally (`on_wake` returns a local reply),
     /// Envoy stops this stream's phase too and nothing resumes it: wake
     /// such streams from the root ([`crate::Root::wake`]) instead.
     pub fn wake(&self, stream: StreamId) -> bool {
-        self.waker.wake(self.env.host, stream.0, self.state.id)
-    }
-
-    pub(crate) fn direction(&self) -> Option<Direction> {
-        self.phase.direction()
+        self.services.wake(self.env.host, stream.0, self.id)
     }
 }

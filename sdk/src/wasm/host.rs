@@ -1,21 +1,10 @@
-//! The `.wasm` side: proxy-wasm's dispatcher calls in, [`WasmHost`] calls out.
-//!
-//! Entry points, memory allocation and callout routing come from the upstream
-//! `proxy-wasm` crate. Calls out of the VM use Portico's own declarations of
-//! the same `env.proxy_*` imports, because the upstream wrappers abort the VM
-//! on any status they do not expect (a header map missing in the current
-//! phase, for one), and an aborted VM fails every request of its worker.
+//! Calls out of the VM: Portico's own declarations of proxy-wasm's
+//! `env.proxy_*` imports and [`WasmHost`], the [`Host`] over them.
 
-use crate::abi_pairs;
-use crate::filter::Plugin;
+use super::pairs;
 use crate::host::*;
-use crate::runtime::{Flow, RootRuntime, StreamRuntime};
-use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{Action, ContextType};
 use std::ptr::null_mut;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-pub use proxy_wasm;
 
 #[link(wasm_import_module = "env")]
 extern "C" {
@@ -169,7 +158,7 @@ impl Host for WasmHost {
         let (mut data, mut size) = (null_mut(), 0usize);
         status(unsafe { proxy_get_header_map_pairs(map as u32, &mut data, &mut size) })?;
         let bytes = unsafe { take(data, size) };
-        abi_pairs::decode(&bytes).ok_or(HostError::SerializationFailure)
+        pairs::decode(&bytes).ok_or(HostError::SerializationFailure)
     }
 
     fn header(&self, map: MapType, name: &str) -> HostResult<Option<Vec<u8>>> {
@@ -265,7 +254,7 @@ impl Host for WasmHost {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> HostResult<()> {
-        let headers = abi_pairs::encode(headers);
+        let headers = pairs::encode(headers);
         status(unsafe {
             proxy_send_local_response(
                 u32::from(status_code),
@@ -353,163 +342,5 @@ impl Host for WasmHost {
     fn set_tick_period(&self, period: Duration) -> HostResult<()> {
         let ms = u32::try_from(period.as_millis()).unwrap_or(u32::MAX);
         status(unsafe { proxy_set_tick_period_milliseconds(ms) })
-    }
-}
-
-/// Routes the `log` crate's macros to Envoy's log.
-struct HostLogger;
-
-impl log::Log for HostLogger {
-    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-        true
-    }
-
-    fn log(&self, record: &log::Record<'_>) {
-        let level = match record.level() {
-            log::Level::Error => LogLevel::Error,
-            log::Level::Warn => LogLevel::Warn,
-            log::Level::Info => LogLevel::Info,
-            log::Level::Debug => LogLevel::Debug,
-            log::Level::Trace => LogLevel::Trace,
-        };
-        WasmHost.log(level, &record.args().to_string());
-    }
-
-    fn flush(&self) {}
-}
-
-static LOGGER: HostLogger = HostLogger;
-
-fn sync_log_level() {
-    let filter = match WasmHost.log_level() {
-        LogLevel::Trace => log::LevelFilter::Trace,
-        LogLevel::Debug => log::LevelFilter::Debug,
-        LogLevel::Info => log::LevelFilter::Info,
-        LogLevel::Warn => log::LevelFilter::Warn,
-        LogLevel::Error | LogLevel::Critical => log::LevelFilter::Error,
-    };
-    log::set_max_level(filter);
-}
-
-/// Called by [`crate::main!`] when the VM starts.
-pub fn start<P: Plugin>() {
-    // No host calls here: Envoy refuses them while `_initialize` runs
-    // ("restricted_callback"); the log level is read in `on_configure`.
-    let _ = log::set_logger(&LOGGER);
-    proxy_wasm::set_root_context(|context_id| -> Box<dyn RootContext> {
-        Box::new(WasmRoot::<P> {
-            runtime: RootRuntime::new(context_id),
-        })
-    });
-}
-
-struct WasmRoot<P: Plugin> {
-    runtime: RootRuntime<P>,
-}
-
-impl<P: Plugin> Context for WasmRoot<P> {
-    fn on_http_call_response(
-        &mut self,
-        token: u32,
-        num_headers: usize,
-        body_size: usize,
-        _: usize,
-    ) {
-        self.runtime
-            .on_http_call_response(&WasmHost, token, num_headers, body_size);
-    }
-}
-
-impl<P: Plugin> RootContext for WasmRoot<P> {
-    fn on_configure(&mut self, size: usize) -> bool {
-        sync_log_level();
-        let raw = WasmHost
-            .buffer(BufferType::PluginConfiguration, 0, size)
-            .ok()
-            .flatten()
-            .unwrap_or_default();
-        self.runtime.configure(&WasmHost, &raw).is_ok()
-    }
-
-    fn on_tick(&mut self) {
-        self.runtime.on_tick(&WasmHost);
-    }
-
-    fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
-        // Returning None would abort the VM in the upstream dispatcher; an
-        // unconfigured plugin gets a stream that lets everything through
-        // (Envoy does not route traffic to a plugin that failed to configure).
-        Some(Box::new(WasmStream {
-            runtime: self.runtime.new_stream(&WasmHost, context_id),
-        }))
-    }
-
-    fn get_type(&self) -> Option<ContextType> {
-        Some(ContextType::HttpContext)
-    }
-}
-
-struct WasmStream<P: Plugin> {
-    runtime: Option<StreamRuntime<P>>,
-}
-
-fn action(flow: Flow) -> Action {
-    match flow {
-        Flow::Continue => Action::Continue,
-        Flow::Pause => Action::Pause,
-    }
-}
-
-impl<P: Plugin> WasmStream<P> {
-    fn run(&self, f: impl FnOnce(&StreamRuntime<P>) -> Flow) -> Action {
-        self.runtime
-            .as_ref()
-            .map_or(Action::Continue, |rt| action(f(rt)))
-    }
-}
-
-impl<P: Plugin> Context for WasmStream<P> {
-    fn on_http_call_response(
-        &mut self,
-        token: u32,
-        num_headers: usize,
-        body_size: usize,
-        _: usize,
-    ) {
-        if let Some(rt) = &self.runtime {
-            rt.on_http_call_response(&WasmHost, token, num_headers, body_size);
-        }
-    }
-}
-
-impl<P: Plugin> HttpContext for WasmStream<P> {
-    fn on_http_request_headers(&mut self, _: usize, end_of_stream: bool) -> Action {
-        self.run(|rt| rt.on_request_headers(&WasmHost, end_of_stream))
-    }
-
-    fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        self.run(|rt| rt.on_request_body(&WasmHost, body_size, end_of_stream))
-    }
-
-    fn on_http_request_trailers(&mut self, _: usize) -> Action {
-        self.run(|rt| rt.on_request_trailers(&WasmHost))
-    }
-
-    fn on_http_response_headers(&mut self, _: usize, end_of_stream: bool) -> Action {
-        self.run(|rt| rt.on_response_headers(&WasmHost, end_of_stream))
-    }
-
-    fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        self.run(|rt| rt.on_response_body(&WasmHost, body_size, end_of_stream))
-    }
-
-    fn on_http_response_trailers(&mut self, _: usize) -> Action {
-        self.run(|rt| rt.on_response_trailers(&WasmHost))
-    }
-
-    fn on_log(&mut self) {
-        if let Some(rt) = &self.runtime {
-            rt.on_done(&WasmHost);
-        }
     }
 }

@@ -1,0 +1,24 @@
+//! The types filters see: the two traits, what a phase returns, and the
+//! contexts (`Root`, `Stream`, `Env`) with headers, bodies, callouts,
+//! timers, shared data and metrics. They reach the engine only through the
+//! narrow traits of `services.rs`, and Envoy only through [`crate::host`].
+
+mod action;
+mod env;
+mod filter;
+mod headers;
+mod http_call;
+mod metrics;
+mod root;
+pub(crate) mod services;
+mod stream;
+
+pub use action::{Action, IntoVerdict, LocalResponse, Verdict};
+pub use env::Env;
+pub use filter::{HttpFilter, Plugin};
+pub use headers::Headers;
+pub use http_call::{CallError, CallId, HttpRequest, HttpResponse};
+pub use metrics::{Counter, Gauge, Histogram};
+pub use root::{Root, TimerId};
+pub(crate) use stream::PhaseInfo;
+pub use stream::{Phase, Stream, StreamId};
