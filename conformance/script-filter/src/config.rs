@@ -200,6 +200,18 @@ pub enum Op {
     },
     /// `Stream::wake` on this very stream (refused).
     WakeSelf,
+    /// `Stream::set_timer`: after `ms`, reports `stream_timer <label>` and
+    /// runs `then` as a callback of this stream.
+    StreamTimer {
+        label: String,
+        ms: u64,
+        #[serde(default)]
+        then: Box<Step>,
+    },
+    /// `Stream::cancel_timer` of a `stream_timer` this stream set.
+    CancelTimer {
+        label: String,
+    },
 }
 
 fn default_cluster() -> String {

@@ -11,7 +11,7 @@
 
 use portico::{
     Action, ConfigError, Counter, Env, Gauge, HttpFilter, HttpRequest, LocalResponse, Plugin, Root,
-    Stream, StreamId, Verdict,
+    Stream, StreamId, TimerId, Verdict,
 };
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -116,6 +116,7 @@ impl Plugin for ScriptPlugin {
             seen: [Vec::new(), Vec::new()],
             buffering: [false, false],
             cas: HashMap::new(),
+            timers: HashMap::new(),
             role: String::new(),
             scenario: String::new(),
         }
@@ -130,6 +131,8 @@ pub struct ScriptFilter {
     /// Whether the last body call of a direction paused (buffered).
     buffering: [bool; 2],
     cas: HashMap<String, u32>,
+    /// Stream timers by label, for `cancel_timer`.
+    timers: HashMap<String, TimerId>,
     /// The request's `x-role`, for steps that differ by request.
     role: String,
     /// The scenario's name (`name` adds `#N` for overlapping requests).
@@ -250,6 +253,19 @@ impl ScriptFilter {
                     self.report(&format!("wake {list} woke={woke}"));
                 }
             }
+            Op::StreamTimer { label, ms, then } => {
+                let label_in = label.clone();
+                let then = then.clone();
+                let id = s.set_timer(Duration::from_millis(*ms), move |f, p, s| {
+                    f.report(&format!("stream_timer {label_in}"));
+                    f.run(p, s, &then)
+                });
+                self.timers.insert(label.clone(), id);
+            }
+            Op::CancelTimer { label } => match self.timers.remove(label) {
+                Some(id) => s.cancel_timer(id),
+                None => self.report(&format!("no timer {label}")),
+            },
             Op::WakeSelf => {
                 let woke = s.wake(s.id());
                 self.report(&format!("wake self woke={woke}"));

@@ -148,5 +148,80 @@ pub fn all() -> Vec<Scenario> {
             &[(RQ, step(vec![json!({"op": "wake_after", "ms": 300})], cont()))],
         )
         .settle(500),
+        // Stream timers (`Stream::set_timer`): a callback of the stream
+        // itself, on the VM's one tick.
+        s(
+            "stream-timer-continue",
+            &[(
+                RQ,
+                step(
+                    vec![timer("t", 100, step(vec![set(RQ, "x-c-timer", "fired")], cont()))],
+                    pause(),
+                ),
+            )],
+        ),
+        s(
+            "stream-timer-respond",
+            &[(
+                RQ,
+                step(
+                    vec![timer("t", 100, step(vec![], respond(408, &[("x-c-t", "1")], "too slow")))],
+                    pause(),
+                ),
+            )],
+        ),
+        s(
+            "stream-timer-cancelled",
+            &[(
+                RQ,
+                step(
+                    vec![
+                        timer("late", 100, step(vec![], respond(500, &[], "cancelled timer fired"))),
+                        json!({"op": "cancel_timer", "label": "late"}),
+                        timer("ok", 200, step(vec![], cont())),
+                    ],
+                    pause(),
+                ),
+            )],
+        )
+        .settle(300),
+        s(
+            "stream-timer-body-follows",
+            &[(RQ, step(vec![timer("t", 100, step(vec![], cont()))], pause()))],
+        )
+        .req(post("held until the timer")),
+        s(
+            "stream-timer-in-response-headers",
+            &[(
+                RS,
+                step(
+                    vec![timer("t", 100, step(vec![set(RS, "x-c-timer", "fired")], cont()))],
+                    pause(),
+                ),
+            )],
+        ),
+        s(
+            "stream-timer-two-in-order",
+            &[(
+                RQ,
+                step(
+                    vec![
+                        timer("second", 250, step(vec![], cont())),
+                        timer("first", 100, step(vec![set(RQ, "x-c-first", "yes")], pause())),
+                    ],
+                    pause(),
+                ),
+            )],
+        ),
+        // A timer whose stream ended never fires.
+        s(
+            "stream-timer-after-stream-end",
+            &[(RQ, step(vec![timer("gone", 300, step(vec![], cont()))], cont()))],
+        )
+        .settle(500),
     ]
+}
+
+fn timer(label: &str, ms: u64, then: Value) -> Value {
+    json!({"op": "stream_timer", "label": label, "ms": ms, "then": then})
 }
