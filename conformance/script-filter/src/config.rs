@@ -105,6 +105,23 @@ pub enum Op {
     SetBody {
         value: String,
     },
+    AppendBody {
+        value: String,
+    },
+    PrependBody {
+        value: String,
+    },
+    /// `Stream::replace_body(start..end, value)`.
+    ReplaceBody {
+        start: usize,
+        end: usize,
+        value: String,
+    },
+    /// Reports `Stream::body_range(start..end)`.
+    BodyRange {
+        start: usize,
+        end: usize,
+    },
     Log {
         level: String,
         msg: String,

@@ -219,6 +219,22 @@ impl ScriptFilter {
                     self.report(&format!("set_body refused: {e}"));
                 }
             }
+            Op::AppendBody { value } => {
+                let r = s.append_body(value.as_bytes());
+                self.report(&format!("append_body {r:?} size={}", s.body_size()));
+            }
+            Op::PrependBody { value } => {
+                let r = s.prepend_body(value.as_bytes());
+                self.report(&format!("prepend_body {r:?} size={}", s.body_size()));
+            }
+            Op::ReplaceBody { start, end, value } => {
+                let r = s.replace_body(*start..*end, value.as_bytes());
+                self.report(&format!("replace_body {r:?} size={}", s.body_size()));
+            }
+            Op::BodyRange { start, end } => {
+                let part = s.body_range(*start..*end);
+                self.report(&format!("body_range {start}..{end} = {}", text(&part)));
+            }
             Op::Log { level, msg } => {
                 let msg = format!("{MARK} {} log {msg}", self.name);
                 match level.as_str() {

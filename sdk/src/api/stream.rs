@@ -8,7 +8,8 @@ use super::root::TimerId;
 use super::services::{CallKind, Pending, Reply, StreamServices};
 use super::IntoVerdict;
 use crate::host::{BufferType, Direction, HostError, LogLevel, MapType};
-use std::ops::Deref;
+use std::cell::Cell;
+use std::ops::{Deref, Range};
 use std::time::Duration;
 
 /// Identifies a stream within its VM, for [`Stream::wake`] and [`crate::Root::wake`].
@@ -60,6 +61,8 @@ pub struct Stream<'a, F: HttpFilter> {
     id: u32,
     services: &'a dyn StreamServices<F>,
     info: PhaseInfo,
+    /// The body's length in a body phase, as this phase's own edits left it.
+    body_len: Cell<usize>,
 }
 
 impl<'a, F: HttpFilter> Deref for Stream<'a, F> {
@@ -80,6 +83,7 @@ impl<'a, F: HttpFilter> Stream<'a, F> {
             env,
             id,
             services,
+            body_len: Cell::new(info.body_size),
             info,
         }
     }
@@ -137,17 +141,27 @@ impl<'a, F: HttpFilter> Stream<'a, F> {
 
     /// In a body phase: the size of the body received (and buffered) so far.
     pub fn body_size(&self) -> usize {
-        self.info.body_size
+        self.body_len.get()
     }
 
-    /// In a body phase: the bytes received (and buffered) so far.
+    /// In a body phase: the bytes received (and buffered) so far, as this
+    /// phase has left them.
     pub fn body(&self) -> Vec<u8> {
+        self.body_range(0..self.body_len.get())
+    }
+
+    /// In a body phase: the bytes of `range` (clamped to the body).
+    pub fn body_range(&self, range: Range<usize>) -> Vec<u8> {
         let Some(buffer) = self.body_buffer() else {
             return Vec::new();
         };
+        let len = range.end.saturating_sub(range.start);
+        if len == 0 {
+            return Vec::new();
+        }
         self.env
             .host
-            .buffer(buffer, 0, self.info.body_size)
+            .buffer(buffer, range.start, len)
             .ok()
             .flatten()
             .unwrap_or_default()
@@ -155,10 +169,46 @@ impl<'a, F: HttpFilter> Stream<'a, F> {
 
     /// In a body phase: replaces the body received so far.
     pub fn set_body(&self, body: &[u8]) -> Result<(), HostError> {
+        self.replace_body(0..self.body_len.get(), body)
+    }
+
+    /// In a body phase: adds `data` after the body received so far.
+    pub fn append_body(&self, data: &[u8]) -> Result<(), HostError> {
         let buffer = self.body_buffer().ok_or(HostError::BadArgument)?;
-        self.env
-            .host
-            .set_buffer(buffer, 0, self.info.body_size, body)
+        let len = self.body_len.get();
+        // Envoy appends when `start` is at or past the end.
+        self.env.host.set_buffer(buffer, len, 0, data)?;
+        self.body_len.set(len + data.len());
+        Ok(())
+    }
+
+    /// In a body phase: puts `data` before the body received so far.
+    pub fn prepend_body(&self, data: &[u8]) -> Result<(), HostError> {
+        self.replace_body(0..0, data)
+    }
+
+    /// In a body phase: replaces the bytes of `range` by `data` (of any
+    /// size). `BadArgument` when the range is not within the body.
+    ///
+    /// Envoy can replace only a prefix of its buffer (and append); a range
+    /// that starts later is done by rewriting the whole buffer, which costs
+    /// a copy of the body in and out of the VM.
+    pub fn replace_body(&self, range: Range<usize>, data: &[u8]) -> Result<(), HostError> {
+        let buffer = self.body_buffer().ok_or(HostError::BadArgument)?;
+        let len = self.body_len.get();
+        if range.start > range.end || range.end > len {
+            return Err(HostError::BadArgument);
+        }
+        let new_len = len - (range.end - range.start) + data.len();
+        if range.start == 0 {
+            self.env.host.set_buffer(buffer, 0, range.end, data)?;
+        } else {
+            let mut whole = self.body();
+            whole.splice(range, data.iter().copied());
+            self.env.host.set_buffer(buffer, 0, len, &whole)?;
+        }
+        self.body_len.set(new_len);
+        Ok(())
     }
 
     /// In a headers phase: prepares this direction's body to be replaced

@@ -330,10 +330,18 @@ impl Host for VmHost {
                 BufferType::ResponseBody => &mut s.response_body,
                 _ => return Err(HostError::BadArgument),
             };
-            let start = start.min(body.len());
-            let end = start.saturating_add(size).min(body.len());
-            body.splice(start..end, data.iter().copied());
-            Ok(())
+            // As Envoy's wasm host: replace a prefix (drain `size`, then
+            // prepend), or append at or past the end; nothing in between.
+            if start == 0 {
+                let end = size.min(body.len());
+                body.splice(0..end, data.iter().copied());
+                Ok(())
+            } else if start >= body.len() {
+                body.extend_from_slice(data);
+                Ok(())
+            } else {
+                Err(HostError::BadArgument)
+            }
         })
     }
 
