@@ -126,6 +126,12 @@ pub trait Host {
         body: &[u8],
     ) -> HostResult<()>;
     fn resume(&self, direction: Direction) -> HostResult<()>;
+    /// Resets the stream (Envoy's `proxy_close_stream`): the client gets no
+    /// response, or a cut one.
+    fn close_stream(&self, direction: Direction) -> HostResult<()>;
+    /// One of the proxy's named extensions (Envoy's "foreign functions",
+    /// such as `clear_route_cache`), with its serialized arguments.
+    fn call_foreign_function(&self, name: &str, args: &[u8]) -> HostResult<Vec<u8>>;
     /// Makes later calls act on another context of this VM (a stream woken
     /// from the root, or back to the root).
     fn set_effective_context(&self, context_id: u32) -> HostResult<()>;

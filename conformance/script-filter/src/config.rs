@@ -225,6 +225,15 @@ pub enum Op {
         #[serde(default)]
         then: Box<Step>,
     },
+    /// `Env::set_filter_state`, then reports `Env::filter_state`.
+    SetFilterState {
+        name: String,
+        value: String,
+    },
+    /// `Stream::clear_route_cache`.
+    ClearRouteCache,
+    /// `Stream::reset`.
+    Reset,
     /// `Stream::cancel_timer` of a `stream_timer` this stream set.
     CancelTimer {
         label: String,

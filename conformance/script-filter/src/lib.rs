@@ -269,6 +269,19 @@ impl ScriptFilter {
                     self.report(&format!("wake {list} woke={woke}"));
                 }
             }
+            Op::SetFilterState { name, value } => {
+                let r = s.set_filter_state(name, value.as_bytes());
+                let back = s.filter_state(name).map(|b| text(&b));
+                self.report(&format!("set_filter_state {name} = {r:?}, reads {back:?}"));
+            }
+            Op::ClearRouteCache => {
+                let r = s.clear_route_cache();
+                self.report(&format!("clear_route_cache {r:?}"));
+            }
+            Op::Reset => {
+                let r = s.reset();
+                self.report(&format!("reset {r:?}"));
+            }
             Op::StreamTimer { label, ms, then } => {
                 let label_in = label.clone();
                 let then = then.clone();

@@ -46,6 +46,23 @@ impl<'a> Env<'a> {
         self.host.property(path).ok().flatten()
     }
 
+    /// Sets a value in the current stream's filter state, for later phases,
+    /// later filters and access logs. Envoy keeps it under `wasm.<name>`:
+    /// [`Env::filter_state`] reads it back, another wasm filter reads it
+    /// with `property(&[name])`, an access log prints it with
+    /// `%FILTER_STATE(wasm.<name>:PLAIN)%`. A name that is also an
+    /// attribute (`request.path`) changes nothing but the filter state.
+    /// Outside a stream (the root context) Envoy refuses it.
+    pub fn set_filter_state(&self, name: &str, value: &[u8]) -> Result<(), HostError> {
+        self.host.set_property(&[name], value)
+    }
+
+    /// A value of the stream's filter state set with [`Env::set_filter_state`]
+    /// (by this filter or another wasm filter of the stream).
+    pub fn filter_state(&self, name: &str) -> Option<Vec<u8>> {
+        self.property(&[name])
+    }
+
     /// A string attribute; `None` when absent or not UTF-8.
     pub fn property_str(&self, path: &[&str]) -> Option<String> {
         self.property(path).and_then(|b| String::from_utf8(b).ok())

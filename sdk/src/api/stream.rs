@@ -244,6 +244,24 @@ impl<'a, F: HttpFilter> Stream<'a, F> {
         }
     }
 
+    /// Tells Envoy to pick the route again when the request goes on: call
+    /// it after changing a header or the path that routing depends on
+    /// (Envoy chose the route before the filters ran).
+    pub fn clear_route_cache(&self) -> Result<(), HostError> {
+        self.env
+            .host
+            .call_foreign_function("clear_route_cache", &[])
+            .map(|_| ())
+    }
+
+    /// Resets the stream: the upstream request (if any) is cancelled and
+    /// the client gets no response, or a cut one if it had started. Return
+    /// [`crate::Action::Pause`] afterwards; nothing else runs but `on_done`.
+    pub fn reset(&self) -> Result<(), HostError> {
+        let direction = self.info.phase.direction().unwrap_or(Direction::Request);
+        self.env.host.close_stream(direction)
+    }
+
     /// Whether this filter already answered the request locally (the response
     /// phases then see that local reply).
     pub fn responded_locally(&self) -> bool {

@@ -382,18 +382,24 @@ impl<P: Plugin> Exchange<P> {
         self.after(Flow::Continue, held);
     }
 
-    /// Whether the filter resumed the held exchange (or answered locally)
-    /// since it paused, so that [`Exchange::proceed`] can continue it.
+    /// Whether the filter resumed the held exchange (or answered locally,
+    /// or reset the stream) since it paused, so that [`Exchange::proceed`]
+    /// can continue it (to its end, after a local reply or a reset).
     pub fn resumable(&self) -> bool {
         self.held.is_some()
             && (self.stream.resume_count() > self.resumes_at_hold
-                || self.stream.local_reply().is_some())
+                || self.stream.local_reply().is_some()
+                || self.stream.reset())
     }
 
     /// Where and why the filter holds the exchange, `None` if it does not.
     /// A pause in a headers phase holds the body too: Envoy does not run
     /// the body phase until the filter resumes the stream.
     pub fn held(&self) -> Option<String> {
+        if self.stream.reset() {
+            // Reset from a callback while held: the exchange is over.
+            return None;
+        }
         let held = self.held?;
         let body_waits = match held {
             Held::RequestHeaders => self.pending_body.is_some(),
@@ -457,10 +463,16 @@ impl<P: Plugin> Exchange<P> {
             .unwrap_or(0)
     }
 
-    /// Whether Envoy would reset the stream: the filter answered locally
-    /// after the response headers had already gone to the client.
+    /// Whether Envoy would reset the stream: the filter reset it, or
+    /// answered locally after the response headers had already gone to the
+    /// client.
     pub fn reset(&self) -> bool {
         self.stream.reset()
+    }
+
+    /// How many times the filter cleared the route cache.
+    pub fn route_cache_cleared(&self) -> u32 {
+        self.stream.route_cache_cleared()
     }
 
     /// Whether the request reached the upstream.

@@ -134,7 +134,7 @@ impl TestHost {
         install_logger();
         let mut properties = HashMap::new();
         properties.insert("plugin_name".to_string(), b"portico-test".to_vec());
-        properties.insert("xds.route_name".to_string(), b"test-route".to_vec());
+        properties.insert("xds\0route_name".to_string(), b"test-route".to_vec());
         TestHost {
             state: Rc::new(RefCell::new(HostState {
                 now: UNIX_EPOCH + Duration::from_secs(START_TIME_UNIX),

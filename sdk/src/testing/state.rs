@@ -67,6 +67,12 @@ pub(crate) struct StreamData {
     pub stopped_by_reply_to: Option<u32>,
     /// Why this stream was stopped that way, for `Exchange::held`.
     pub stop_note: Option<String>,
+    /// What the filter set with `set_property`, by Envoy's filter-state key.
+    pub filter_state: HashMap<String, Vec<u8>>,
+    /// The filter reset the stream (`Stream::reset`).
+    pub reset_by_filter: bool,
+    /// Times the filter cleared the route cache.
+    pub route_cache_cleared: u32,
 }
 
 pub(crate) struct Metric {
@@ -112,8 +118,10 @@ pub(crate) fn map_key(map: MapType) -> u8 {
     map as u8
 }
 
+/// A property's key as the path's segments: `["request", "path"]` and
+/// `["request.path"]` are different properties, as in Envoy.
 pub(crate) fn property_key(path: &[&str]) -> String {
-    path.join(".")
+    path.join("\0")
 }
 
 /// The [`Host`] seen by one simulated VM.
@@ -365,31 +373,44 @@ impl Host for VmHost {
                 .and_then(|m| m.iter().find(|(k, _)| k == name))
                 .map(|(_, v)| v.clone())
         };
-        let derived = match key.as_str() {
-            "request.path" => header(":path"),
-            "request.url_path" => header(":path").map(|p| {
+        let derived = match path {
+            ["request", "path"] => header(":path"),
+            ["request", "url_path"] => header(":path").map(|p| {
                 let end = p.iter().position(|b| *b == b'?').unwrap_or(p.len());
                 p.get(..end).map(<[u8]>::to_vec).unwrap_or_default()
             }),
-            "request.method" => header(":method"),
-            "request.host" => header(":authority"),
-            "request.scheme" => header(":scheme"),
-            "request.referer" => header("referer"),
-            "request.useragent" => header("user-agent"),
-            "request.id" => header("x-request-id"),
+            ["request", "method"] => header(":method"),
+            ["request", "host"] => header(":authority"),
+            ["request", "scheme"] => header(":scheme"),
+            ["request", "referer"] => header("referer"),
+            ["request", "useragent"] => header("user-agent"),
+            ["request", "id"] => header("x-request-id"),
             _ => None,
         };
         if derived.is_some() {
             return Ok(derived);
         }
-        Ok(state.properties.get(&key).cloned())
+        if let Some(v) = state.properties.get(&key) {
+            return Ok(Some(v.clone()));
+        }
+        // What the filter set: Envoy looks a one-segment path up in the
+        // stream's filter state as `wasm.<segment>`.
+        Ok(match path {
+            [name] => stream
+                .and_then(|s| s.filter_state.get(&format!("wasm.{name}")))
+                .cloned(),
+            _ => None,
+        })
     }
 
     fn set_property(&self, path: &[&str], value: &[u8]) -> HostResult<()> {
         self.tally("set_property");
-        let key = property_key(path);
+        // Envoy stores it in the stream's filter state under `wasm.` and the
+        // path as the ABI carries it (segments joined by NUL), whatever the
+        // path names: a request attribute is not changed.
+        let key = format!("wasm.{}", path.join("\0"));
         self.with_stream(|s| {
-            s.properties.insert(key, value.to_vec());
+            s.filter_state.insert(key, value.to_vec());
             Ok(())
         })
     }
@@ -436,6 +457,27 @@ impl Host for VmHost {
             s.resumed.push(direction);
             Ok(())
         })
+    }
+
+    fn close_stream(&self, _direction: Direction) -> HostResult<()> {
+        self.tally("close_stream");
+        self.with_stream(|s| {
+            s.reset_by_filter = true;
+            Ok(())
+        })
+    }
+
+    fn call_foreign_function(&self, name: &str, _args: &[u8]) -> HostResult<Vec<u8>> {
+        self.tally("call_foreign_function");
+        match name {
+            // Envoy picks the route again when the request goes on; the
+            // test host has no routes, so it counts the calls.
+            "clear_route_cache" => self.with_stream(|s| {
+                s.route_cache_cleared += 1;
+                Ok(Vec::new())
+            }),
+            _ => Err(HostError::NotFound),
+        }
     }
 
     fn set_effective_context(&self, context_id: u32) -> HostResult<()> {

@@ -237,10 +237,17 @@ impl<P: Plugin> TestStream<P> {
         self.client_body = reply.body;
     }
 
-    /// Whether Envoy would have reset the stream (a local reply after the
-    /// response headers went to the client).
+    /// Whether Envoy would have reset the stream: the filter reset it
+    /// ([`crate::Stream::reset`]), or answered locally after the response
+    /// headers went to the client.
     pub fn reset(&self) -> bool {
-        self.reset
+        self.reset || self.data(|d| d.reset_by_filter)
+    }
+
+    /// How many times the filter cleared the route cache
+    /// ([`crate::Stream::clear_route_cache`]).
+    pub fn route_cache_cleared(&self) -> u32 {
+        self.data(|d| d.route_cache_cleared)
     }
 
     /// After a body phase that paused (buffered) is resumed, Envoy passes

@@ -76,6 +76,15 @@ extern "C" {
         cas: u32,
     ) -> u32;
     fn proxy_continue_stream(stream: u32) -> u32;
+    fn proxy_close_stream(stream: u32) -> u32;
+    fn proxy_call_foreign_function(
+        name: *const u8,
+        name_size: usize,
+        args: *const u8,
+        args_size: usize,
+        ret: *mut *mut u8,
+        ret_size: *mut usize,
+    ) -> u32;
     fn proxy_send_local_response(
         status: u32,
         details: *const u8,
@@ -275,6 +284,29 @@ impl Host for WasmHost {
             Direction::Response => 1,
         };
         status(unsafe { proxy_continue_stream(stream) })
+    }
+
+    fn close_stream(&self, direction: Direction) -> HostResult<()> {
+        let stream = match direction {
+            Direction::Request => 0,
+            Direction::Response => 1,
+        };
+        status(unsafe { proxy_close_stream(stream) })
+    }
+
+    fn call_foreign_function(&self, name: &str, args: &[u8]) -> HostResult<Vec<u8>> {
+        let (mut data, mut size) = (null_mut(), 0usize);
+        status(unsafe {
+            proxy_call_foreign_function(
+                name.as_ptr(),
+                name.len(),
+                args.as_ptr(),
+                args.len(),
+                &mut data,
+                &mut size,
+            )
+        })?;
+        Ok(unsafe { take(data, size) })
     }
 
     fn set_effective_context(&self, context_id: u32) -> HostResult<()> {

@@ -84,5 +84,79 @@ pub fn all() -> Vec<Scenario> {
                 ),
             )],
         ),
+        // Filter state: what a filter sets, as later phases (and Envoy's
+        // property lookups) read it.
+        s(
+            "filter-state-set-then-read",
+            &[
+                (
+                    RQ,
+                    step(
+                        vec![
+                            set_prop(&["portico.tenant"], "acme"),
+                            prop(&["portico.tenant"]),
+                            prop(&["portico", "tenant"]),
+                        ],
+                        cont(),
+                    ),
+                ),
+                (RS, step(vec![prop(&["portico.tenant"])], cont())),
+            ],
+        ),
+        s(
+            "filter-state-set-twice",
+            &[
+                (RQ, step(vec![set_prop(&["portico.n"], "1")], cont())),
+                (
+                    RS,
+                    step(
+                        vec![set_prop(&["portico.n"], "2"), prop(&["portico.n"])],
+                        cont(),
+                    ),
+                ),
+            ],
+        ),
+        s(
+            "filter-state-named-like-an-attribute",
+            &[(
+                RQ,
+                step(
+                    vec![
+                        set_prop(&["request", "path"], "/elsewhere"),
+                        prop(&["request", "path"]),
+                    ],
+                    cont(),
+                ),
+            )],
+        ),
+        s(
+            "route-cache-cleared",
+            &[(RQ, step(vec![op("clear_route_cache")], cont()))],
+        ),
+        // A filter's own reset, from a phase and from a callback.
+        s(
+            "reset-in-request-headers",
+            &[(RQ, step(vec![op("reset")], pause()))],
+        ),
+        s(
+            "reset-in-response-headers",
+            &[(RS, step(vec![op("reset")], pause()))],
+        ),
+        s(
+            "reset-from-stream-timer",
+            &[(
+                RQ,
+                step(
+                    vec![
+                        json!({"op": "stream_timer", "label": "t", "ms": 100, "then": {"ops": [{"op": "reset"}], "action": "pause"}}),
+                    ],
+                    pause(),
+                ),
+            )],
+        ),
     ]
+}
+
+fn set_prop(name: &[&str], value: &str) -> Value {
+    json!({"op": "set_filter_state", "name": name.join("."), "value": value})
 }
