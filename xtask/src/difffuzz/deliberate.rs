@@ -151,6 +151,21 @@ pub const LIST: &[Deliberate] = &[
         },
     },
     Deliberate {
+        filter: "headers",
+        id: "envoy-refusals-skip-wasm-response-phases",
+        readme: "**Envoy's own replies to requests it refused while reading them**",
+        reason: "Envoy 1.40 does not run a wasm filter's response phase for a request whose headers never reached it (431, 400)",
+        normalise: |_, n, p| {
+            let refused_by_envoy = n.status == p.status
+                && matches!(n.status, 400 | 431)
+                && n.upstream.is_none()
+                && p.upstream.is_none();
+            if refused_by_envoy {
+                n.client = p.client.clone();
+            }
+        },
+    },
+    Deliberate {
         filter: "ratelimit",
         id: "retry-after",
         readme: "A `retry-after` header is added on limited responses.",

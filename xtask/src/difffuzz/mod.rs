@@ -44,6 +44,11 @@ pub struct Case {
 pub trait Generator {
     fn pairs(&self) -> Result<Vec<Pair>, String>;
     fn case(&self, rng: &mut Rng, index: u64) -> Case;
+    /// Cases one Envoy serves before a fresh one takes over (state that
+    /// outlives a case, such as rate-limit buckets, starts over).
+    fn cases_per_envoy(&self) -> u64 {
+        u64::MAX
+    }
 }
 
 pub const FILTERS: [&str; 3] = ["jwt", "headers", "ratelimit"];
@@ -170,7 +175,8 @@ fn run_filter(filter: &str, o: &Options) -> Result<Totals, String> {
         }
     }
     // One worker: the rate limiter's answers then depend only on the order of requests.
-    let envoy = Envoy::start(&config, 1);
+    let mut envoy = Envoy::start(&config, 1);
+    let per_envoy = gen.cases_per_envoy().max(1);
     let started = Instant::now();
     let mut report = report::Report::new(filter, o.seed);
     let mut requests = 0u64;
@@ -181,6 +187,10 @@ fn run_filter(filter: &str, o: &Options) -> Result<Totals, String> {
     for index in cases {
         if o.only_case.is_none() && started.elapsed() >= o.budget {
             break;
+        }
+        if index > 0 && index % per_envoy == 0 && o.only_case.is_none() {
+            drop(envoy);
+            envoy = Envoy::start(&config, 1);
         }
         let mut rng = Rng::for_case(o.seed, index);
         let case = gen.case(&mut rng, index);
