@@ -72,7 +72,10 @@ fn imports_point_down_only() {
             continue;
         }
         let Some(own) = layer(&top) else {
-            panic!("{}: module `{top}` has no layer; add it to layer()", rel.display());
+            panic!(
+                "{}: module `{top}` has no layer; add it to layer()",
+                rel.display()
+            );
         };
         let text = std::fs::read_to_string(file).unwrap();
         for (line, target) in crate_references(&text) {
@@ -95,11 +98,17 @@ fn imports_point_down_only() {
         }
     }
     assert!(checked > 30, "only {checked} imports checked");
-    assert!(upward.is_empty(), "imports that point up:\n{}", upward.join("\n"));
+    assert!(
+        upward.is_empty(),
+        "imports that point up:\n{}",
+        upward.join("\n")
+    );
 }
 
 #[test]
 fn the_check_sees_an_upward_import() {
-    let refs = crate_references("use crate::engine::Flow; // crate::testing\nlet x = $crate::wasm::start;");
+    let refs = crate_references(
+        "use crate::engine::Flow; // crate::testing\nlet x = $crate::wasm::start;",
+    );
     assert_eq!(refs, vec![(1, "engine".to_string())]);
 }

@@ -76,7 +76,12 @@ impl Calls {
                     .iter()
                     .map(|(k, v)| (k.as_str(), v.as_str()))
                     .collect();
-                host.respond(id, a.status, &headers, &a.body);
+                let trailers: Vec<(&str, &str)> = a
+                    .trailers
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                host.respond_with_trailers(id, a.status, &headers, &a.body, &trailers);
             }
         }
     }

@@ -6,6 +6,7 @@
 //! - `/callout/500`: 500, body `oops`;
 //! - `/callout/slow/<ms>`: 200 `late` after `<ms>` milliseconds;
 //! - `/callout/echo`: 200 with the request's body;
+//! - `/callout/trailers`: 200, body `with trailers`, trailer `x-c-trailer: t1`;
 //! - anything else: status `x-up-status` (200), body `x-up-body`
 //!   (`upstream-body`), one header per `x-up-h: name=value`, after
 //!   `x-up-delay` ms.
@@ -100,6 +101,14 @@ pub fn answer(path: &str, headers: &[(String, String)], body: &[u8]) -> Answer {
             body: b"late".to_vec(),
             trailers: Vec::new(),
             delay_ms: ms.parse().unwrap_or(0),
+        }
+    } else if path == "/callout/trailers" {
+        Answer {
+            status: 200,
+            headers: Vec::new(),
+            body: b"with trailers".to_vec(),
+            trailers: vec![("x-c-trailer".into(), "t1".into())],
+            delay_ms: 0,
         }
     } else if path == "/callout/echo" {
         Answer {

@@ -352,6 +352,9 @@ impl ScriptFilter {
                                     line.push_str(&format!(" {k}={v}"));
                                 }
                             }
+                            for (k, v) in &r.trailers {
+                                line.push_str(&format!(" trailer {k}={v}"));
+                            }
                             f.report(&line);
                         }
                         Err(e) => f.report(&format!("callout {label} error={e}")),

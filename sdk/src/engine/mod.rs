@@ -108,14 +108,7 @@ impl<P: Plugin> VmCore<P> {
 
     /// A callout's reply reached context `current`. It is read there (the
     /// host holds it on that context), then handed to whoever made the call.
-    fn deliver(
-        &self,
-        host: &dyn Host,
-        current: u32,
-        token: u32,
-        num_headers: usize,
-        body_size: usize,
-    ) {
+    fn deliver(&self, host: &dyn Host, current: u32, token: u32, sizes: reply::Sizes) {
         let Some(call) = self.calls.borrow_mut().take(token) else {
             host.log(
                 LogLevel::Debug,
@@ -124,7 +117,7 @@ impl<P: Plugin> VmCore<P> {
             return;
         };
         let reply = match call.kind {
-            CallKind::Http => Reply::Http(reply::http(host, num_headers, body_size, call.limit)),
+            CallKind::Http => Reply::Http(reply::http(host, sizes, call.limit)),
         };
         match call.then {
             Then::Root(then) => {
@@ -289,9 +282,14 @@ impl<P: Plugin> RootRuntime<P> {
         token: u32,
         num_headers: usize,
         body_size: usize,
+        num_trailers: usize,
     ) {
-        self.vm
-            .deliver(host, self.vm.root_id, token, num_headers, body_size);
+        let sizes = reply::Sizes {
+            headers: num_headers,
+            body: body_size,
+            trailers: num_trailers,
+        };
+        self.vm.deliver(host, self.vm.root_id, token, sizes);
     }
 
     /// Creates the runtime of a new stream; `None` if the plugin is not configured.
@@ -418,9 +416,14 @@ impl<P: Plugin> StreamRuntime<P> {
         token: u32,
         num_headers: usize,
         body_size: usize,
+        num_trailers: usize,
     ) {
-        self.vm
-            .deliver(host, self.id, token, num_headers, body_size);
+        let sizes = reply::Sizes {
+            headers: num_headers,
+            body: body_size,
+            trailers: num_trailers,
+        };
+        self.vm.deliver(host, self.id, token, sizes);
     }
 
     fn phase(

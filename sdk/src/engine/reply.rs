@@ -3,21 +3,29 @@
 use crate::api::{CallError, HttpResponse};
 use crate::host::{BufferType, Host, MapType};
 
-pub(super) fn http(
-    host: &dyn Host,
-    num_headers: usize,
-    body_size: usize,
-    limit: usize,
-) -> Result<HttpResponse, CallError> {
-    if num_headers == 0 {
-        return Err(CallError::Failed);
-    }
-    let headers: Vec<(String, String)> = host
-        .header_pairs(MapType::HttpCallResponseHeaders)
+/// What the host said a reply holds.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Sizes {
+    pub headers: usize,
+    pub body: usize,
+    pub trailers: usize,
+}
+
+fn pairs(host: &dyn Host, map: MapType) -> Result<Vec<(String, String)>, CallError> {
+    Ok(host
+        .header_pairs(map)
         .map_err(|_| CallError::Failed)?
         .into_iter()
         .map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned()))
-        .collect();
+        .collect())
+}
+
+pub(super) fn http(host: &dyn Host, sizes: Sizes, limit: usize) -> Result<HttpResponse, CallError> {
+    let body_size = sizes.body;
+    if sizes.headers == 0 {
+        return Err(CallError::Failed);
+    }
+    let headers = pairs(host, MapType::HttpCallResponseHeaders)?;
     let status = headers
         .iter()
         .find(|(k, _)| k == ":status")
@@ -37,9 +45,15 @@ pub(super) fn http(
             .flatten()
             .unwrap_or_default()
     };
+    let trailers = if sizes.trailers == 0 {
+        Vec::new()
+    } else {
+        pairs(host, MapType::HttpCallResponseTrailers)?
+    };
     Ok(HttpResponse {
         status,
         headers,
         body,
+        trailers,
     })
 }

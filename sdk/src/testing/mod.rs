@@ -111,7 +111,8 @@ fn install_logger() {
 /// Work the host does on a VM without knowing the plugin type.
 trait VmDriver {
     fn tick(&self);
-    fn deliver(&self, call: &PendingCall, num_headers: usize, body_size: usize);
+    /// Hands a reply to the VM: its header count, body size, trailer count.
+    fn deliver(&self, call: &PendingCall, sizes: [usize; 3]);
 }
 
 type VmList = Rc<RefCell<Vec<(u32, Weak<dyn VmDriver>)>>>;
@@ -303,13 +304,34 @@ impl TestHost {
 
     /// Answers a callout; the filter's closure runs before this returns.
     pub fn respond(&self, call_id: u32, status: u16, headers: &[(&str, &str)], body: &[u8]) {
-        let mut pairs = vec![(":status".to_string(), status.to_string().into_bytes())];
-        pairs.extend(
-            headers
+        self.respond_with_trailers(call_id, status, headers, body, &[]);
+    }
+
+    /// Answers a callout with trailers too.
+    pub fn respond_with_trailers(
+        &self,
+        call_id: u32,
+        status: u16,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        trailers: &[(&str, &str)],
+    ) {
+        let lower = |pairs: &[(&str, &str)]| -> Vec<(String, Vec<u8>)> {
+            pairs
                 .iter()
-                .map(|(k, v)| (k.to_ascii_lowercase(), v.as_bytes().to_vec())),
+                .map(|(k, v)| (k.to_ascii_lowercase(), v.as_bytes().to_vec()))
+                .collect()
+        };
+        let mut head = vec![(":status".to_string(), status.to_string().into_bytes())];
+        head.extend(lower(headers));
+        self.deliver(
+            call_id,
+            Some(state::CallReply {
+                headers: head,
+                body: body.to_vec(),
+                trailers: lower(trailers),
+            }),
         );
-        self.deliver(call_id, Some((pairs, body.to_vec())));
     }
 
     /// Envoy answers a callout whose timeout passed with a 504 of its own.
@@ -345,10 +367,12 @@ impl TestHost {
         let Some(call) = self.state.borrow_mut().calls.remove(&call_id) else {
             panic!("no pending callout with id {call_id}");
         };
-        let (num_headers, body_size) = reply.as_ref().map_or((0, 0), |(h, b)| (h.len(), b.len()));
+        let sizes = reply.as_ref().map_or([0, 0, 0], |r| {
+            [r.headers.len(), r.body.len(), r.trailers.len()]
+        });
         self.state.borrow_mut().call_reply = reply;
         if let Some(driver) = self.driver(call.vm) {
-            driver.deliver(&call, num_headers, body_size);
+            driver.deliver(&call, sizes);
         }
         self.state.borrow_mut().call_reply = None;
     }
@@ -451,15 +475,16 @@ impl<P: Plugin> VmDriver for VmInner<P> {
         self.at(self.host.root, |h| self.root.on_tick(h));
     }
 
-    fn deliver(&self, call: &PendingCall, num_headers: usize, body_size: usize) {
+    fn deliver(&self, call: &PendingCall, sizes: [usize; 3]) {
+        let [headers, body, trailers] = sizes;
         if call.owner == self.host.root {
             self.at(call.owner, |h| {
                 self.root
-                    .on_http_call_response(h, call.id, num_headers, body_size)
+                    .on_http_call_response(h, call.id, headers, body, trailers)
             });
         } else if let Some(stream) = self.stream(call.owner) {
             self.at(call.owner, |h| {
-                stream.on_http_call_response(h, call.id, num_headers, body_size)
+                stream.on_http_call_response(h, call.id, headers, body, trailers)
             });
         }
     }

@@ -86,8 +86,13 @@ pub(crate) struct Tick {
     pub next: SystemTime,
 }
 
-/// A callout reply being delivered: headers (with `:status`) and body.
-pub(crate) type CallReply = (Vec<(String, Vec<u8>)>, Vec<u8>);
+/// A callout reply being delivered.
+pub(crate) struct CallReply {
+    /// With `:status`.
+    pub headers: Vec<(String, Vec<u8>)>,
+    pub body: Vec<u8>,
+    pub trailers: Vec<(String, Vec<u8>)>,
+}
 
 pub(crate) struct HostState {
     pub now: SystemTime,
@@ -176,12 +181,15 @@ impl VmHost {
 
     fn read_map(&self, map: MapType) -> HostResult<Vec<(String, Vec<u8>)>> {
         match map {
-            MapType::HttpCallResponseHeaders => {
+            MapType::HttpCallResponseHeaders | MapType::HttpCallResponseTrailers => {
                 let state = self.state.borrow();
-                let (headers, _) = state.call_reply.as_ref().ok_or(HostError::BadArgument)?;
-                Ok(headers.clone())
+                let reply = state.call_reply.as_ref().ok_or(HostError::BadArgument)?;
+                Ok(if map == MapType::HttpCallResponseHeaders {
+                    reply.headers.clone()
+                } else {
+                    reply.trailers.clone()
+                })
             }
-            MapType::HttpCallResponseTrailers => Ok(Vec::new()),
             other => self.map_mut(other, |m| m.clone()),
         }
     }
@@ -312,8 +320,8 @@ impl Host for VmHost {
         match buffer {
             BufferType::HttpCallResponseBody => {
                 let state = self.state.borrow();
-                let (_, body) = state.call_reply.as_ref().ok_or(HostError::BadArgument)?;
-                Ok(slice(body))
+                let reply = state.call_reply.as_ref().ok_or(HostError::BadArgument)?;
+                Ok(slice(&reply.body))
             }
             BufferType::PluginConfiguration => {
                 let state = self.state.borrow();

@@ -65,10 +65,10 @@ impl<P: Plugin> Context for WasmRoot<P> {
         token: u32,
         num_headers: usize,
         body_size: usize,
-        _: usize,
+        num_trailers: usize,
     ) {
         self.runtime
-            .on_http_call_response(&WasmHost, token, num_headers, body_size);
+            .on_http_call_response(&WasmHost, token, num_headers, body_size, num_trailers);
     }
 }
 
@@ -126,10 +126,10 @@ impl<P: Plugin> Context for WasmStream<P> {
         token: u32,
         num_headers: usize,
         body_size: usize,
-        _: usize,
+        num_trailers: usize,
     ) {
         if let Some(rt) = &self.runtime {
-            rt.on_http_call_response(&WasmHost, token, num_headers, body_size);
+            rt.on_http_call_response(&WasmHost, token, num_headers, body_size, num_trailers);
         }
     }
 }

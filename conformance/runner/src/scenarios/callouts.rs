@@ -6,6 +6,21 @@ pub fn all() -> Vec<Scenario> {
     let report = step(vec![], cont());
     vec![
         s(
+            "call-reply-trailers",
+            &[(
+                RQ,
+                step(
+                    // HTTP/1 servers send trailers to clients that say
+                    // they accept them.
+                    vec![
+                        json!({"op": "callout", "label": "c", "path": "/callout/trailers",
+                        "headers": [["te", "trailers"]], "then": report.clone()}),
+                    ],
+                    pause(),
+                ),
+            )],
+        ),
+        s(
             "call-500",
             &[(
                 RQ,
