@@ -104,3 +104,102 @@ fn a_request_waits_for_the_root_fetch_and_is_woken() {
         upstream.hits("/doc")
     );
 }
+
+/// The probe's labelled family (`integration-tests/probe`).
+const LABELLED: &str = "probe_requests";
+const LABELS: [&str; 2] = ["route", "method"];
+
+/// The probe with Envoy's tag extraction for its labelled family, an access
+/// log that prints its filter state, and a route chosen by `x-route-to`.
+fn probe_envoy_with_extras(upstream: &Upstream, log: &std::path::Path) -> Envoy {
+    let wasm = probe_wasm_path().unwrap();
+    let config = r#"{"cluster": "upstream", "fetch_delay": "0s"}"#;
+    let bootstrap = Bootstrap::new(upstream.port())
+        .listener("main", vec![wasm_filter("portico.probe", &wasm, config)])
+        .hcm_settings(serde_json::json!({
+            "access_log": [{
+                "name": "envoy.access_loggers.file",
+                "typed_config": {
+                    "@type": "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog",
+                    "path": log.display().to_string(),
+                    "log_format": {"text_format_source": {"inline_string": "%REQ(:PATH)% state=%FILTER_STATE(wasm.probe.seen:PLAIN)%\n"}}
+                }
+            }],
+            "route_config": {
+                "name": "local",
+                "virtual_hosts": [{
+                    "name": "all",
+                    "domains": ["*"],
+                    "routes": [
+                        {"name": "other", "match": {"prefix": "/", "headers": [{"name": "x-route-to", "string_match": {"exact": "other"}}]},
+                         "direct_response": {"status": 299, "body": {"inline_string": "rerouted"}}},
+                        {"name": "default", "match": {"prefix": "/"}, "route": {"cluster": "upstream"}}
+                    ]
+                }]
+            }
+        }))
+        .render();
+    let mut doc: serde_json::Value = serde_json::from_str(&bootstrap).unwrap();
+    doc["stats_config"] = serde_json::json!({
+        "stats_tags": portico::labels::stats_tags(LABELLED, &LABELS)
+    });
+    Envoy::start(&doc.to_string(), 2)
+}
+
+#[test]
+fn labelled_metrics_come_out_as_tags_filter_state_reaches_the_access_log_and_route_cache_clears() {
+    let upstream = Upstream::start();
+    let dir = std::env::temp_dir().join(format!("portico-probe-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("access.log");
+    let envoy = probe_envoy_with_extras(&upstream, &log);
+
+    for (path, method) in [
+        ("/probe/labels/a", "GET"),
+        ("/probe/labels/a", "GET"),
+        ("/probe/labels/b.c", "POST"),
+    ] {
+        assert_eq!(envoy.request("main", method, path).send().status, 200);
+    }
+    let prometheus = envoy.admin_get("/stats/prometheus").unwrap();
+    let series = |route: &str, method: &str| {
+        prometheus
+            .lines()
+            .find(|l| {
+                l.starts_with("probe_requests{")
+                    && l.contains(&format!("route=\"{route}\""))
+                    && l.contains(&format!("method=\"{method}\""))
+            })
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<u64>().ok())
+    };
+    assert_eq!(series("a", "GET"), Some(2), "{prometheus}");
+    // `.` is the separator, so a value keeps none.
+    assert_eq!(series("b_c", "POST"), Some(1), "{prometheus}");
+
+    let reply = envoy.get("main", "/probe/state").send();
+    assert_eq!(reply.echo().unwrap().header("x-probe-state"), Some("yes"));
+
+    // Routed to the upstream first; the filter's header and cleared cache
+    // make Envoy pick the `other` route.
+    let rerouted = envoy.get("main", "/probe/reroute").send();
+    assert_eq!(
+        (rerouted.status, rerouted.text().as_str()),
+        (299, "rerouted")
+    );
+
+    // Envoy flushes access logs about once a second.
+    let mut logged = String::new();
+    for _ in 0..50 {
+        logged = std::fs::read_to_string(&log).unwrap_or_default();
+        if logged.contains("/probe/state") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(logged.contains("/probe/state state=yes"), "{logged}");
+    // Other requests have no such state.
+    assert!(logged.contains("/probe/labels/a state=-"), "{logged}");
+    drop(envoy);
+    let _ = std::fs::remove_dir_all(&dir);
+}

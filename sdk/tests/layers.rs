@@ -3,7 +3,6 @@
 //! This test reads every source file and fails on an import that points up,
 //! or from one adapter into another.
 
-
 // Test support: a panic here is a failed test.
 #![allow(clippy::unwrap_used, clippy::panic)]
 use std::path::{Path, PathBuf};

@@ -5,7 +5,11 @@
 //! - `/probe/count`: a shared-data counter across workers;
 //! - `/probe/callout`: a callout from the stream, resumed by its reply;
 //! - `/probe/wait`: waits for a document the root fetches from a timer
-//!   (`fetch_delay` after start), then is woken.
+//!   (`fetch_delay` after start), then is woken;
+//! - `/probe/labels/<x>`: counts in the labelled family `probe_requests`
+//!   (`route` = `<x>`, `method`);
+//! - `/probe/state`: sets the filter state `probe.seen` (for an access log);
+//! - `/probe/reroute`: sets `x-route-to: other` and clears the route cache.
 
 use portico::{
     Action, ConfigError, Env, HttpFilter, HttpRequest, IntoVerdict, LocalResponse, Plugin, Root,
@@ -23,8 +27,13 @@ pub struct Config {
 
 const COUNT_KEY: &str = "probe.count";
 
+/// The labelled family of `/probe/labels/<x>` and its labels.
+pub const LABELLED: &str = "probe_requests";
+pub const LABELS: [&str; 2] = ["route", "method"];
+
 pub struct Probe {
     cluster: String,
+    requests: portico::CounterFamily,
     doc: RefCell<Option<String>>,
     waiting: RefCell<Vec<StreamId>>,
 }
@@ -62,6 +71,7 @@ impl Plugin for Probe {
         };
         created.map_err(|e| ConfigError::at(".", format!("cannot create {COUNT_KEY}: {e}")))?;
         Ok(Probe {
+            requests: root.counter_family(LABELLED, &LABELS)?,
             cluster: config.cluster,
             doc: RefCell::new(None),
             waiting: RefCell::new(Vec::new()),
@@ -80,7 +90,24 @@ impl HttpFilter for ProbeFilter {
 
     fn on_request_headers(&mut self, plugin: &Self::Plugin, s: &mut Stream<'_, Self>) -> Verdict {
         let h = s.request_headers();
-        match portico::query::path_only(&s.path()) {
+        let path = s.path();
+        if let Some(route) = portico::query::path_only(&path).strip_prefix("/probe/labels/") {
+            let method = s.request_headers().method().unwrap_or_default();
+            plugin.requests.inc(s, &[route, &method]);
+            return Ok(Action::Continue);
+        }
+        match portico::query::path_only(&path) {
+            "/probe/state" => {
+                s.set_filter_state("probe.seen", b"yes")?;
+                let back = s.filter_state("probe.seen").unwrap_or_default();
+                h.set("x-probe-state", &String::from_utf8_lossy(&back));
+                Ok(Action::Continue)
+            }
+            "/probe/reroute" => {
+                h.set("x-route-to", "other");
+                s.clear_route_cache()?;
+                Ok(Action::Continue)
+            }
             "/probe/props" => {
                 h.set("x-probe-source", &s.source_address().unwrap_or_default());
                 h.set("x-probe-source-ip", &s.source_ip().unwrap_or_default());

@@ -3,6 +3,7 @@
 use super::env::Env;
 use super::filter::Plugin;
 use super::http_call::{CallError, CallId, HttpRequest, HttpResponse};
+use super::labels::{CounterFamily, HistogramFamily};
 use super::metrics::{Counter, Gauge, Histogram};
 use super::services::{CallKind, Pending, Reply, RootServices, RootTimer};
 use super::stream::StreamId;
@@ -106,6 +107,26 @@ impl<'a, P: Plugin> Root<'a, P> {
 
     pub fn histogram(&self, name: &str) -> Result<Histogram, ConfigError> {
         self.env.histogram(name).map_err(|e| metric_error(name, e))
+    }
+
+    /// Counters with labels (see [`CounterFamily`] for the naming and the
+    /// `stats_tags` that turn labels into tags). Series are defined on
+    /// first use, at most [`crate::labels::MAX_SERIES`] of them.
+    pub fn counter_family(
+        &self,
+        name: &str,
+        labels: &[&str],
+    ) -> Result<CounterFamily, ConfigError> {
+        CounterFamily::new(name, labels)
+    }
+
+    /// Histograms with labels, named like [`CounterFamily`].
+    pub fn histogram_family(
+        &self,
+        name: &str,
+        labels: &[&str],
+    ) -> Result<HistogramFamily, ConfigError> {
+        HistogramFamily::new(name, labels)
     }
 }
 
