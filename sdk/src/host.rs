@@ -27,6 +27,7 @@ pub enum BufferType {
     RequestBody = 0,
     ResponseBody = 1,
     HttpCallResponseBody = 4,
+    GrpcReceiveBuffer = 5,
     PluginConfiguration = 7,
 }
 
@@ -70,6 +71,9 @@ pub enum HostError {
     SerializationFailure,
     /// The host does not implement the call.
     Unimplemented,
+    /// The host could not carry the call out (a gRPC call to a cluster it
+    /// does not know, for one).
+    InternalFailure,
     /// Any other status, with its ABI number.
     Other(u32),
 }
@@ -82,6 +86,7 @@ impl std::fmt::Display for HostError {
             HostError::CasMismatch => f.write_str("compare-and-swap mismatch"),
             HostError::SerializationFailure => f.write_str("serialization failure"),
             HostError::Unimplemented => f.write_str("not implemented by the host"),
+            HostError::InternalFailure => f.write_str("internal failure"),
             HostError::Other(code) => write!(f, "host status {code}"),
         }
     }
@@ -93,6 +98,20 @@ pub type HostResult<T> = Result<T, HostError>;
 
 /// Header name/value pairs as the ABI carries them.
 pub type Pairs = Vec<(String, Vec<u8>)>;
+
+/// A unary gRPC call as the host takes it.
+#[derive(Debug, Clone, Copy)]
+pub struct GrpcCall<'a> {
+    pub cluster: &'a str,
+    /// The fully qualified service, `package.Service`.
+    pub service: &'a str,
+    pub method: &'a str,
+    /// Initial metadata (request headers of the call).
+    pub metadata: &'a [(&'a str, &'a str)],
+    /// The serialized request message.
+    pub message: &'a [u8],
+    pub timeout: Duration,
+}
 
 /// What Portico needs from the proxy. One implementation per environment.
 pub trait Host {
@@ -145,6 +164,13 @@ pub trait Host {
         body: &[u8],
         timeout: Duration,
     ) -> HostResult<u32>;
+
+    /// Starts a unary gRPC call to `service`/`method` on an Envoy cluster;
+    /// its reply arrives through the engine's `on_grpc_call_response` on the
+    /// context that made it.
+    fn grpc_call(&self, call: &GrpcCall<'_>) -> HostResult<u32>;
+    /// The status code and message of the gRPC reply being delivered.
+    fn grpc_status(&self) -> HostResult<(u32, Option<String>)>;
 
     /// The value and its CAS token, `None` when absent.
     fn shared_data(&self, key: &str) -> HostResult<Option<(Vec<u8>, u32)>>;

@@ -27,9 +27,9 @@ pub mod wasm;
 
 pub use api::labels;
 pub use api::{
-    Action, CallError, CallId, Counter, CounterFamily, Env, Gauge, Headers, Histogram,
-    HistogramFamily, HttpFilter, HttpRequest, HttpResponse, IntoVerdict, LocalResponse, Phase,
-    Plugin, Root, Stream, StreamId, TimerId, Verdict,
+    Action, CallError, CallId, Counter, CounterFamily, Env, Gauge, GrpcError, GrpcRequest,
+    GrpcStatus, Headers, Histogram, HistogramFamily, HttpFilter, HttpRequest, HttpResponse,
+    IntoVerdict, LocalResponse, Phase, Plugin, Root, Stream, StreamId, TimerId, Verdict,
 };
 pub use config::ConfigError;
 pub use host::HostError;

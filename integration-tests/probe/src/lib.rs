@@ -9,7 +9,10 @@
 //! - `/probe/labels/<x>`: counts in the labelled family `probe_requests`
 //!   (`route` = `<x>`, `method`);
 //! - `/probe/state`: sets the filter state `probe.seen` (for an access log);
-//! - `/probe/reroute`: sets `x-route-to: other` and clears the route cache.
+//! - `/probe/reroute`: sets `x-route-to: other` and clears the route cache;
+//! - `/probe/grpc/<method>?cluster=<c>&timeout_ms=<n>`: a unary gRPC call to
+//!   `portico.test.Echo/<method>` with `Echo { text: "hi" }`, reported in
+//!   `x-probe-grpc`.
 
 use portico::{
     Action, ConfigError, Env, HttpFilter, HttpRequest, IntoVerdict, LocalResponse, Plugin, Root,
@@ -26,6 +29,13 @@ pub struct Config {
 }
 
 const COUNT_KEY: &str = "probe.count";
+
+/// The message of the test gRPC service `portico.test.Echo`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Echo {
+    #[prost(string, tag = "1")]
+    pub text: String,
+}
 
 /// The labelled family of `/probe/labels/<x>` and its labels.
 pub const LABELLED: &str = "probe_requests";
@@ -95,6 +105,36 @@ impl HttpFilter for ProbeFilter {
             let method = s.request_headers().method().unwrap_or_default();
             plugin.requests.inc(s, &[route, &method]);
             return Ok(Action::Continue);
+        }
+        if let Some(method) = portico::query::path_only(&path).strip_prefix("/probe/grpc/") {
+            let cluster = s.query_param("cluster").unwrap_or_else(|| "grpc".into());
+            let timeout = s
+                .query_param("timeout_ms")
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(1000);
+            let message = Echo { text: "hi".into() };
+            let request =
+                portico::GrpcRequest::new(&cluster, "portico.test.Echo", method, &message)
+                    .metadata("x-probe-meta", "m1")
+                    .timeout(std::time::Duration::from_millis(timeout));
+            let sent = s.grpc_call(
+                request,
+                |_, _, s, reply: Result<Echo, portico::GrpcError>| {
+                    let seen = match reply {
+                        Ok(echo) => format!("ok {}", echo.text),
+                        Err(e) => format!("error {} {}", e.status.0, e.message.unwrap_or_default()),
+                    };
+                    s.request_headers().set("x-probe-grpc", &seen);
+                    Action::Continue
+                },
+            );
+            return match sent {
+                Ok(_) => Ok(Action::Pause),
+                Err(e) => {
+                    h.set("x-probe-grpc", &format!("refused {e}"));
+                    Ok(Action::Continue)
+                }
+            };
         }
         match portico::query::path_only(&path) {
             "/probe/state" => {

@@ -6,6 +6,7 @@
 mod action;
 mod env;
 mod filter;
+mod grpc_call;
 mod headers;
 mod http_call;
 pub mod labels;
@@ -17,6 +18,7 @@ mod stream;
 pub use action::{Action, IntoVerdict, LocalResponse, Verdict};
 pub use env::Env;
 pub use filter::{HttpFilter, Plugin};
+pub use grpc_call::{GrpcError, GrpcRequest, GrpcStatus};
 pub use headers::Headers;
 pub use http_call::{CallError, CallId, HttpRequest, HttpResponse};
 pub use labels::{CounterFamily, HistogramFamily};

@@ -2,6 +2,7 @@
 
 use super::env::Env;
 use super::filter::Plugin;
+use super::grpc_call::{decode, GrpcError, GrpcRequest};
 use super::http_call::{CallError, CallId, HttpRequest, HttpResponse};
 use super::labels::{CounterFamily, HistogramFamily};
 use super::metrics::{Counter, Gauge, Histogram};
@@ -84,6 +85,29 @@ impl<'a, P: Plugin> Root<'a, P> {
                 kind: CallKind::Http,
                 then: Box::new(move |plugin, root, reply| match reply {
                     Reply::Http(result) => then(plugin, root, result),
+                    Reply::Grpc(_) => log::error!("portico: gRPC reply to an HTTP callout"),
+                }),
+            },
+        );
+        Ok(CallId(token))
+    }
+
+    /// Makes a unary gRPC call from the root context; `then` gets the
+    /// decoded reply of type `M` with the plugin.
+    pub fn grpc_call<M: prost::Message + Default + 'static>(
+        &mut self,
+        request: GrpcRequest,
+        then: impl FnOnce(&P, &mut Root<'_, P>, Result<M, GrpcError>) + 'static,
+    ) -> Result<CallId, HostError> {
+        let token = request.dispatch(self.env.host)?;
+        self.services.add_root_call(
+            token,
+            Pending {
+                limit: request.max_response_bytes,
+                kind: CallKind::Grpc,
+                then: Box::new(move |plugin, root, reply| match reply {
+                    Reply::Grpc(bytes) => then(plugin, root, decode(bytes)),
+                    Reply::Http(_) => log::error!("portico: HTTP reply to a gRPC call"),
                 }),
             },
         );

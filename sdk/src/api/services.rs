@@ -4,6 +4,7 @@
 //! exist) without touching what filters see.
 
 use super::filter::{HttpFilter, Plugin};
+use super::grpc_call::GrpcError;
 use super::http_call::{CallError, HttpResponse};
 use super::root::{Root, TimerId};
 use super::stream::Stream;
@@ -14,12 +15,15 @@ use std::time::Duration;
 /// A callout's answer, as the engine read it from the host.
 pub(crate) enum Reply {
     Http(Result<HttpResponse, CallError>),
+    /// The reply message's bytes, or why there is none.
+    Grpc(Result<Vec<u8>, GrpcError>),
 }
 
 /// What the engine must read from the host when a reply arrives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum CallKind {
     Http,
+    Grpc,
 }
 
 pub(crate) type RootThen<P> = Box<dyn FnOnce(&P, &mut Root<'_, P>, Reply)>;

@@ -2,11 +2,12 @@
 
 use super::env::Env;
 use super::filter::HttpFilter;
+use super::grpc_call::{decode, GrpcError, GrpcRequest};
 use super::headers::Headers;
 use super::http_call::{CallError, CallId, HttpRequest, HttpResponse};
 use super::root::TimerId;
 use super::services::{CallKind, Pending, Reply, StreamServices};
-use super::IntoVerdict;
+use super::{IntoVerdict, LocalResponse};
 use crate::host::{BufferType, Direction, HostError, LogLevel, MapType};
 use std::cell::Cell;
 use std::ops::{Deref, Range};
@@ -287,6 +288,31 @@ impl<'a, F: HttpFilter> Stream<'a, F> {
                 kind: CallKind::Http,
                 then: Box::new(move |f, p, s, reply| match reply {
                     Reply::Http(result) => then(f, p, s, result).into_verdict(),
+                    Reply::Grpc(_) => Err(mismatched_reply()),
+                }),
+            },
+        );
+        Ok(CallId(token))
+    }
+
+    /// Makes a unary gRPC call. When the reply arrives, `then` runs with the
+    /// decoded message of type `M` (or the status the call closed with) and
+    /// decides the stream's fate, as for [`Stream::http_call`].
+    pub fn grpc_call<M: prost::Message + Default + 'static, R: IntoVerdict>(
+        &mut self,
+        request: GrpcRequest,
+        then: impl FnOnce(&mut F, &F::Plugin, &mut Stream<'_, F>, Result<M, GrpcError>) -> R + 'static,
+    ) -> Result<CallId, HostError> {
+        let token = request.dispatch(self.env.host)?;
+        self.services.add_stream_call(
+            self.id,
+            token,
+            Pending {
+                limit: request.max_response_bytes,
+                kind: CallKind::Grpc,
+                then: Box::new(move |f, p, s, reply| match reply {
+                    Reply::Grpc(bytes) => then(f, p, s, decode(bytes)).into_verdict(),
+                    Reply::Http(_) => Err(mismatched_reply()),
                 }),
             },
         );
@@ -325,4 +351,10 @@ impl<'a, F: HttpFilter> Stream<'a, F> {
     pub fn wake(&self, stream: StreamId) -> bool {
         self.services.wake(self.env.host, stream.0, self.id)
     }
+}
+
+/// The engine reads a reply as the call's kind says; a reply of the other
+/// kind cannot reach a continuation, and would fail closed if it did.
+fn mismatched_reply() -> LocalResponse {
+    LocalResponse::new(500).details("portico_mismatched_callout_reply")
 }

@@ -18,7 +18,10 @@ use crate::api::services::{
     CallKind, Pending, Reply, RootServices, RootThen, RootTimer, StreamServices, StreamThen,
     StreamTimer,
 };
-use crate::api::{Env, HttpFilter, Phase, PhaseInfo, Plugin, Root, Stream, TimerId, Verdict};
+use crate::api::{
+    CallError, Env, GrpcError, GrpcStatus, HttpFilter, Phase, PhaseInfo, Plugin, Root, Stream,
+    TimerId, Verdict,
+};
 use crate::config::{self, ConfigError};
 use crate::host::{Host, LogLevel};
 use calls::{Calls, Then};
@@ -108,7 +111,7 @@ impl<P: Plugin> VmCore<P> {
 
     /// A callout's reply reached context `current`. It is read there (the
     /// host holds it on that context), then handed to whoever made the call.
-    fn deliver(&self, host: &dyn Host, current: u32, token: u32, sizes: reply::Sizes) {
+    fn deliver(&self, host: &dyn Host, current: u32, token: u32, raw: reply::Raw) {
         let Some(call) = self.calls.borrow_mut().take(token) else {
             host.log(
                 LogLevel::Debug,
@@ -116,8 +119,18 @@ impl<P: Plugin> VmCore<P> {
             );
             return;
         };
-        let reply = match call.kind {
-            CallKind::Http => Reply::Http(reply::http(host, sizes, call.limit)),
+        let reply = match (call.kind, raw) {
+            (CallKind::Http, reply::Raw::Http(sizes)) => {
+                Reply::Http(reply::http(host, sizes, call.limit))
+            }
+            (CallKind::Grpc, reply::Raw::Grpc { status, size }) => {
+                Reply::Grpc(reply::grpc(host, status, size, call.limit))
+            }
+            (CallKind::Http, reply::Raw::Grpc { .. }) => Reply::Http(Err(CallError::Failed)),
+            (CallKind::Grpc, reply::Raw::Http(_)) => Reply::Grpc(Err(GrpcError {
+                status: GrpcStatus::INTERNAL,
+                message: Some("portico: an HTTP reply to a gRPC call".into()),
+            })),
         };
         match call.then {
             Then::Root(then) => {
@@ -289,7 +302,24 @@ impl<P: Plugin> RootRuntime<P> {
             body: body_size,
             trailers: num_trailers,
         };
-        self.vm.deliver(host, self.vm.root_id, token, sizes);
+        self.vm
+            .deliver(host, self.vm.root_id, token, reply::Raw::Http(sizes));
+    }
+
+    /// A gRPC call's reply reached the root context.
+    pub(crate) fn on_grpc_call_response(
+        &self,
+        host: &dyn Host,
+        token: u32,
+        status: u32,
+        size: usize,
+    ) {
+        self.vm.deliver(
+            host,
+            self.vm.root_id,
+            token,
+            reply::Raw::Grpc { status, size },
+        );
     }
 
     /// Creates the runtime of a new stream; `None` if the plugin is not configured.
@@ -423,7 +453,19 @@ impl<P: Plugin> StreamRuntime<P> {
             body: body_size,
             trailers: num_trailers,
         };
-        self.vm.deliver(host, self.id, token, sizes);
+        self.vm
+            .deliver(host, self.id, token, reply::Raw::Http(sizes));
+    }
+
+    pub(crate) fn on_grpc_call_response(
+        &self,
+        host: &dyn Host,
+        token: u32,
+        status: u32,
+        size: usize,
+    ) {
+        self.vm
+            .deliver(host, self.id, token, reply::Raw::Grpc { status, size });
     }
 
     fn phase(

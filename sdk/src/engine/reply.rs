@@ -1,9 +1,16 @@
 //! Reading a callout's reply from the host, bounded by the call's limit.
 
-use crate::api::{CallError, HttpResponse};
+use crate::api::{CallError, GrpcError, GrpcStatus, HttpResponse};
 use crate::host::{BufferType, Host, MapType};
 
-/// What the host said a reply holds.
+/// A reply as the host announced it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Raw {
+    Http(Sizes),
+    Grpc { status: u32, size: usize },
+}
+
+/// What the host said an HTTP reply holds.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Sizes {
     pub headers: usize,
@@ -56,4 +63,32 @@ pub(super) fn http(host: &dyn Host, sizes: Sizes, limit: usize) -> Result<HttpRe
         body,
         trailers,
     })
+}
+
+/// A unary gRPC reply: the message's bytes when the call closed with `OK`.
+pub(super) fn grpc(
+    host: &dyn Host,
+    status: u32,
+    size: usize,
+    limit: usize,
+) -> Result<Vec<u8>, GrpcError> {
+    if status != 0 {
+        let message = host.grpc_status().ok().and_then(|(_, m)| m);
+        return Err(GrpcError {
+            status: GrpcStatus(status),
+            message,
+        });
+    }
+    if size > limit {
+        return Err(GrpcError::too_large(size, limit));
+    }
+    if size == 0 {
+        return Ok(Vec::new());
+    }
+    host.buffer(BufferType::GrpcReceiveBuffer, 0, size)
+        .map(Option::unwrap_or_default)
+        .map_err(|e| GrpcError {
+            status: GrpcStatus::INTERNAL,
+            message: Some(format!("portico: cannot read the reply: {e}")),
+        })
 }

@@ -47,7 +47,7 @@ mod stream;
 
 pub use crate::engine::Flow;
 pub use exchange::{Exchange, Held, Request};
-pub use state::{LocalReply, LogLine, PendingCall};
+pub use state::{GrpcTarget, LocalReply, LogLine, PendingCall};
 pub use stream::TestStream;
 
 use crate::api::Plugin;
@@ -113,6 +113,8 @@ trait VmDriver {
     fn tick(&self);
     /// Hands a reply to the VM: its header count, body size, trailer count.
     fn deliver(&self, call: &PendingCall, sizes: [usize; 3]);
+    /// Hands a gRPC reply to the VM: its status and message size.
+    fn deliver_grpc(&self, call: &PendingCall, status: u32, size: usize);
 }
 
 type VmList = Rc<RefCell<Vec<(u32, Weak<dyn VmDriver>)>>>;
@@ -330,12 +332,49 @@ impl TestHost {
                 headers: head,
                 body: body.to_vec(),
                 trailers: lower(trailers),
+                grpc_status: (0, None),
             }),
         );
     }
 
-    /// Envoy answers a callout whose timeout passed with a 504 of its own.
+    /// Answers a gRPC call with a reply message (status `OK`).
+    pub fn respond_grpc(&self, call_id: u32, message: &[u8]) {
+        self.deliver_grpc(call_id, 0, None, message);
+    }
+
+    /// Closes a gRPC call with a status other than `OK` and its message.
+    pub fn fail_grpc(&self, call_id: u32, status: u32, message: &str) {
+        let message = (!message.is_empty()).then(|| message.to_string());
+        self.deliver_grpc(call_id, status, message, b"");
+    }
+
+    fn deliver_grpc(&self, call_id: u32, status: u32, message: Option<String>, body: &[u8]) {
+        let Some(call) = self.state.borrow_mut().calls.remove(&call_id) else {
+            panic!("no pending callout with id {call_id}");
+        };
+        assert!(
+            call.grpc.is_some(),
+            "callout {call_id} is HTTP: answer it with respond"
+        );
+        self.state.borrow_mut().call_reply = Some(state::CallReply {
+            headers: Vec::new(),
+            body: body.to_vec(),
+            trailers: Vec::new(),
+            grpc_status: (status, message),
+        });
+        if let Some(driver) = self.driver(call.vm) {
+            driver.deliver_grpc(&call, status, body.len());
+        }
+        self.state.borrow_mut().call_reply = None;
+    }
+
+    /// Envoy answers a callout whose timeout passed with a 504 of its own,
+    /// and closes a gRPC call with `UNAVAILABLE`.
     fn time_out_call(&self, call_id: u32) {
+        if self.is_grpc(call_id) {
+            self.fail_grpc(call_id, 14, "upstream request timeout{response_timeout}");
+            return;
+        }
         self.respond(
             call_id,
             504,
@@ -348,6 +387,10 @@ impl TestHost {
     /// the connection: a `503` of Envoy's own (an `Ok` reply, not a
     /// `CallError`).
     pub fn refuse_call(&self, call_id: u32) {
+        if self.is_grpc(call_id) {
+            self.fail_grpc(call_id, 14, "upstream connect error or disconnect/reset before headers. reset reason: remote connection failure{upstream_reset_before_response_started{remote_connection_failure|delayed_connect_error:_Connection_refused}}");
+            return;
+        }
         let body = b"upstream connect error or disconnect/reset before headers. reset reason: remote connection failure";
         let length = body.len().to_string();
         self.respond(
@@ -363,10 +406,22 @@ impl TestHost {
         self.deliver(call_id, None);
     }
 
+    fn is_grpc(&self, call_id: u32) -> bool {
+        self.state
+            .borrow()
+            .calls
+            .get(&call_id)
+            .is_some_and(|c| c.grpc.is_some())
+    }
+
     fn deliver(&self, call_id: u32, reply: Option<state::CallReply>) {
         let Some(call) = self.state.borrow_mut().calls.remove(&call_id) else {
             panic!("no pending callout with id {call_id}");
         };
+        assert!(
+            call.grpc.is_none(),
+            "callout {call_id} is gRPC: answer it with respond_grpc or fail_grpc"
+        );
         let sizes = reply.as_ref().map_or([0, 0, 0], |r| {
             [r.headers.len(), r.body.len(), r.trailers.len()]
         });
@@ -473,6 +528,18 @@ impl<P: Plugin> VmInner<P> {
 impl<P: Plugin> VmDriver for VmInner<P> {
     fn tick(&self) {
         self.at(self.host.root, |h| self.root.on_tick(h));
+    }
+
+    fn deliver_grpc(&self, call: &PendingCall, status: u32, size: usize) {
+        if call.owner == self.host.root {
+            self.at(call.owner, |h| {
+                self.root.on_grpc_call_response(h, call.id, status, size)
+            });
+        } else if let Some(stream) = self.stream(call.owner) {
+            self.at(call.owner, |h| {
+                stream.on_grpc_call_response(h, call.id, status, size)
+            });
+        }
     }
 
     fn deliver(&self, call: &PendingCall, sizes: [usize; 3]) {

@@ -70,6 +70,17 @@ impl<P: Plugin> Context for WasmRoot<P> {
         self.runtime
             .on_http_call_response(&WasmHost, token, num_headers, body_size, num_trailers);
     }
+
+    fn on_grpc_call_response(&mut self, token: u32, status: u32, size: usize) {
+        self.grpc_reply(token, status, size);
+    }
+}
+
+impl<P: Plugin> WasmRoot<P> {
+    fn grpc_reply(&self, token: u32, status: u32, size: usize) {
+        self.runtime
+            .on_grpc_call_response(&WasmHost, token, status, size);
+    }
 }
 
 impl<P: Plugin> RootContext for WasmRoot<P> {
@@ -130,6 +141,12 @@ impl<P: Plugin> Context for WasmStream<P> {
     ) {
         if let Some(rt) = &self.runtime {
             rt.on_http_call_response(&WasmHost, token, num_headers, body_size, num_trailers);
+        }
+    }
+
+    fn on_grpc_call_response(&mut self, token: u32, status: u32, size: usize) {
+        if let Some(rt) = &self.runtime {
+            rt.on_grpc_call_response(&WasmHost, token, status, size);
         }
     }
 }

@@ -77,6 +77,7 @@ extern "C" {
     ) -> u32;
     fn proxy_continue_stream(stream: u32) -> u32;
     fn proxy_close_stream(stream: u32) -> u32;
+    fn proxy_get_status(code: *mut u32, message: *mut *mut u8, message_size: *mut usize) -> u32;
     fn proxy_call_foreign_function(
         name: *const u8,
         name_size: usize,
@@ -109,6 +110,7 @@ fn status(code: u32) -> HostResult<()> {
         2 => Err(HostError::BadArgument),
         3 => Err(HostError::SerializationFailure),
         8 => Err(HostError::CasMismatch),
+        10 => Err(HostError::InternalFailure),
         12 => Err(HostError::Unimplemented),
         other => Err(HostError::Other(other)),
     }
@@ -327,6 +329,39 @@ impl Host for WasmHost {
             .map_err(|s| status(s as u32).err().unwrap_or(HostError::Other(0)))
     }
 
+    fn grpc_call(&self, call: &GrpcCall<'_>) -> HostResult<u32> {
+        let service = envoy_grpc_service(call.cluster).ok_or(HostError::BadArgument)?;
+        let metadata: Vec<(&str, &[u8])> = call
+            .metadata
+            .iter()
+            .map(|(k, v)| (*k, v.as_bytes()))
+            .collect();
+        let message = if call.message.is_empty() {
+            None
+        } else {
+            Some(call.message)
+        };
+        // Through the upstream wrapper, which registers the token with its
+        // dispatcher (as for HTTP callouts).
+        proxy_wasm::hostcalls::dispatch_grpc_call(
+            &service,
+            call.service,
+            call.method,
+            metadata,
+            message,
+            call.timeout,
+        )
+        .map_err(|s| status(s as u32).err().unwrap_or(HostError::Other(0)))
+    }
+
+    fn grpc_status(&self) -> HostResult<(u32, Option<String>)> {
+        let (mut code, mut data, mut size) = (0u32, null_mut(), 0usize);
+        status(unsafe { proxy_get_status(&mut code, &mut data, &mut size) })?;
+        let message = unsafe { take(data, size) };
+        let message = (!message.is_empty()).then(|| String::from_utf8_lossy(&message).into_owned());
+        Ok((code, message))
+    }
+
     fn shared_data(&self, key: &str) -> HostResult<Option<(Vec<u8>, u32)>> {
         let (mut data, mut size, mut cas) = (null_mut(), 0usize, 0u32);
         let code = unsafe {
@@ -375,4 +410,20 @@ impl Host for WasmHost {
         let ms = u32::try_from(period.as_millis()).unwrap_or(u32::MAX);
         status(unsafe { proxy_set_tick_period_milliseconds(ms) })
     }
+}
+
+/// `cluster` as a serialized `envoy.config.core.v3.GrpcService` naming it in
+/// `envoy_grpc.cluster_name`. Envoy also takes a bare cluster name, but only
+/// when those bytes do not happen to parse as a `GrpcService` themselves.
+/// `None` for a name the ABI's string cannot carry this way.
+fn envoy_grpc_service(cluster: &str) -> Option<String> {
+    // Field 1 (envoy_grpc), and inside it field 1 (cluster_name), both
+    // length-delimited; one-byte lengths keep the bytes valid UTF-8.
+    let inner = u8::try_from(cluster.len()).ok().filter(|n| *n < 0x7e)?;
+    if cluster.is_empty() || !cluster.is_ascii() {
+        return None;
+    }
+    let mut bytes = vec![0x0a, inner + 2, 0x0a, inner];
+    bytes.extend_from_slice(cluster.as_bytes());
+    String::from_utf8(bytes).ok()
 }
