@@ -297,13 +297,8 @@ impl<P: Plugin> RootRuntime<P> {
         body_size: usize,
         num_trailers: usize,
     ) {
-        let sizes = reply::Sizes {
-            headers: num_headers,
-            body: body_size,
-            trailers: num_trailers,
-        };
-        self.vm
-            .deliver(host, self.vm.root_id, token, reply::Raw::Http(sizes));
+        let raw = reply::Raw::http(num_headers, body_size, num_trailers);
+        self.vm.deliver(host, self.vm.root_id, token, raw);
     }
 
     /// A gRPC call's reply reached the root context.
@@ -448,13 +443,8 @@ impl<P: Plugin> StreamRuntime<P> {
         body_size: usize,
         num_trailers: usize,
     ) {
-        let sizes = reply::Sizes {
-            headers: num_headers,
-            body: body_size,
-            trailers: num_trailers,
-        };
-        self.vm
-            .deliver(host, self.id, token, reply::Raw::Http(sizes));
+        let raw = reply::Raw::http(num_headers, body_size, num_trailers);
+        self.vm.deliver(host, self.id, token, raw);
     }
 
     pub(crate) fn on_grpc_call_response(

@@ -10,6 +10,16 @@ pub(crate) enum Raw {
     Grpc { status: u32, size: usize },
 }
 
+impl Raw {
+    pub(crate) fn http(headers: usize, body: usize, trailers: usize) -> Raw {
+        Raw::Http(Sizes {
+            headers,
+            body,
+            trailers,
+        })
+    }
+}
+
 /// What the host said an HTTP reply holds.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Sizes {
