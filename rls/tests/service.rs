@@ -1,5 +1,7 @@
 //! The service over Redis, called as Envoy calls it.
 
+#![allow(clippy::unwrap_used)] // test support
+
 use portico_rls::engine::Config;
 use portico_rls::proto::{code, Entry, RateLimitDescriptor, RateLimitRequest};
 use portico_rls::{call, Mode, Redis, Rls};
