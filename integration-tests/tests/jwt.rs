@@ -5,7 +5,7 @@
 use integration_tests::bootstrap::{wasm_filter, Bootstrap};
 use integration_tests::client::Reply;
 use integration_tests::{wasm_path, Envoy, Upstream};
-use portico_jwt::mint::{self, Keys};
+use portico_jose::mint::{self, Keys};
 use serde_json::{json, Value};
 use std::time::{SystemTime, UNIX_EPOCH};
 

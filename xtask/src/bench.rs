@@ -12,7 +12,7 @@
 use integration_tests::bootstrap::wasm_filter;
 use integration_tests::dev::{self, Claims};
 use integration_tests::{shipped, workspace_root, Envoy};
-use portico_jwt::mint::Keys;
+use portico_jose::mint::Keys;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

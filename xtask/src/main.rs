@@ -288,7 +288,15 @@ fn test() -> Result<(), String> {
         ]),
     )?;
     let mut wasm_clippy = cargo();
-    wasm_clippy.args(["clippy", "--target", WASM_TARGET, "-p", "portico"]);
+    wasm_clippy.args([
+        "clippy",
+        "--target",
+        WASM_TARGET,
+        "-p",
+        "portico",
+        "-p",
+        "portico-jose",
+    ]);
     for helper in HELPER_MODULES {
         wasm_clippy.args(["-p", helper]);
     }

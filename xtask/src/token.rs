@@ -2,7 +2,7 @@
 
 use integration_tests::dev::{self, Claims};
 use integration_tests::workspace_root;
-use portico_jwt::mint::DevKey;
+use portico_jose::mint::DevKey;
 
 pub const TOKEN_USAGE: &str =
     "cargo xtask token --sub NAME [--exp 1h] [--aud AUD]... [--iss ISSUER]";

@@ -8,7 +8,7 @@ use super::rng::Rng;
 use super::{Case, Generator, Pair};
 use integration_tests::bootstrap::wasm_filter;
 use integration_tests::wasm_path;
-use portico_jwt::mint::{encode, Keys};
+use portico_jose::mint::{encode, Keys};
 use serde_json::{json, Value};
 
 use super::request::{Req, Token};
