@@ -9,9 +9,9 @@
 //! the machine hits every configuration alike; the report gives medians over
 //! rounds and ratios. Results go to BENCHMARKS.md.
 
-use integration_tests::bootstrap::wasm_filter;
-use integration_tests::dev::{self, Claims};
-use integration_tests::{shipped, workspace_root, Envoy};
+use portico_harness::bootstrap::wasm_filter;
+use portico_harness::dev::{self, Claims};
+use portico_harness::{shipped, workspace_root, Envoy};
 use portico_jose::mint::Keys;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -618,7 +618,7 @@ fn report(
     };
     let (rounds, seconds) = plan();
     let mut out = String::new();
-    let envoy_version = integration_tests::install::ENVOY_VERSION;
+    let envoy_version = portico_harness::install::ENVOY_VERSION;
     let _ = writeln!(out, "# Benchmarks\n");
     let _ = writeln!(out, "Written by `cargo xtask bench` on {}.\n", machine());
     let _ = writeln!(

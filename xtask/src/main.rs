@@ -1,7 +1,7 @@
 //! `cargo xtask build | test | demo`: the project's tasks, in Rust so they run
 //! wherever cargo does.
 
-use integration_tests::{ensure_envoy, workspace_root};
+use portico_harness::{ensure_envoy, workspace_root};
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 use std::time::Instant;

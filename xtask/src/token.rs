@@ -1,7 +1,7 @@
 //! `cargo xtask token` and `cargo xtask keys`: dev tokens and the dev key pair.
 
-use integration_tests::dev::{self, Claims};
-use integration_tests::workspace_root;
+use portico_harness::dev::{self, Claims};
+use portico_harness::workspace_root;
 use portico_jose::mint::DevKey;
 
 pub const TOKEN_USAGE: &str =

@@ -107,7 +107,7 @@ fn main() -> ExitCode {
     let wasm = arg("--wasm")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| {
-            integration_tests::workspace_root()
+            portico_harness::workspace_root()
                 .join("target/wasm32-wasip1/release/portico_script.wasm")
         });
     let mut test_host = test_host::TestHostAdapter::default();

@@ -1,10 +1,10 @@
 //! The real-Envoy test harness: Envoy from PyPI, an echo upstream, a client.
 //!
 //! ```no_run
-//! use integration_tests::{bootstrap, Envoy, Upstream};
+//! use portico_harness::{bootstrap, Envoy, Upstream};
 //!
 //! let upstream = Upstream::start();
-//! let wasm = integration_tests::wasm_path("hello").unwrap();
+//! let wasm = portico_harness::wasm_path("hello").unwrap();
 //! let config = bootstrap::Bootstrap::new(upstream.port())
 //!     .listener("main", vec![bootstrap::wasm_filter("hello", &wasm, r#"{"value": "hi"}"#)])
 //!     .render();
@@ -12,6 +12,16 @@
 //! let reply = envoy.get("main", "/anything").send();
 //! assert_eq!(reply.echo().unwrap().header("x-portico-hello"), Some("hi"));
 //! ```
+
+// Test code that test binaries call: a failure panics with its reason, as an
+// assertion does (and `Envoy` prints Envoy's log). The workspace's no-panic
+// lints are for the code that runs in Envoy's VM.
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 pub mod bootstrap;
 pub mod client;
