@@ -1,4 +1,5 @@
-//! The real-Envoy test harness: Envoy from PyPI, an echo upstream, a client.
+//! The real-Envoy test harness: Envoy from PyPI, an echo upstream, a client,
+//! and [`built_wasm`] to find a crate's module wherever cargo builds it.
 //!
 //! ```no_run
 //! use portico_harness::{bootstrap, Envoy, Upstream};
@@ -35,7 +36,7 @@ mod upstream;
 pub use client::{Echo, Reply, RequestBuilder};
 pub use envoy::{Envoy, Refusal};
 pub use install::{
-    built_wasm, ensure_envoy, find_envoy, probe_wasm_path, wasm_path, workspace_root,
+    built_wasm, ensure_envoy, find_envoy, probe_wasm_path, target_dir, wasm_path, workspace_root,
 };
 pub use upstream::Upstream;
 

@@ -11,7 +11,7 @@
 
 use portico_harness::bootstrap::wasm_filter;
 use portico_harness::dev::{self, Claims};
-use portico_harness::{shipped, workspace_root, Envoy};
+use portico_harness::{built_wasm, shipped, workspace_root, Envoy};
 use portico_jose::mint::Keys;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -90,15 +90,15 @@ fn portico(name: &str, config: &Value) -> Value {
 }
 
 /// The module of `integration-tests/emptyfloor`: no host call, no SDK.
-fn empty_floor() -> Value {
-    let wasm = workspace_root().join("target/wasm32-wasip1/release/portico_emptyfloor.wasm");
-    wasm_filter("emptyfloor", &wasm, "")
+fn empty_floor() -> Result<Value, String> {
+    let wasm = built_wasm(workspace_root(), "portico_emptyfloor")?;
+    Ok(wasm_filter("emptyfloor", &wasm, ""))
 }
 
 /// The bare proxy-wasm filter of `integration-tests/rawfloor`.
-fn raw_floor() -> Value {
-    let wasm = workspace_root().join("target/wasm32-wasip1/release/portico_rawfloor.wasm");
-    wasm_filter("rawfloor", &wasm, "")
+fn raw_floor() -> Result<Value, String> {
+    let wasm = built_wasm(workspace_root(), "portico_rawfloor")?;
+    Ok(wasm_filter("rawfloor", &wasm, ""))
 }
 
 fn native(name: &str, type_url: &str, config: &Value) -> Value {
@@ -355,8 +355,8 @@ pub fn run() -> Result<(), String> {
             "wasm floor (portico hello)",
             vec![portico("hello", &json!({"value": "v"}))],
         ),
-        ("raw proxy-wasm floor", vec![raw_floor()]),
-        ("empty wasm module", vec![empty_floor()]),
+        ("raw proxy-wasm floor", vec![raw_floor()?]),
+        ("empty wasm module", vec![empty_floor()?]),
         (
             "native header_mutation",
             vec![native_headers(&headers_config())],
