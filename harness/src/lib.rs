@@ -1,5 +1,6 @@
-//! The real-Envoy test harness: Envoy from PyPI, an echo upstream, a client,
-//! and [`built_wasm`] to find a crate's module wherever cargo builds it.
+//! The real-Envoy test harness: Envoy from PyPI, an upstream that echoes each
+//! request or answers as a test tells it ([`Answer`]), a client, and
+//! [`built_wasm`] to find a crate's module wherever cargo builds it.
 //!
 //! ```no_run
 //! use portico_harness::{bootstrap, Envoy, Upstream};
@@ -38,7 +39,7 @@ pub use envoy::{Envoy, Refusal};
 pub use install::{
     built_wasm, ensure_envoy, find_envoy, probe_wasm_path, target_dir, wasm_path, workspace_root,
 };
-pub use upstream::Upstream;
+pub use upstream::{Answer, Upstream};
 
 use std::sync::OnceLock;
 

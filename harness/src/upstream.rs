@@ -1,12 +1,16 @@
-//! The upstream Envoy routes to in tests: echoes each request as JSON, or
-//! serves a fixed document registered for its path (a JWKS, for instance).
+//! The upstream Envoy routes to in tests: echoes each request as JSON,
+//! unless it was told what to answer instead, for a path ([`Upstream::answer`],
+//! [`Upstream::serve`]) or for any request a closure picks
+//! ([`Upstream::answer_with`]): an auth service, a JWKS, an API that fails.
 
+use crate::client::Echo;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
+use hyper::header::{HeaderName, HeaderValue};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper::{Request, Response};
+use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -14,17 +18,81 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
 
-/// A fixed response for one path.
-#[derive(Clone, Debug)]
-pub struct Document {
+/// A response the upstream gives instead of its echo: a status, headers in
+/// order (a name may repeat), a body.
+///
+/// ```
+/// use portico_harness::Answer;
+///
+/// let denied = Answer::new(403)
+///     .header("www-authenticate", "Bearer error=\"insufficient_scope\"")
+///     .header("content-type", "text/plain")
+///     .body("not for you");
+/// assert_eq!(denied.status, 403);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Answer {
     pub status: u16,
-    pub content_type: String,
+    pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
 }
 
+impl Answer {
+    /// `status` with no header and an empty body. Panics unless it is a
+    /// status hyper can send (100 to 999).
+    pub fn new(status: u16) -> Answer {
+        if let Err(e) = StatusCode::from_u16(status) {
+            panic!("upstream answer: status {status}: {e}");
+        }
+        Answer {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+
+    /// Adds a header (after any of the same name). Panics on a name or value
+    /// HTTP/1.1 cannot carry, so the mistake shows in the test, not as a
+    /// broken connection. `content-length` is set from the body.
+    pub fn header(mut self, name: &str, value: &str) -> Answer {
+        if let Err(e) = HeaderName::from_bytes(name.as_bytes()) {
+            panic!("upstream answer: header name {name:?}: {e}");
+        }
+        if let Err(e) = HeaderValue::from_str(value) {
+            panic!("upstream answer: value {value:?} of {name}: {e}");
+        }
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Answer {
+        self.body = body.into();
+        self
+    }
+
+    fn response(self) -> Response<Full<Bytes>> {
+        let mut response = Response::new(Full::new(Bytes::from(self.body)));
+        // Checked when the answer was built (`new`, `header`).
+        *response.status_mut() =
+            StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        for (name, value) in &self.headers {
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(value),
+            ) {
+                response.headers_mut().append(name, value);
+            }
+        }
+        response
+    }
+}
+
+type Handler = Arc<dyn Fn(&Echo) -> Option<Answer> + Send + Sync>;
+
 #[derive(Default)]
 struct Shared {
-    documents: Mutex<HashMap<String, Document>>,
+    answers: Mutex<HashMap<String, Answer>>,
+    handler: Mutex<Option<Handler>>,
     hits: Mutex<HashMap<String, usize>>,
     requests: AtomicUsize,
 }
@@ -75,20 +143,48 @@ impl Upstream {
         self.addr.port()
     }
 
-    /// Serves `body` at `path` (exact, query ignored) from now on.
-    pub fn serve(&self, path: &str, status: u16, content_type: &str, body: &[u8]) {
+    /// Answers requests for `path` (exact, query ignored) with `answer`
+    /// from now on, in place of any earlier answer for it.
+    pub fn answer(&self, path: &str, answer: Answer) {
         self.shared
-            .documents
+            .answers
             .lock()
-            .expect("documents lock")
-            .insert(
-                path.to_string(),
-                Document {
-                    status,
-                    content_type: content_type.to_string(),
-                    body: body.to_vec(),
-                },
-            );
+            .expect("answers lock")
+            .insert(path.to_string(), answer);
+    }
+
+    /// Serves `body` at `path` (exact, query ignored) from now on: an
+    /// [`answer`](Upstream::answer) with one `content-type`.
+    pub fn serve(&self, path: &str, status: u16, content_type: &str, body: &[u8]) {
+        self.answer(
+            path,
+            Answer::new(status)
+                .header("content-type", content_type)
+                .body(body),
+        );
+    }
+
+    /// Asks `pick` first for every request from now on (replacing an
+    /// earlier closure): `Some` is the answer, `None` leaves the request to
+    /// the answers for its path, then to the echo. `pick` sees the request
+    /// as it arrived, body included, and runs on the harness's runtime, so
+    /// it must not block.
+    ///
+    /// ```no_run
+    /// use portico_harness::{Answer, Upstream};
+    ///
+    /// let upstream = Upstream::start();
+    /// // A fake auth service: only one token is good.
+    /// upstream.answer_with(|req| {
+    ///     let auth = req.path.starts_with("/auth/").then(|| req.header("authorization"))?;
+    ///     Some(match auth {
+    ///         Some("Bearer good") => Answer::new(200).header("x-user", "alice"),
+    ///         _ => Answer::new(401).header("www-authenticate", "Bearer").body("no"),
+    ///     })
+    /// });
+    /// ```
+    pub fn answer_with(&self, pick: impl Fn(&Echo) -> Option<Answer> + Send + Sync + 'static) {
+        *self.shared.handler.lock().expect("handler lock") = Some(Arc::new(pick));
     }
 
     /// How many requests reached the upstream in all.
@@ -128,37 +224,53 @@ async fn handle(
         .expect("hits lock")
         .entry(path_only.clone())
         .or_default() += 1;
-    let document = shared
-        .documents
-        .lock()
-        .expect("documents lock")
-        .get(&path_only)
-        .cloned();
-    if let Some(doc) = document {
-        let response = Response::builder()
-            .status(doc.status)
-            .header("content-type", doc.content_type)
-            .body(Full::new(Bytes::from(doc.body)))
-            .expect("document response");
-        return Ok(response);
-    }
     let method = req.method().to_string();
     let path = req
         .uri()
         .path_and_query()
         .map(|p| p.as_str().to_string())
         .unwrap_or_default();
-    let headers: Vec<serde_json::Value> = req
+    let headers: Vec<(String, String)> = req
         .headers()
         .iter()
-        .map(|(k, v)| serde_json::json!([k.as_str(), String::from_utf8_lossy(v.as_bytes())]))
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
         .collect();
     let body = req.into_body().collect().await?.to_bytes();
+    let received = Echo {
+        method,
+        path,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    };
+    // Cloned out of the lock: the closure may take its time or set answers.
+    let handler = shared.handler.lock().expect("handler lock").clone();
+    let picked = handler.and_then(|pick| pick(&received));
+    let answer = picked.or_else(|| {
+        shared
+            .answers
+            .lock()
+            .expect("answers lock")
+            .get(&path_only)
+            .cloned()
+    });
+    if let Some(answer) = answer {
+        return Ok(answer.response());
+    }
+    let headers: Vec<serde_json::Value> = received
+        .headers
+        .iter()
+        .map(|(k, v)| serde_json::json!([k, v]))
+        .collect();
     let echo = serde_json::json!({
-        "method": method,
-        "path": path,
+        "method": received.method,
+        "path": received.path,
         "headers": headers,
-        "body": String::from_utf8_lossy(&body),
+        "body": received.body,
     });
     let response = Response::builder()
         .status(200)
