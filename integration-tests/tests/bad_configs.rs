@@ -6,8 +6,8 @@
 //! configuration exactly as a start would, without binding ports.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing)]
 
-use integration_tests::bootstrap::{wasm_filter, Bootstrap};
-use integration_tests::{wasm_path, Envoy};
+use portico_harness::bootstrap::{wasm_filter, Bootstrap};
+use portico_harness::{wasm_path, Envoy};
 
 const PREFIX: &str = "invalid filter configuration: ";
 

@@ -5,9 +5,9 @@
 //! `docker-compose config -q` on the file.)
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing)]
 
-use integration_tests::install::ENVOY_VERSION;
-use integration_tests::shipped::{self, CONFIG_MOUNT, FILES, WASM_MOUNT};
-use integration_tests::workspace_root;
+use portico_harness::install::ENVOY_VERSION;
+use portico_harness::shipped::{self, CONFIG_MOUNT, FILES, WASM_MOUNT};
+use portico_harness::workspace_root;
 use serde_json::Value;
 
 fn compose() -> Value {

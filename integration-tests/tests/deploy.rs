@@ -5,9 +5,9 @@
 //! Envoy (`--mode validate`), which refuses a config the filter refuses.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing)]
 
-use integration_tests::bootstrap::{wasm_filter, Bootstrap};
-use integration_tests::shipped::WASM_MOUNT;
-use integration_tests::{wasm_path, workspace_root, Envoy};
+use portico_harness::bootstrap::{wasm_filter, Bootstrap};
+use portico_harness::shipped::WASM_MOUNT;
+use portico_harness::{wasm_path, workspace_root, Envoy};
 use serde::Deserialize;
 use serde_json::{json, Value};
 

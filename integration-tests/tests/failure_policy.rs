@@ -10,9 +10,9 @@
 //!   VM serves again.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing)]
 
-use integration_tests::bootstrap::{wasm_filter, Bootstrap};
-use integration_tests::shipped::{self, FILES};
-use integration_tests::{probe_wasm_path, Envoy, Upstream};
+use portico_harness::bootstrap::{wasm_filter, Bootstrap};
+use portico_harness::shipped::{self, FILES};
+use portico_harness::{probe_wasm_path, Envoy, Upstream};
 use serde_json::{json, Value};
 use std::time::Duration;
 

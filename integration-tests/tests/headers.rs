@@ -1,9 +1,9 @@
 //! `portico_headers.wasm` in a real Envoy: side by side with Envoy's native
 //! `header_mutation` on the same `mutations`, then each Portico extension.
 
-use integration_tests::bootstrap::{wasm_filter, Bootstrap};
-use integration_tests::client::Reply;
-use integration_tests::{wasm_path, Envoy, Upstream};
+use portico_harness::bootstrap::{wasm_filter, Bootstrap};
+use portico_harness::client::Reply;
+use portico_harness::{wasm_path, Envoy, Upstream};
 use serde_json::{json, Value};
 
 /// The `mutations` both filters run: every append action, removals, every

@@ -1,7 +1,7 @@
 //! `portico_hello.wasm` in a real Envoy, configured by `envoy/hello.yaml`.
 
-use integration_tests::bootstrap::{wasm_filter, Bootstrap};
-use integration_tests::{shipped, wasm_path, Envoy, Upstream};
+use portico_harness::bootstrap::{wasm_filter, Bootstrap};
+use portico_harness::{shipped, wasm_path, Envoy, Upstream};
 
 fn hello_envoy(upstream: &Upstream, concurrency: usize) -> Envoy {
     wasm_path("hello").unwrap();
@@ -55,7 +55,7 @@ fn answers_hello_locally_and_its_response_phase_sees_the_local_reply() {
 fn two_workers_serve_concurrent_requests() {
     let upstream = Upstream::start();
     let envoy = hello_envoy(&upstream, 2);
-    let runtime = integration_tests::runtime();
+    let runtime = portico_harness::runtime();
     let replies = runtime.block_on(async {
         let mut tasks = Vec::new();
         for i in 0..40 {

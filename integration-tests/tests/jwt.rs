@@ -2,10 +2,10 @@
 //! on the same configuration: the same tokens must get the same status,
 //! body, challenge and forwarded headers.
 
-use integration_tests::bootstrap::{wasm_filter, Bootstrap};
-use integration_tests::client::Reply;
-use integration_tests::{wasm_path, Envoy, Upstream};
-use portico_jwt::mint::{self, Keys};
+use portico_harness::bootstrap::{wasm_filter, Bootstrap};
+use portico_harness::client::Reply;
+use portico_harness::{wasm_path, Envoy, Upstream};
+use portico_jose::mint::{self, Keys};
 use serde_json::{json, Value};
 use std::time::{SystemTime, UNIX_EPOCH};
 

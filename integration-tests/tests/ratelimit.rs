@@ -3,9 +3,9 @@
 //! `local_ratelimit`, memory under a flood of distinct keys and across LDS
 //! updates, fresh keys under a flood, and `masked_remote_address`.
 
-use integration_tests::bootstrap::{wasm_filter, Bootstrap};
-use integration_tests::client::Connection;
-use integration_tests::{wasm_path, Envoy, Upstream};
+use portico_harness::bootstrap::{wasm_filter, Bootstrap};
+use portico_harness::client::Connection;
+use portico_harness::{wasm_path, Envoy, Upstream};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -38,7 +38,7 @@ fn burst(
 ) -> Vec<u16> {
     let address = format!("127.0.0.1:{}", envoy.port(listener));
     let headers = std::sync::Arc::new(headers);
-    integration_tests::runtime().block_on(async move {
+    portico_harness::runtime().block_on(async move {
         let mut tasks = Vec::new();
         for c in 0..connections {
             let address = address.clone();
@@ -393,7 +393,7 @@ struct DynamicListener {
 
 impl DynamicListener {
     fn new(upstream_port: u16) -> Self {
-        let dir = integration_tests::install::workspace_root()
+        let dir = portico_harness::install::workspace_root()
             .join("target/portico-lds")
             .join(format!("{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -478,7 +478,7 @@ fn lds_updates_reuse_one_table_and_keep_memory_flat() {
     let envoy = Envoy::start(&lds.bootstrap(), 2);
     let address = format!("127.0.0.1:{}", lds.port);
     let get = |key: &str| {
-        integration_tests::RequestBuilder::new(address.clone(), "GET", "/")
+        portico_harness::RequestBuilder::new(address.clone(), "GET", "/")
             .header("x-api-key", key)
             .send()
     };

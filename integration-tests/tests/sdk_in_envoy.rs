@@ -3,8 +3,8 @@
 //! the root, timers and wake-ups. The same facilities are unit-tested on the
 //! test host in `sdk/tests/runtime.rs`.
 
-use integration_tests::bootstrap::{wasm_filter, Bootstrap};
-use integration_tests::{probe_wasm_path, Envoy, Upstream};
+use portico_harness::bootstrap::{wasm_filter, Bootstrap};
+use portico_harness::{probe_wasm_path, Envoy, Upstream};
 use std::collections::BTreeSet;
 
 fn probe_envoy(upstream: &Upstream, fetch_delay: &str) -> Envoy {
@@ -49,7 +49,7 @@ fn typed_properties_query_and_cookies_match_envoy() {
 fn shared_data_updates_are_not_lost_across_workers() {
     let upstream = Upstream::start();
     let envoy = probe_envoy(&upstream, "0s");
-    let replies = integration_tests::runtime().block_on(async {
+    let replies = portico_harness::runtime().block_on(async {
         let tasks: Vec<_> = (0..60)
             .map(|_| tokio::spawn(envoy.get("main", "/probe/count").send_async()))
             .collect();

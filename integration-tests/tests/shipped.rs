@@ -6,9 +6,9 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use integration_tests::dev::{self, Claims};
-use integration_tests::shipped::{self, FILES};
-use integration_tests::{wasm_path, workspace_root, Envoy, Reply, Upstream};
+use portico_harness::dev::{self, Claims};
+use portico_harness::shipped::{self, FILES};
+use portico_harness::{wasm_path, workspace_root, Envoy, Reply, Upstream};
 use serde_json::Value;
 
 fn dist() -> std::path::PathBuf {

@@ -9,10 +9,10 @@
 //! the machine hits every configuration alike; the report gives medians over
 //! rounds and ratios. Results go to BENCHMARKS.md.
 
-use integration_tests::bootstrap::wasm_filter;
-use integration_tests::dev::{self, Claims};
-use integration_tests::{shipped, workspace_root, Envoy};
-use portico_jwt::mint::Keys;
+use portico_harness::bootstrap::wasm_filter;
+use portico_harness::dev::{self, Claims};
+use portico_harness::{built_wasm, shipped, workspace_root, Envoy};
+use portico_jose::mint::Keys;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -90,15 +90,15 @@ fn portico(name: &str, config: &Value) -> Value {
 }
 
 /// The module of `integration-tests/emptyfloor`: no host call, no SDK.
-fn empty_floor() -> Value {
-    let wasm = workspace_root().join("target/wasm32-wasip1/release/portico_emptyfloor.wasm");
-    wasm_filter("emptyfloor", &wasm, "")
+fn empty_floor() -> Result<Value, String> {
+    let wasm = built_wasm(workspace_root(), "portico_emptyfloor")?;
+    Ok(wasm_filter("emptyfloor", &wasm, ""))
 }
 
 /// The bare proxy-wasm filter of `integration-tests/rawfloor`.
-fn raw_floor() -> Value {
-    let wasm = workspace_root().join("target/wasm32-wasip1/release/portico_rawfloor.wasm");
-    wasm_filter("rawfloor", &wasm, "")
+fn raw_floor() -> Result<Value, String> {
+    let wasm = built_wasm(workspace_root(), "portico_rawfloor")?;
+    Ok(wasm_filter("rawfloor", &wasm, ""))
 }
 
 fn native(name: &str, type_url: &str, config: &Value) -> Value {
@@ -355,8 +355,8 @@ pub fn run() -> Result<(), String> {
             "wasm floor (portico hello)",
             vec![portico("hello", &json!({"value": "v"}))],
         ),
-        ("raw proxy-wasm floor", vec![raw_floor()]),
-        ("empty wasm module", vec![empty_floor()]),
+        ("raw proxy-wasm floor", vec![raw_floor()?]),
+        ("empty wasm module", vec![empty_floor()?]),
         (
             "native header_mutation",
             vec![native_headers(&headers_config())],
@@ -618,7 +618,7 @@ fn report(
     };
     let (rounds, seconds) = plan();
     let mut out = String::new();
-    let envoy_version = integration_tests::install::ENVOY_VERSION;
+    let envoy_version = portico_harness::install::ENVOY_VERSION;
     let _ = writeln!(out, "# Benchmarks\n");
     let _ = writeln!(out, "Written by `cargo xtask bench` on {}.\n", machine());
     let _ = writeln!(

@@ -4,7 +4,7 @@
 //! `host conformance: N scenarios, M disagreements`.
 
 use crate::{cargo, ensure_wasm_target, run, WASM_TARGET};
-use integration_tests::ensure_envoy;
+use portico_harness::{ensure_envoy, target_dir, workspace_root};
 use std::process::Command;
 
 pub fn run_suite(args: &[String]) -> Result<(), String> {
@@ -26,7 +26,7 @@ pub fn run_suite(args: &[String]) -> Result<(), String> {
         cargo().args(["build", "-p", "portico-conformance"]),
     )?;
     // Run directly, so the runner's summary stays the last line.
-    let runner = integration_tests::workspace_root().join("target/debug/portico-conformance");
+    let runner = target_dir(workspace_root())?.join("debug/portico-conformance");
     let status = Command::new(&runner)
         .args(args)
         .status()

@@ -3,8 +3,8 @@
 //! with curl lines to try. `--smoke` runs those very lines through `sh` and
 //! checks each against what the demo says it does.
 
-use integration_tests::dev::{self, Claims};
-use integration_tests::{shipped, workspace_root, Envoy, Upstream};
+use portico_harness::dev::{self, Claims};
+use portico_harness::{shipped, workspace_root, Envoy, Upstream};
 
 /// What a printed line must produce.
 enum Expect {

@@ -1,7 +1,7 @@
 //! `cargo xtask build | test | demo`: the project's tasks, in Rust so they run
 //! wherever cargo does.
 
-use integration_tests::{ensure_envoy, workspace_root};
+use portico_harness::{ensure_envoy, target_dir, workspace_root};
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 use std::time::Instant;
@@ -235,17 +235,14 @@ fn build() -> Result<Vec<(String, PathBuf)>, String> {
     }
     run("building the filters (release, wasm32-wasip1)", &mut cmd)?;
     let root = workspace_root();
+    let release = target_dir(&root)?.join(WASM_TARGET).join("release");
     let dist = root.join("dist");
     std::fs::create_dir_all(&dist).map_err(|e| format!("create dist/: {e}"))?;
     let mut built = Vec::new();
     println!("{:<32} {:>10}", "filter", "size");
     for name in names {
         let file = format!("portico_{name}.wasm");
-        let from = root
-            .join("target")
-            .join(WASM_TARGET)
-            .join("release")
-            .join(&file);
+        let from = release.join(&file);
         let to = dist.join(&file);
         std::fs::copy(&from, &to).map_err(|e| format!("copy {}: {e}", from.display()))?;
         let size = std::fs::metadata(&to).map(|m| m.len()).unwrap_or(0);
@@ -288,7 +285,15 @@ fn test() -> Result<(), String> {
         ]),
     )?;
     let mut wasm_clippy = cargo();
-    wasm_clippy.args(["clippy", "--target", WASM_TARGET, "-p", "portico"]);
+    wasm_clippy.args([
+        "clippy",
+        "--target",
+        WASM_TARGET,
+        "-p",
+        "portico",
+        "-p",
+        "portico-jose",
+    ]);
     for helper in HELPER_MODULES {
         wasm_clippy.args(["-p", helper]);
     }

@@ -5,9 +5,9 @@
 //! reloaded, and Envoy's RSS grew by less than 5% after warm-up.
 //! `cargo xtask test` runs it for 60 seconds.
 
-use integration_tests::client::Connection;
-use integration_tests::dev::{self, Claims};
-use integration_tests::{shipped, workspace_root, Envoy, Upstream};
+use portico_harness::client::Connection;
+use portico_harness::dev::{self, Claims};
+use portico_harness::{shipped, workspace_root, Envoy, Upstream};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -144,7 +144,7 @@ pub fn run(duration: Duration) -> Result<(), String> {
             address.clone(),
         );
         std::thread::spawn(move || {
-            integration_tests::runtime().block_on(async move {
+            portico_harness::runtime().block_on(async move {
                 let mut tasks = Vec::new();
                 for c in 0..CONNECTIONS {
                     let (users, hostile, tally, address) = (

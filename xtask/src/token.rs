@@ -1,8 +1,8 @@
 //! `cargo xtask token` and `cargo xtask keys`: dev tokens and the dev key pair.
 
-use integration_tests::dev::{self, Claims};
-use integration_tests::workspace_root;
-use portico_jwt::mint::DevKey;
+use portico_harness::dev::{self, Claims};
+use portico_harness::workspace_root;
+use portico_jose::mint::DevKey;
 
 pub const TOKEN_USAGE: &str =
     "cargo xtask token --sub NAME [--exp 1h] [--aud AUD]... [--iss ISSUER]";

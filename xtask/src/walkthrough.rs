@@ -10,7 +10,7 @@
 //! - ` ```sh curl ` runs against that Envoy, and its output must equal the
 //!   ` ```text output ` block after it.
 
-use integration_tests::{find_envoy, workspace_root, Envoy};
+use portico_harness::{find_envoy, workspace_root, Envoy};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::Command;

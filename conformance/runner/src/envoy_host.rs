@@ -6,7 +6,7 @@ use crate::upstream;
 use crate::Host;
 use http_body_util::BodyExt;
 use hyper_util::rt::TokioIo;
-use integration_tests::{bootstrap, Envoy};
+use portico_harness::{bootstrap, Envoy};
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
@@ -150,7 +150,7 @@ impl Host for EnvoyHost {
         let address = format!("127.0.0.1:{}", envoy.port("conf"));
         let mut lines = Vec::new();
         if s.concurrent {
-            let outs = integration_tests::runtime().block_on(async {
+            let outs = portico_harness::runtime().block_on(async {
                 let mut tasks = Vec::new();
                 for req in s.sent_requests() {
                     tasks.push(tokio::spawn(send(address.clone(), req)));
@@ -167,7 +167,7 @@ impl Host for EnvoyHost {
             }
         } else {
             for (i, req) in s.sent_requests().into_iter().enumerate() {
-                let out = integration_tests::runtime().block_on(send(address.clone(), req));
+                let out = portico_harness::runtime().block_on(send(address.clone(), req));
                 scenario::render_client(s, i, &out, &mut lines);
             }
         }

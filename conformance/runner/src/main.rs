@@ -107,8 +107,10 @@ fn main() -> ExitCode {
     let wasm = arg("--wasm")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| {
-            integration_tests::workspace_root()
-                .join("target/wasm32-wasip1/release/portico_script.wasm")
+            let root = portico_harness::workspace_root();
+            portico_harness::target_dir(&root)
+                .unwrap_or_else(|_| root.join("target"))
+                .join("wasm32-wasip1/release/portico_script.wasm")
         });
     let mut test_host = test_host::TestHostAdapter::default();
     let expected = run_all(&mut test_host, &all);

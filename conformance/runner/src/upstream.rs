@@ -160,7 +160,7 @@ pub type Log = Arc<Mutex<HashMap<String, Vec<Received>>>>;
 /// The upstream server for Envoy; runs on the harness's runtime until the process ends.
 pub fn start() -> (u16, Log) {
     let log: Log = Arc::new(Mutex::new(HashMap::new()));
-    let runtime = integration_tests::runtime();
+    let runtime = portico_harness::runtime();
     let listener = runtime
         .block_on(TcpListener::bind("127.0.0.1:0"))
         .expect("bind the upstream");

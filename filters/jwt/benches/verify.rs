@@ -7,8 +7,8 @@
 #![allow(clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use divan::Bencher;
+use portico_jose::mint::Keys;
 use portico_jwt::extract::Found;
-use portico_jwt::mint::Keys;
 use portico_jwt::provider::Provider;
 use serde_json::json;
 use std::hint::black_box;

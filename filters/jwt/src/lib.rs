@@ -3,40 +3,34 @@
 //!
 //! - `config.rs`: the JSON as written;
 //! - `provider.rs`: a provider compiled, and the checks of one token;
-//! - `extract.rs`: where tokens are found; `token.rs`: a JWS split and decoded;
-//! - `claims.rs`: issuer, time, audience, subject; `verify.rs` and
-//!   `jwks.rs`: keys and signatures; `rsa_verify.rs`, `es256.rs` and
-//!   `es_nist.rs`: the signature algorithms;
+//! - `extract.rs`: where tokens are found;
+//! - `claims.rs`: issuer, time, audience, subject;
 //! - `requirement.rs`: `requires` trees; `error.rs`: what the client is told;
 //! - this file: rules, responses, and what a verified request carries upstream.
+//!
+//! Tokens split and decoded, keys and signatures are JOSE, in the
+//! `portico-jose` crate (`jose/`): its `token`, `jwks` and `verify` modules
+//! are imported here, so `crate::jwks` and the like name them.
 
 pub mod cache;
 pub mod claim_header;
 pub mod claims;
 pub mod config;
 pub mod error;
-pub mod es256;
-pub mod es_nist;
 pub mod extract;
-pub mod jwks;
-#[cfg(feature = "mint")]
-pub mod mint;
 pub mod provider;
 pub mod remote;
 pub mod requirement;
-pub mod rsa_verify;
-pub mod strict_json;
-pub mod token;
-pub mod verify;
 
 use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
 use base64::Engine;
-use error::JwtError;
+use error::{JwtError, Refusal as _};
 use portico::route_match::RouteMatch;
 use portico::{
     Action, CallError, ConfigError, Counter, Env, HttpFilter, HttpResponse, LocalResponse, Plugin,
     Root, Stream, Verdict,
 };
+use portico_jose::{jwks, token, verify};
 use provider::{Keys, Provider};
 use requirement::{Evaluation, Requirement};
 use std::collections::BTreeMap;

@@ -1,5 +1,5 @@
 //! Public JOSE/JWT vectors (`../shared/corpora/`, beside the checkout) run
-//! through the filter's verifier. Each corpus must agree case for case,
+//! through the filter's verifier (`portico-jose`) and the filter itself. Each corpus must agree case for case,
 //! except the deviations listed here and explained in `filters/jwt/README.md`.
 //! With `CI` set, a missing corpus folder is a failure; otherwise the test
 //! says loudly that it did not run.
@@ -7,8 +7,9 @@
 #![allow(clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use portico::testing::TestHost;
-use portico_jwt::jwks::{self, Limits};
-use portico_jwt::{token, verify, JwtAuthn};
+use portico_jose::jwks::{self, Limits};
+use portico_jose::{token, verify};
+use portico_jwt::JwtAuthn;
 use serde_json::{json, Value};
 use std::path::PathBuf;
 

@@ -6,7 +6,7 @@
 #![allow(clippy::expect_used, clippy::indexing_slicing)]
 
 use portico::testing::{Exchange, TestHost, TestVm};
-use portico_jwt::mint::{self, Keys};
+use portico_jose::mint::{self, Keys};
 use portico_jwt::JwtAuthn;
 use serde_json::{json, Value};
 use std::sync::OnceLock;

@@ -4,7 +4,7 @@
 #![allow(clippy::expect_used)]
 
 use portico::testing::TestHost;
-use portico_jwt::mint::Keys;
+use portico_jose::mint::Keys;
 use serde_json::json;
 use std::collections::BTreeMap;
 

@@ -4,8 +4,8 @@
 
 #![allow(clippy::expect_used, clippy::indexing_slicing)]
 
+use portico_jose::mint::Keys;
 use portico_jwt::extract::Found;
-use portico_jwt::mint::Keys;
 use portico_jwt::provider::Provider;
 use serde_json::json;
 

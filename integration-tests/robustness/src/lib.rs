@@ -6,7 +6,7 @@
 
 use portico::testing::{TestHost, TestVm};
 use portico::{ConfigError, Plugin};
-use portico_jwt::mint::Keys;
+use portico_jose::mint::Keys;
 use portico_jwt::JwtAuthn;
 use serde_json::json;
 

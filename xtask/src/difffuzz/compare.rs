@@ -2,7 +2,7 @@
 //! and the differences between two such answers.
 
 use super::request::{short, Req};
-use integration_tests::client::Reply;
+use portico_harness::client::Reply;
 
 /// Response headers that differ between any two requests whatever the
 /// filter does (clocks, Envoy's timing) or that follow from compared parts

@@ -6,7 +6,7 @@
 
 use super::compare::Seen;
 use super::request::Req;
-use integration_tests::workspace_root;
+use portico_harness::workspace_root;
 
 pub struct Deliberate {
     pub filter: &'static str,

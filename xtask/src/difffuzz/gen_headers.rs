@@ -8,8 +8,8 @@
 use super::request::Req;
 use super::rng::Rng;
 use super::{Case, Generator, Pair};
-use integration_tests::bootstrap::wasm_filter;
-use integration_tests::wasm_path;
+use portico_harness::bootstrap::wasm_filter;
+use portico_harness::wasm_path;
 use serde_json::{json, Value};
 
 pub struct Headers;

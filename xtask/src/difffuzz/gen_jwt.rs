@@ -6,9 +6,9 @@
 
 use super::rng::Rng;
 use super::{Case, Generator, Pair};
-use integration_tests::bootstrap::wasm_filter;
-use integration_tests::wasm_path;
-use portico_jwt::mint::{encode, Keys};
+use portico_harness::bootstrap::wasm_filter;
+use portico_harness::wasm_path;
+use portico_jose::mint::{encode, Keys};
 use serde_json::{json, Value};
 
 use super::request::{Req, Token};
@@ -82,7 +82,7 @@ impl Jwt {
     pub fn new() -> Result<Jwt, String> {
         Ok(Jwt {
             keys: Keys::generate(15)?,
-            now: integration_tests::dev::now(),
+            now: portico_harness::dev::now(),
         })
     }
 

@@ -17,8 +17,8 @@ mod rng;
 mod shrink;
 
 use compare::{classes, differences, refined, Divergence, Seen};
-use integration_tests::bootstrap::Bootstrap;
-use integration_tests::{Envoy, Upstream};
+use portico_harness::bootstrap::Bootstrap;
+use portico_harness::{Envoy, Upstream};
 use request::Req;
 use rng::Rng;
 use serde_json::Value;

@@ -4,7 +4,7 @@
 
 use super::compare::Divergence;
 use super::request::Req;
-use integration_tests::workspace_root;
+use portico_harness::workspace_root;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::Path;

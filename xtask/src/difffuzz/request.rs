@@ -1,7 +1,7 @@
 //! One generated request, what each listener answered, and how both are
 //! printed as a reproducible case.
 
-use integration_tests::client::{Reply, RequestBuilder};
+use portico_harness::client::{Reply, RequestBuilder};
 use std::fmt::Write;
 
 /// A request as generated: the harness client sends headers in this order,

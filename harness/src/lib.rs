@@ -1,10 +1,12 @@
-//! The real-Envoy test harness: Envoy from PyPI, an echo upstream, a client.
+//! The real-Envoy test harness: Envoy from PyPI, an upstream that echoes each
+//! request or answers as a test tells it ([`Answer`]), a client, and
+//! [`built_wasm`] to find a crate's module wherever cargo builds it.
 //!
 //! ```no_run
-//! use integration_tests::{bootstrap, Envoy, Upstream};
+//! use portico_harness::{bootstrap, Envoy, Upstream};
 //!
 //! let upstream = Upstream::start();
-//! let wasm = integration_tests::wasm_path("hello").unwrap();
+//! let wasm = portico_harness::wasm_path("hello").unwrap();
 //! let config = bootstrap::Bootstrap::new(upstream.port())
 //!     .listener("main", vec![bootstrap::wasm_filter("hello", &wasm, r#"{"value": "hi"}"#)])
 //!     .render();
@@ -12,6 +14,16 @@
 //! let reply = envoy.get("main", "/anything").send();
 //! assert_eq!(reply.echo().unwrap().header("x-portico-hello"), Some("hi"));
 //! ```
+
+// Test code that test binaries call: a failure panics with its reason, as an
+// assertion does (and `Envoy` prints Envoy's log). The workspace's no-panic
+// lints are for the code that runs in Envoy's VM.
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 pub mod bootstrap;
 pub mod client;
@@ -25,9 +37,9 @@ mod upstream;
 pub use client::{Echo, Reply, RequestBuilder};
 pub use envoy::{Envoy, Refusal};
 pub use install::{
-    built_wasm, ensure_envoy, find_envoy, probe_wasm_path, wasm_path, workspace_root,
+    built_wasm, ensure_envoy, find_envoy, probe_wasm_path, target_dir, wasm_path, workspace_root,
 };
-pub use upstream::Upstream;
+pub use upstream::{Answer, Upstream};
 
 use std::sync::OnceLock;
 

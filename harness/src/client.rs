@@ -68,7 +68,8 @@ impl Reply {
     }
 }
 
-/// What the echo upstream received.
+/// A request as the upstream received it: what its echo reports, and what
+/// an [`Upstream::answer_with`](crate::Upstream::answer_with) closure is shown.
 #[derive(Debug, Clone)]
 pub struct Echo {
     pub method: String,

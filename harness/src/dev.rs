@@ -4,7 +4,7 @@
 //! the files.
 
 use crate::install::workspace_root;
-use portico_jwt::mint::DevKey;
+use portico_jose::mint::DevKey;
 use serde_json::{json, Value};
 use std::time::{SystemTime, UNIX_EPOCH};
 
