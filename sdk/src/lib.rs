@@ -11,11 +11,9 @@ mod http_call;
 mod metrics;
 pub mod query;
 mod root;
-pub mod route_match;
 #[doc(hidden)]
 pub mod runtime;
 mod stream;
-pub mod string_match;
 
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -26,15 +24,15 @@ pub mod wasm;
 
 pub use action::{Action, LocalResponse};
 pub use config::ConfigError;
+pub use config::RouteMatch;
+pub use config::StringMatcher;
 pub use env::{strip_port, Env, MAX_CAS_ATTEMPTS};
 pub use filter::{HttpFilter, Plugin};
 pub use headers::Headers;
 pub use http_call::{CallError, CallId, HttpRequest, HttpResponse, DEFAULT_MAX_RESPONSE_BYTES};
 pub use metrics::{Counter, Gauge, Histogram};
 pub use root::{Root, TimerId};
-pub use route_match::RouteMatch;
 pub use stream::{Phase, Stream, StreamId};
-pub use string_match::StringMatcher;
 
 /// Exports a [`Plugin`] as the filter of this `.wasm`. Write it once, at the
 /// crate root of a `cdylib`. On native targets it expands to nothing, so the

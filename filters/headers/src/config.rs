@@ -6,8 +6,8 @@ use crate::ops::{AppendAction, Op};
 use crate::query_params::QueryOp;
 use crate::template::{Side, Template};
 use crate::{names, Compiled, Mutations, Rule};
-use portico::route_match::RouteMatch;
-use portico::string_match::StringMatcher;
+use portico::config::route_match::RouteMatch;
+use portico::config::string_match::StringMatcher;
 use portico::ConfigError;
 use serde::de::IgnoredAny;
 use serde::Deserialize;
@@ -318,8 +318,9 @@ fn compile_op(at: &str, op: RawOp, side: Side, cx: &Context<'_>) -> Result<Op, C
                     "only request mutations can rewrite the path",
                 ));
             }
-            crate::ops::rewrite_path(&r.regex, &r.substitution)
-                .map_err(|(f, m)| ConfigError::at(field(&format!("rewrite_path.{f}")), m))?
+            crate::ops::rewrite_path(&r.regex, &r.substitution).map_err(|e| {
+                ConfigError::at(field(&format!("rewrite_path.{}", e.path)), e.message)
+            })?
         }
         RawOp::RewriteHost(value) => {
             if side != Side::Request {

@@ -16,7 +16,7 @@ mod start_time;
 pub mod template;
 
 use ops::{Op, Tally};
-use portico::route_match::RouteMatch;
+use portico::config::route_match::RouteMatch;
 use portico::{Action, ConfigError, Counter, Env, Headers, HttpFilter, Plugin, Root, Stream};
 use query_params::QueryOp;
 use std::rc::Rc;

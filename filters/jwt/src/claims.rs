@@ -2,7 +2,7 @@
 //! issuer, time, audience and subject, in Envoy's order.
 
 use crate::error::JwtError;
-use portico::string_match::StringMatcher;
+use portico::config::string_match::StringMatcher;
 use serde_json::{Map, Value};
 
 #[derive(Debug, Default)]

@@ -1,7 +1,7 @@
 //! Descriptor actions (the names of Envoy's `RateLimit.Action`) and the
 //! bucket key they build from a request.
 
-use portico::route_match::HeaderMatcher;
+use portico::config::route_match::HeaderMatcher;
 use portico::{Env, Headers};
 use serde::de::IgnoredAny;
 use serde::Deserialize;

@@ -3,8 +3,8 @@
 
 use crate::actions::Action;
 use crate::bucket::Limit;
+use portico::config::route_match::RouteMatch;
 use portico::config::Duration;
-use portico::route_match::RouteMatch;
 use portico::ConfigError;
 use serde::de::IgnoredAny;
 use serde::Deserialize;
