@@ -30,6 +30,12 @@ impl HeaderName {
         Ok(HeaderName(name.to_ascii_lowercase()))
     }
 
+    /// A name written in code, such as a field's default: trusted as a
+    /// token (it is not checked), lower-cased.
+    pub fn literal(name: &'static str) -> HeaderName {
+        HeaderName(name.to_ascii_lowercase())
+    }
+
     /// Whether `name` is a token, whatever its case.
     pub fn is_valid(name: &str) -> bool {
         is_token(name)
