@@ -58,16 +58,6 @@ pub struct Tally {
     pub dropped: u64,
 }
 
-/// Builds a `rewrite_path` operation. Errors name the field (`regex` or
-/// `substitution`) they are about.
-pub fn rewrite_path(pattern: &str, substitution: &str) -> Result<Op, ConfigError> {
-    let regex = SearchRegex::new(pattern).map_err(|e| ConfigError::at("regex", e.message))?;
-    let replacement =
-        Substitution::new(substitution).map_err(|e| ConfigError::at("substitution", e.message))?;
-    check_substitution(&regex, &replacement)?;
-    Ok(Op::RewritePath { regex, replacement })
-}
-
 /// What `rewrite_path.substitution` may be, besides Envoy's syntax: groups
 /// the regex has, and nothing that would end the path or split the header.
 pub fn check_substitution(regex: &SearchRegex, with: &Substitution) -> Result<(), ConfigError> {
@@ -236,7 +226,7 @@ fn replace_all(headers: &Headers<'_>, name: &str, values: &[String]) {
 /// A rendered value may carry whatever a client sent; one that would break
 /// the header block, or is absurdly long, is dropped rather than forwarded.
 fn acceptable(name: &str, value: &str, tally: &mut Tally) -> bool {
-    let reason = if names::has_forbidden_byte(value) {
+    let reason = if !HeaderValue::is_valid(value) {
         "it contains CR, LF or NUL"
     } else if value.len() > MAX_VALUE_LEN {
         "it is longer than 16 KiB"
