@@ -15,8 +15,6 @@ mod engine;
 pub mod host;
 pub mod net;
 pub mod query;
-pub mod route_match;
-pub mod string_match;
 
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -32,13 +30,12 @@ pub use api::{
     IntoVerdict, LocalResponse, Phase, Plugin, Root, Stream, StreamId, TimerId, Verdict,
 };
 pub use config::ConfigError;
+pub use config::{RouteMatch, StringMatcher};
 pub use host::HostError;
 /// The `log` crate, routed to Envoy's log in a `.wasm` (and captured by the
 /// test host): `portico::log::info!("...")` or `log::warn!` with `log` as a
 /// dependency of your own.
 pub use log;
-pub use route_match::RouteMatch;
-pub use string_match::StringMatcher;
 
 /// Exports a [`Plugin`] as the filter of this `.wasm`. Write it once, at the
 /// crate root of a `cdylib`. On native targets it expands to nothing, so the

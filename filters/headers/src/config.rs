@@ -1,284 +1,328 @@
-//! The configuration as written: the JSON of Envoy's `HeaderMutation` filter
-//! plus Portico's extensions. `compile` turns it into [`crate::Compiled`],
-//! refusing anything unsafe with the JSON path of the offending field.
+//! The configuration: the JSON of Envoy's `HeaderMutation` filter plus
+//! Portico's extensions, read into its compiled form ([`Config`]) by
+//! `Deserialize`, so every refusal names the JSON path of its field.
 
-use crate::ops::{AppendAction, Op};
+use crate::names::{RenameSource, Target};
+use crate::ops::{self, AppendAction, Op};
 use crate::query_params::QueryOp;
 use crate::template::{Side, Template};
-use crate::{names, Compiled, Mutations, Rule};
-use portico::route_match::RouteMatch;
-use portico::string_match::StringMatcher;
-use portico::ConfigError;
-use serde::de::IgnoredAny;
-use serde::Deserialize;
+use portico::config::{
+    self, AnyHeaderName, ConfigError, HeaderValue, NonEmptyString, RouteMatch, SearchRegex,
+    StatPrefix, StringMatcher, Substitution, Unsupported,
+};
+use serde::{Deserialize, Deserializer};
+use std::marker::PhantomData;
 
-/// `envoy.extensions.filters.http.header_mutation.v3.HeaderMutation`, plus
-/// `rules` and `stat_prefix`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Config {
-    #[serde(default)]
-    pub mutations: RawMutations,
-    /// Orders per-route configs in Envoy; Portico has no per-route config,
-    /// so it is accepted and has nothing to order.
-    #[serde(default)]
-    pub most_specific_header_mutations_wins: bool,
-    #[serde(default)]
-    pub rules: Vec<RawRule>,
-    #[serde(default = "default_stat_prefix")]
-    pub stat_prefix: String,
+portico::unsupported_reasons! {
+    pub Trailers = "trailer mutations are not supported by Portico";
+    pub RawValue = "`raw_value` is not supported; use `value`";
+    pub RegexCopy = "`regex_copy` is not supported; use Portico's `copy`";
 }
 
-fn default_stat_prefix() -> String {
-    "headers".into()
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawMutations {
-    #[serde(default)]
-    pub request_mutations: Vec<RawOp>,
-    #[serde(default)]
-    pub response_mutations: Vec<RawOp>,
-    #[serde(default)]
-    pub query_parameter_mutations: Vec<RawQueryOp>,
-    #[serde(default)]
-    request_trailers_mutations: Option<IgnoredAny>,
-    #[serde(default)]
-    response_trailers_mutations: Option<IgnoredAny>,
+/// One set of mutations: the top level, or a rule's.
+#[derive(Debug, Default)]
+pub struct Mutations {
+    pub request: Vec<Op>,
+    pub query: Vec<QueryOp>,
+    pub response: Vec<Op>,
 }
 
 /// A Portico rule: mutations for the requests `match` selects.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawRule {
-    #[serde(rename = "match")]
+#[derive(Debug)]
+pub struct Rule {
     pub route: RouteMatch,
+    pub mutations: Mutations,
+}
+
+/// The whole configuration, compiled: `HeaderMutation`, plus `rules` and
+/// `stat_prefix`.
+#[derive(Debug)]
+pub struct Config {
+    pub base: Mutations,
+    pub rules: Vec<Rule>,
+    /// Request headers that response-side values read; captured when the
+    /// request has been rewritten, so the response sees what went upstream.
+    pub captures: Vec<String>,
+    pub stat_prefix: StatPrefix,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
     #[serde(default)]
-    pub request_mutations: Vec<RawOp>,
+    mutations: RawMutations,
+    /// Orders per-route configs in Envoy; Portico has no per-route config,
+    /// so it is accepted and has nothing to order.
+    #[serde(default, rename = "most_specific_header_mutations_wins")]
+    _most_specific_header_mutations_wins: bool,
     #[serde(default)]
-    pub response_mutations: Vec<RawOp>,
+    rules: Vec<RawRule>,
+    #[serde(default = "default_stat_prefix")]
+    stat_prefix: StatPrefix,
+}
+
+fn default_stat_prefix() -> StatPrefix {
+    StatPrefix::literal("headers")
+}
+
+impl<'de> Deserialize<'de> for Config {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = RawConfig::deserialize(d)?;
+        let rules = raw.rules.into_iter().map(Rule::from).collect();
+        Ok(Config::new(raw.mutations.into(), rules, raw.stat_prefix))
+    }
+}
+
+impl Config {
+    fn new(base: Mutations, rules: Vec<Rule>, stat_prefix: StatPrefix) -> Self {
+        let mut captures: Vec<String> = Vec::new();
+        let all_response = base
+            .response
+            .iter()
+            .chain(rules.iter().flat_map(|r| &r.mutations.response));
+        for op in all_response {
+            if let Op::Append { value, .. } = op {
+                for name in value.request_headers() {
+                    if !captures.iter().any(|c| c == name) {
+                        captures.push(name.to_string());
+                    }
+                }
+            }
+        }
+        Config {
+            base,
+            rules,
+            captures,
+            stat_prefix,
+        }
+    }
+
+    /// Writes the VM's host name in for `%HOSTNAME%`, once the environment
+    /// can be read (after parsing); without one, the first value that uses
+    /// it is refused at its path.
+    pub fn resolve_hostname(&mut self, hostname: Option<&str>) -> Result<(), ConfigError> {
+        let rules = self
+            .rules
+            .iter_mut()
+            .enumerate()
+            .map(|(i, r)| (format!("rules[{i}]"), &mut r.mutations));
+        for (at, m) in std::iter::once(("mutations".to_string(), &mut self.base)).chain(rules) {
+            m.resolve_hostname(&at, hostname)?;
+        }
+        Ok(())
+    }
+}
+
+impl Mutations {
+    fn resolve_hostname(&mut self, at: &str, hostname: Option<&str>) -> Result<(), ConfigError> {
+        let ops = [
+            ("request_mutations", &mut self.request),
+            ("response_mutations", &mut self.response),
+        ];
+        for (list, ops) in ops {
+            for (i, op) in ops.iter_mut().enumerate() {
+                if let Some((field, template)) = op.template_mut() {
+                    template.resolve_hostname(hostname).map_err(|e| {
+                        ConfigError::at(format!("{at}.{list}[{i}].{field}"), e.message)
+                    })?;
+                }
+            }
+        }
+        for (i, op) in self.query.iter_mut().enumerate() {
+            if let QueryOp::Append { value, .. } = op {
+                value.resolve_hostname(hostname).map_err(|e| {
+                    ConfigError::at(
+                        format!("{at}.query_parameter_mutations[{i}].append.record.value"),
+                        e.message,
+                    )
+                })?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMutations {
     #[serde(default)]
-    pub query_parameter_mutations: Vec<RawQueryOp>,
+    request_mutations: Vec<SidedOp<OnRequest>>,
+    #[serde(default)]
+    response_mutations: Vec<SidedOp<OnResponse>>,
+    #[serde(default)]
+    query_parameter_mutations: Vec<QueryOp>,
+    #[serde(default, rename = "request_trailers_mutations")]
+    _request_trailers_mutations: Option<Unsupported<Trailers>>,
+    #[serde(default, rename = "response_trailers_mutations")]
+    _response_trailers_mutations: Option<Unsupported<Trailers>>,
+}
+
+impl From<RawMutations> for Mutations {
+    fn from(m: RawMutations) -> Self {
+        Mutations {
+            request: m.request_mutations.into_iter().map(|o| o.op).collect(),
+            query: m.query_parameter_mutations,
+            response: m.response_mutations.into_iter().map(|o| o.op).collect(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    #[serde(rename = "match")]
+    route: RouteMatch,
+    #[serde(default)]
+    request_mutations: Vec<SidedOp<OnRequest>>,
+    #[serde(default)]
+    response_mutations: Vec<SidedOp<OnResponse>>,
+    #[serde(default)]
+    query_parameter_mutations: Vec<QueryOp>,
+}
+
+impl From<RawRule> for Rule {
+    fn from(r: RawRule) -> Self {
+        Rule {
+            route: r.route,
+            mutations: Mutations {
+                request: r.request_mutations.into_iter().map(|o| o.op).collect(),
+                query: r.query_parameter_mutations,
+                response: r.response_mutations.into_iter().map(|o| o.op).collect(),
+            },
+        }
+    }
+}
+
+/// Which list an operation is in: what it may do depends on it.
+trait OnSide {
+    const SIDE: Side;
+}
+
+enum OnRequest {}
+enum OnResponse {}
+
+impl OnSide for OnRequest {
+    const SIDE: Side = Side::Request;
+}
+
+impl OnSide for OnResponse {
+    const SIDE: Side = Side::Response;
+}
+
+/// An operation of a `request_mutations` or `response_mutations` list.
+struct SidedOp<S> {
+    op: Op,
+    side: PhantomData<S>,
+}
+
+impl<'de, S: OnSide> Deserialize<'de> for SidedOp<S> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        config::compile(d, |raw: RawOp| compile_op(raw, S::SIDE)).map(|op| SidedOp {
+            op,
+            side: PhantomData,
+        })
+    }
 }
 
 /// One operation: Envoy's `append`, `remove`, `remove_on_match`, or one of
 /// Portico's.
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
-pub enum RawOp {
+enum RawOp {
     Append(RawAppend),
-    Remove(String),
+    Remove(Target),
     RemoveOnMatch(RawRemoveOnMatch),
-    RegexCopy(IgnoredAny),
-    Rename(FromTo),
-    Copy(FromTo),
-    RewritePath(RawRewritePath),
-    RewriteHost(String),
+    RegexCopy(Unsupported<RegexCopy>),
+    Rename(RawRename),
+    Copy(RawCopy),
+    RewritePath(RewritePath),
+    RewriteHost(HeaderValue),
     SetStatus(u16),
 }
 
 /// `envoy.config.core.v3.HeaderValueOption`.
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawAppend {
-    pub header: RawHeader,
+struct RawAppend {
+    header: RawHeader,
     #[serde(default)]
-    pub append_action: Option<AppendAction>,
+    append_action: Option<AppendAction>,
     /// Deprecated in Envoy in favour of `append_action`; still honoured.
     #[serde(default)]
-    pub append: Option<bool>,
+    append: Option<bool>,
     #[serde(default)]
-    pub keep_empty_value: bool,
+    keep_empty_value: bool,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawHeader {
-    pub key: String,
+struct RawHeader {
+    key: Target,
     #[serde(default)]
-    pub value: String,
-    #[serde(default)]
-    raw_value: Option<IgnoredAny>,
+    value: HeaderValue,
+    #[serde(default, rename = "raw_value")]
+    _raw_value: Option<Unsupported<RawValue>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawRemoveOnMatch {
-    pub key_matcher: StringMatcher,
+struct RawRemoveOnMatch {
+    key_matcher: StringMatcher,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct FromTo {
-    pub from: String,
-    pub to: String,
+struct RawRename {
+    from: RenameSource,
+    to: Target,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawRewritePath {
-    pub regex: String,
-    pub substitution: String,
+struct RawCopy {
+    /// Any header, pseudo-headers included: copying only reads it.
+    from: AnyHeaderName,
+    to: Target,
 }
 
-/// `envoy.config.core.v3.KeyValueMutation`: exactly one of `append`, `remove`.
-#[derive(Debug, Deserialize)]
+/// Portico's `rewrite_path`: `regex` (anywhere in the path) and
+/// `substitution` (Envoy's `\1` syntax).
+struct RewritePath {
+    regex: SearchRegex,
+    substitution: Substitution,
+}
+
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawQueryOp {
-    #[serde(default)]
-    pub append: Option<RawQueryAppend>,
-    #[serde(default)]
-    pub remove: Option<String>,
+struct RawRewritePath {
+    regex: SearchRegex,
+    substitution: Substitution,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawQueryAppend {
-    pub record: RawKeyValue,
-    #[serde(default)]
-    pub action: AppendAction,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawKeyValue {
-    pub key: String,
-    #[serde(default)]
-    pub value: String,
-}
-
-/// Everything a compile step needs besides the JSON.
-pub struct Context<'a> {
-    /// What `%HOSTNAME%` becomes, if the VM was told.
-    pub hostname: Option<&'a str>,
-}
-
-impl Config {
-    pub fn compile(self, cx: &Context<'_>) -> Result<Compiled, ConfigError> {
-        let m = self.mutations;
-        if m.request_trailers_mutations.is_some() {
-            return Err(ConfigError::at(
-                "mutations.request_trailers_mutations",
-                "trailer mutations are not supported by Portico",
-            ));
-        }
-        if m.response_trailers_mutations.is_some() {
-            return Err(ConfigError::at(
-                "mutations.response_trailers_mutations",
-                "trailer mutations are not supported by Portico",
-            ));
-        }
-        let base = compile_mutations(
-            "mutations",
-            m.request_mutations,
-            m.query_parameter_mutations,
-            m.response_mutations,
-            cx,
-        )?;
-        let rules = self
-            .rules
-            .into_iter()
-            .enumerate()
-            .map(|(i, rule)| {
-                let mutations = compile_mutations(
-                    &format!("rules[{i}]"),
-                    rule.request_mutations,
-                    rule.query_parameter_mutations,
-                    rule.response_mutations,
-                    cx,
-                )?;
-                Ok(Rule {
-                    route: rule.route,
-                    mutations,
-                })
+impl<'de> Deserialize<'de> for RewritePath {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        config::compile(d, |raw: RawRewritePath| {
+            ops::check_substitution(&raw.regex, &raw.substitution)?;
+            Ok(RewritePath {
+                regex: raw.regex,
+                substitution: raw.substitution,
             })
-            .collect::<Result<Vec<_>, ConfigError>>()?;
-        if self.stat_prefix.is_empty() || self.stat_prefix.contains(char::is_whitespace) {
-            return Err(ConfigError::at(
-                "stat_prefix",
-                "must be non-empty and without spaces",
-            ));
-        }
-        Ok(Compiled::new(base, rules, self.stat_prefix))
+        })
     }
 }
 
-fn compile_mutations(
-    at: &str,
-    request: Vec<RawOp>,
-    query: Vec<RawQueryOp>,
-    response: Vec<RawOp>,
-    cx: &Context<'_>,
-) -> Result<Mutations, ConfigError> {
-    let compile_ops = |field: &str, ops: Vec<RawOp>, side: Side| {
-        ops.into_iter()
-            .enumerate()
-            .map(|(i, op)| compile_op(&format!("{at}.{field}[{i}]"), op, side, cx))
-            .collect::<Result<Vec<_>, _>>()
-    };
-    Ok(Mutations {
-        request: compile_ops("request_mutations", request, Side::Request)?,
-        query: query
-            .into_iter()
-            .enumerate()
-            .map(|(i, op)| {
-                compile_query_op(&format!("{at}.query_parameter_mutations[{i}]"), op, cx)
-            })
-            .collect::<Result<Vec<_>, _>>()?,
-        response: compile_ops("response_mutations", response, Side::Response)?,
-    })
+/// A value with substitutions, on `side`; `field` is its path in the operation.
+fn template(field: &str, value: &HeaderValue, side: Side) -> Result<Template, ConfigError> {
+    Template::parse_unresolved(value, side).map_err(|e| ConfigError::at(field, e.message))
 }
 
-fn header_name(at: &str, name: &str) -> Result<String, ConfigError> {
-    if !names::is_header_name(name) {
-        return Err(ConfigError::at(
-            at,
-            format!("{name:?} is not a valid header name"),
-        ));
-    }
-    Ok(name.to_ascii_lowercase())
-}
-
-/// A header this operation may change: a valid name, not a pseudo-header,
-/// not `host` and not a framing header.
-fn plain_header_name(at: &str, name: &str, instead: &str) -> Result<String, ConfigError> {
-    let name = header_name(at, name)?;
-    if names::is_pseudo(&name) {
-        return Err(ConfigError::at(
-            at,
-            format!("pseudo-header {name} cannot be changed this way; {instead}"),
-        ));
-    }
-    if let Some(reason) = names::protected(&name) {
-        return Err(ConfigError::at(at, reason));
-    }
-    Ok(name)
-}
-
-const PSEUDO_ADVICE: &str = "use `rewrite_path`, `rewrite_host` or `set_status`";
-
-fn template(at: &str, text: &str, side: Side, cx: &Context<'_>) -> Result<Template, ConfigError> {
-    if names::has_forbidden_byte(text) {
-        return Err(ConfigError::at(at, "must not contain CR, LF or NUL"));
-    }
-    Template::parse(text, side, cx.hostname).map_err(|m| ConfigError::at(at, m))
-}
-
-fn compile_op(at: &str, op: RawOp, side: Side, cx: &Context<'_>) -> Result<Op, ConfigError> {
-    let field = |f: &str| format!("{at}.{f}");
+fn compile_op(op: RawOp, side: Side) -> Result<Op, ConfigError> {
     Ok(match op {
         RawOp::Append(a) => {
-            if a.header.raw_value.is_some() {
-                return Err(ConfigError::at(
-                    field("append.header.raw_value"),
-                    "`raw_value` is not supported; use `value`",
-                ));
-            }
             let action = match (a.append, a.append_action) {
                 (Some(_), Some(_)) => {
                     return Err(ConfigError::at(
-                        field("append.append"),
+                        "append.append",
                         "set `append_action` or the deprecated `append`, not both",
                     ))
                 }
@@ -287,54 +331,49 @@ fn compile_op(at: &str, op: RawOp, side: Side, cx: &Context<'_>) -> Result<Op, C
                 (None, action) => action.unwrap_or_default(),
             };
             Op::Append {
-                name: plain_header_name(&field("append.header.key"), &a.header.key, PSEUDO_ADVICE)?,
-                value: template(&field("append.header.value"), &a.header.value, side, cx)?,
+                name: a.header.key.0,
+                value: template("append.header.value", &a.header.value, side)?,
                 action,
                 keep_empty: a.keep_empty_value,
             }
         }
-        RawOp::Remove(name) => {
-            Op::Remove(plain_header_name(&field("remove"), &name, PSEUDO_ADVICE)?)
-        }
+        RawOp::Remove(name) => Op::Remove(name.0),
         RawOp::RemoveOnMatch(r) => Op::RemoveOnMatch(r.key_matcher),
-        RawOp::RegexCopy(_) => {
-            return Err(ConfigError::at(
-                field("regex_copy"),
-                "`regex_copy` is not supported; use Portico's `copy`",
-            ))
-        }
-        RawOp::Rename(ft) => Op::Rename {
-            from: plain_header_name(&field("rename.from"), &ft.from, "only `copy` may read one")?,
-            to: plain_header_name(&field("rename.to"), &ft.to, PSEUDO_ADVICE)?,
+        RawOp::RegexCopy(u) => u.absurd(),
+        RawOp::Rename(r) => Op::Rename {
+            from: r.from.0,
+            to: r.to.0,
         },
-        RawOp::Copy(ft) => Op::Copy {
-            from: header_name(&field("copy.from"), &ft.from)?,
-            to: plain_header_name(&field("copy.to"), &ft.to, PSEUDO_ADVICE)?,
+        RawOp::Copy(c) => Op::Copy {
+            from: c.from.into_string(),
+            to: c.to.0,
         },
         RawOp::RewritePath(r) => {
             if side != Side::Request {
                 return Err(ConfigError::at(
-                    field("rewrite_path"),
+                    "rewrite_path",
                     "only request mutations can rewrite the path",
                 ));
             }
-            crate::ops::rewrite_path(&r.regex, &r.substitution)
-                .map_err(|(f, m)| ConfigError::at(field(&format!("rewrite_path.{f}")), m))?
+            Op::RewritePath {
+                regex: r.regex,
+                replacement: r.substitution,
+            }
         }
         RawOp::RewriteHost(value) => {
             if side != Side::Request {
                 return Err(ConfigError::at(
-                    field("rewrite_host"),
+                    "rewrite_host",
                     "only request mutations can rewrite the host",
                 ));
             }
-            let host = template(&field("rewrite_host"), &value, side, cx)?;
+            let host = template("rewrite_host", &value, side)?;
             // The new authority re-selects the route: a value a client can
             // influence (a request header, its address, which XFF can set)
             // would let it reach any virtual host, internal ones included.
-            if host.as_literal().is_none() {
+            if !host.is_constant() {
                 return Err(ConfigError::at(
-                    field("rewrite_host"),
+                    "rewrite_host",
                     "must be a literal value (or %HOSTNAME%): the host re-selects the route, \
                      so a value from the request would let a client choose the virtual host",
                 ));
@@ -344,13 +383,13 @@ fn compile_op(at: &str, op: RawOp, side: Side, cx: &Context<'_>) -> Result<Op, C
         RawOp::SetStatus(status) => {
             if side != Side::Response {
                 return Err(ConfigError::at(
-                    field("set_status"),
+                    "set_status",
                     "only response mutations can set the status",
                 ));
             }
             if !(200..=599).contains(&status) {
                 return Err(ConfigError::at(
-                    field("set_status"),
+                    "set_status",
                     format!("{status} is not a final HTTP status (200-599)"),
                 ));
             }
@@ -359,31 +398,55 @@ fn compile_op(at: &str, op: RawOp, side: Side, cx: &Context<'_>) -> Result<Op, C
     })
 }
 
-fn compile_query_op(at: &str, op: RawQueryOp, cx: &Context<'_>) -> Result<QueryOp, ConfigError> {
-    match (op.append, op.remove) {
-        (Some(a), None) => {
-            if a.record.key.is_empty() {
-                return Err(ConfigError::at(
-                    format!("{at}.append.record.key"),
-                    "must not be empty",
-                ));
-            }
-            Ok(QueryOp::Append {
-                key: a.record.key,
-                value: template(
-                    &format!("{at}.append.record.value"),
-                    &a.record.value,
-                    Side::Request,
-                    cx,
-                )?,
+/// `envoy.config.core.v3.KeyValueMutation`: exactly one of `append`, `remove`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawQueryOp {
+    #[serde(default)]
+    append: Option<RawQueryAppend>,
+    #[serde(default)]
+    remove: Option<NonEmptyString>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawQueryAppend {
+    record: RawKeyValue,
+    #[serde(default)]
+    action: AppendAction,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKeyValue {
+    key: NonEmptyString,
+    #[serde(default)]
+    value: HeaderValue,
+}
+
+impl<'de> Deserialize<'de> for QueryOp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        config::compile(d, |op: RawQueryOp| match (op.append, op.remove) {
+            (Some(a), None) => Ok(QueryOp::Append {
+                key: a.record.key.into_string(),
+                value: template("append.record.value", &a.record.value, Side::Request)?,
                 action: a.action,
-            })
+            }),
+            (None, Some(key)) => Ok(QueryOp::Remove(key.into_string())),
+            _ => Err(ConfigError::here(
+                "set exactly one of `append` and `remove`",
+            )),
+        })
+    }
+}
+
+impl Op {
+    /// The template this operation renders, with its path in the operation.
+    fn template_mut(&mut self) -> Option<(&'static str, &mut Template)> {
+        match self {
+            Op::Append { value, .. } => Some(("append.header.value", value)),
+            Op::RewriteHost(value) => Some(("rewrite_host", value)),
+            _ => None,
         }
-        (None, Some(key)) if !key.is_empty() => Ok(QueryOp::Remove(key)),
-        (None, Some(_)) => Err(ConfigError::at(format!("{at}.remove"), "must not be empty")),
-        _ => Err(ConfigError::at(
-            at,
-            "set exactly one of `append` and `remove`",
-        )),
     }
 }

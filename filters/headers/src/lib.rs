@@ -2,7 +2,8 @@
 //! configuration vocabulary of Envoy's `header_mutation` filter, plus rules,
 //! rename/copy, path and host rewrites and status overrides.
 //!
-//! - `config.rs`: the JSON as written, checked and compiled at load;
+//! - `config.rs`: the JSON, checked and compiled as it is read;
+//! - `names.rs`: which headers an operation may change;
 //! - `template.rs`: values with `%REQ(...)%`-style substitutions;
 //! - `ops.rs`: what each header operation does;
 //! - `query_params.rs`: query parameter mutations;
@@ -15,68 +16,16 @@ pub mod query_params;
 mod start_time;
 pub mod template;
 
-use ops::{Op, Tally};
-use portico::route_match::RouteMatch;
+use ops::Tally;
 use portico::{
     Action, ConfigError, Counter, Env, Headers, HttpFilter, Plugin, Root, Stream, Verdict,
 };
-use query_params::QueryOp;
 use std::time::SystemTime;
 use template::Source;
 
-/// One set of mutations: the top level, or a rule's.
-#[derive(Debug, Default)]
-pub struct Mutations {
-    pub request: Vec<Op>,
-    pub query: Vec<QueryOp>,
-    pub response: Vec<Op>,
-}
-
-#[derive(Debug)]
-pub struct Rule {
-    pub route: RouteMatch,
-    pub mutations: Mutations,
-}
-
-/// The whole configuration, compiled.
-#[derive(Debug)]
-pub struct Compiled {
-    base: Mutations,
-    rules: Vec<Rule>,
-    /// Request headers that response-side values read; captured when the
-    /// request has been rewritten, so the response sees what went upstream.
-    captures: Vec<String>,
-    stat_prefix: String,
-}
-
-impl Compiled {
-    fn new(base: Mutations, rules: Vec<Rule>, stat_prefix: String) -> Self {
-        let mut captures: Vec<String> = Vec::new();
-        let all_response = base
-            .response
-            .iter()
-            .chain(rules.iter().flat_map(|r| &r.mutations.response));
-        for op in all_response {
-            if let Op::Append { value, .. } = op {
-                for name in value.request_headers() {
-                    if !captures.iter().any(|c| c == name) {
-                        captures.push(name.to_string());
-                    }
-                }
-            }
-        }
-        Compiled {
-            base,
-            rules,
-            captures,
-            stat_prefix,
-        }
-    }
-}
-
 /// Per VM: the compiled configuration and metric handles.
 pub struct HeaderRewriter {
-    config: Compiled,
+    config: config::Config,
     applied: Counter,
     rules_matched: Counter,
     dropped: Counter,
@@ -87,15 +36,13 @@ impl Plugin for HeaderRewriter {
     type Filter = HeaderFilter;
 
     fn configure(config: config::Config, root: &mut Root<'_, Self>) -> Result<Self, ConfigError> {
-        let hostname = root.env_var("HOSTNAME");
-        let config = config.compile(&config::Context {
-            hostname: hostname.as_deref(),
-        })?;
+        let mut config = config;
+        config.resolve_hostname(root.env_var("HOSTNAME").as_deref())?;
         let prefix = &config.stat_prefix;
         let plugin = HeaderRewriter {
-            applied: root.counter(&format!("{prefix}.mutations_applied"))?,
-            rules_matched: root.counter(&format!("{prefix}.rules_matched"))?,
-            dropped: root.counter(&format!("{prefix}.values_dropped"))?,
+            applied: root.counter(&prefix.metric("mutations_applied"))?,
+            rules_matched: root.counter(&prefix.metric("rules_matched"))?,
+            dropped: root.counter(&prefix.metric("values_dropped"))?,
             config,
         };
         log::info!(

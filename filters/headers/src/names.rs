@@ -1,13 +1,8 @@
-//! What a header name or value may be: checked once, at load.
+//! Which headers an operation may change: checked once, at load, on top of
+//! the SDK's `AnyHeaderName`.
 
-/// An HTTP token (RFC 9110 §5.6.2), or a pseudo-header (`:path`).
-pub fn is_header_name(name: &str) -> bool {
-    let body = name.strip_prefix(':').unwrap_or(name);
-    !body.is_empty()
-        && body
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-}
+use portico::config::{AnyHeaderName, ConfigError};
+use serde::{Deserialize, Deserializer};
 
 pub fn is_pseudo(name: &str) -> bool {
     name.starts_with(':')
@@ -37,26 +32,53 @@ pub fn protected(name: &str) -> Option<&'static str> {
     }
 }
 
-/// CR, LF and NUL would split or truncate a header on the wire.
-pub fn has_forbidden_byte(value: &str) -> bool {
-    value.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0))
+const PSEUDO_ADVICE: &str = "use `rewrite_path`, `rewrite_host` or `set_status`";
+
+/// A valid name, not a pseudo-header, not `host` and not a framing header;
+/// `instead` says what to do for a pseudo-header.
+fn changeable(name: &str, instead: &str) -> Result<String, ConfigError> {
+    let name = AnyHeaderName::new(name)?;
+    if name.is_pseudo() {
+        return Err(ConfigError::here(format!(
+            "pseudo-header {name} cannot be changed this way; {instead}"
+        )));
+    }
+    if let Some(reason) = protected(&name) {
+        return Err(ConfigError::here(reason));
+    }
+    Ok(name.into_string())
+}
+
+/// A header an operation sets or removes (`append.header.key`, `remove`,
+/// `rename.to`, `copy.to`), lower-cased.
+#[derive(Debug)]
+pub struct Target(pub String);
+
+impl<'de> Deserialize<'de> for Target {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        changeable(&name, PSEUDO_ADVICE)
+            .map(Target)
+            .map_err(ConfigError::into_de)
+    }
+}
+
+/// The header `rename` takes away (`rename.from`), lower-cased.
+#[derive(Debug)]
+pub struct RenameSource(pub String);
+
+impl<'de> Deserialize<'de> for RenameSource {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        changeable(&name, "only `copy` may read one")
+            .map(RenameSource)
+            .map_err(ConfigError::into_de)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names() {
-        assert!(is_header_name("x-request-id"));
-        assert!(is_header_name("X-Mixed_Case"));
-        assert!(is_header_name(":path"));
-        assert!(!is_header_name(""));
-        assert!(!is_header_name(":"));
-        assert!(!is_header_name("bad name"));
-        assert!(!is_header_name("x:y"));
-        assert!(!is_header_name("é"));
-    }
 
     #[test]
     fn protected_names() {
@@ -68,9 +90,16 @@ mod tests {
     }
 
     #[test]
-    fn values() {
-        assert!(has_forbidden_byte("a\r\nb"));
-        assert!(has_forbidden_byte("nul\0"));
-        assert!(!has_forbidden_byte("tab\tis fine"));
+    fn targets() {
+        assert_eq!(changeable("X-A", "").unwrap(), "x-a");
+        assert!(changeable(":path", "do this")
+            .unwrap_err()
+            .message
+            .ends_with("; do this"));
+        assert!(changeable("Host", "").is_err());
+        assert!(changeable("bad name", "")
+            .unwrap_err()
+            .message
+            .contains("is not a valid header name"));
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::names;
 use crate::template::{Source, Template};
-use portico::string_match::StringMatcher;
+use portico::config::{ConfigError, HeaderValue, SearchRegex, StringMatcher, Substitution};
 use portico::Headers;
 use serde::Deserialize;
 
@@ -40,9 +40,8 @@ pub enum Op {
         to: String,
     },
     RewritePath {
-        regex: regex_lite::Regex,
-        /// In `regex`'s replacement syntax (`${1}`), translated from Envoy's `\1`.
-        replacement: String,
+        regex: SearchRegex,
+        replacement: Substitution,
     },
     RewriteHost(Template),
     SetStatus(String),
@@ -59,48 +58,23 @@ pub struct Tally {
     pub dropped: u64,
 }
 
-/// Builds a `rewrite_path` operation. Errors name the field (`regex` or
-/// `substitution`) they are about.
-pub fn rewrite_path(pattern: &str, substitution: &str) -> Result<Op, (&'static str, String)> {
-    let regex = portico::string_match::compile_unanchored(pattern).map_err(|m| ("regex", m))?;
-    let groups = regex.captures_len() - 1;
-    let mut replacement = String::with_capacity(substitution.len() + 8);
-    let mut chars = substitution.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => {
-                match chars.next() {
-                    Some(d) if d.is_ascii_digit() => {
-                        let n = d.to_digit(10).unwrap_or(0) as usize;
-                        if n > groups {
-                            return Err((
-                            "substitution",
-                            format!("\\{n} refers to a group the regex does not have ({groups} groups)"),
-                        ));
-                        }
-                        replacement.push_str(&format!("${{{n}}}"));
-                    }
-                    Some('\\') => replacement.push('\\'),
-                    _ => {
-                        return Err((
-                            "substitution",
-                            "a backslash must be followed by a group number or another backslash"
-                                .into(),
-                        ))
-                    }
-                }
-            }
-            '$' => replacement.push_str("$$"),
-            other => replacement.push(other),
-        }
-    }
-    if names::has_forbidden_byte(substitution) || substitution.contains('?') {
-        return Err((
+/// What `rewrite_path.substitution` may be, besides Envoy's syntax: groups
+/// the regex has, and nothing that would end the path or split the header.
+pub fn check_substitution(regex: &SearchRegex, with: &Substitution) -> Result<(), ConfigError> {
+    let (n, groups) = (with.highest_group(), regex.groups());
+    if n > groups {
+        return Err(ConfigError::at(
             "substitution",
-            "must not contain `?`, CR, LF or NUL (the query string is kept as it is)".into(),
+            format!("\\{n} refers to a group the regex does not have ({groups} groups)"),
         ));
     }
-    Ok(Op::RewritePath { regex, replacement })
+    if !HeaderValue::is_valid(with.as_str()) || with.as_str().contains('?') {
+        return Err(ConfigError::at(
+            "substitution",
+            "must not contain `?`, CR, LF or NUL (the query string is kept as it is)",
+        ));
+    }
+    Ok(())
 }
 
 impl Op {
@@ -207,7 +181,7 @@ impl Op {
                     Some((p, q)) => (p, Some(q)),
                     None => (path.as_str(), None),
                 };
-                let rewritten = regex.replace_all(only, replacement.as_str());
+                let rewritten = regex.replace_all(only, replacement);
                 if rewritten == only {
                     return;
                 }
@@ -252,7 +226,7 @@ fn replace_all(headers: &Headers<'_>, name: &str, values: &[String]) {
 /// A rendered value may carry whatever a client sent; one that would break
 /// the header block, or is absurdly long, is dropped rather than forwarded.
 fn acceptable(name: &str, value: &str, tally: &mut Tally) -> bool {
-    let reason = if names::has_forbidden_byte(value) {
+    let reason = if !HeaderValue::is_valid(value) {
         "it contains CR, LF or NUL"
     } else if value.len() > MAX_VALUE_LEN {
         "it is longer than 16 KiB"

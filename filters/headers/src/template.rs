@@ -1,6 +1,7 @@
 //! Header values with Envoy's substitution commands (`%REQ(x-id)%`, ...),
 //! parsed once at load into literal and variable pieces.
 
+use portico::config::{AnyHeaderName, ConfigError};
 use std::time::SystemTime;
 
 /// Which side a value is rendered on: `%RESP(...)%` only exists on the response side.
@@ -27,6 +28,8 @@ enum Piece {
     RemoteAddressWithoutPort,
     Protocol,
     StartTime,
+    /// `%HOSTNAME%` until [`Template::resolve_hostname`] writes it in.
+    Hostname,
 }
 
 /// What a template reads at request time.
@@ -50,7 +53,15 @@ const COMMANDS: &str = "REQ(name), RESP(name), DOWNSTREAM_REMOTE_ADDRESS, \
 impl Template {
     /// Parses `text`. `hostname` is what `%HOSTNAME%` becomes (resolved once,
     /// at load); `None` makes `%HOSTNAME%` an error.
-    pub fn parse(text: &str, side: Side, hostname: Option<&str>) -> Result<Template, String> {
+    pub fn parse(text: &str, side: Side, hostname: Option<&str>) -> Result<Template, ConfigError> {
+        let mut template = Template::parse_unresolved(text, side)?;
+        template.resolve_hostname(hostname)?;
+        Ok(template)
+    }
+
+    /// Parses `text`, leaving `%HOSTNAME%` for [`Template::resolve_hostname`]:
+    /// the configuration is read before the VM's environment is.
+    pub fn parse_unresolved(text: &str, side: Side) -> Result<Template, ConfigError> {
         let mut pieces = Vec::new();
         let mut literal = String::new();
         let mut rest = text;
@@ -63,28 +74,51 @@ impl Template {
                 continue;
             }
             let (command, tail) = split_command(after).ok_or_else(|| {
-                format!(
+                ConfigError::here(format!(
                     "`%` at byte {start} does not start a command (write `%%` for a literal %); \
                      supported: {COMMANDS}"
-                )
+                ))
             })?;
-            let piece = parse_command(command, side, hostname)?;
-            match piece {
-                Piece::Text(t) => literal.push_str(&t),
-                other => {
-                    if !literal.is_empty() {
-                        pieces.push(Piece::Text(std::mem::take(&mut literal)));
-                    }
-                    pieces.push(other);
-                }
-            }
+            let piece = parse_command(command, side).map_err(ConfigError::here)?;
+            push(&mut pieces, &mut literal, piece);
             rest = tail;
         }
         literal.push_str(rest);
-        if !literal.is_empty() {
-            pieces.push(Piece::Text(literal));
-        }
+        push(&mut pieces, &mut literal, Piece::Text(String::new()));
         Ok(Template { pieces })
+    }
+
+    /// Writes the host name in for `%HOSTNAME%`; with `None`, a template
+    /// that has `%HOSTNAME%` is refused.
+    pub fn resolve_hostname(&mut self, hostname: Option<&str>) -> Result<(), ConfigError> {
+        if !self.pieces.contains(&Piece::Hostname) {
+            return Ok(());
+        }
+        let hostname = hostname.ok_or_else(|| {
+            ConfigError::here(
+                "%HOSTNAME% needs the host name, which a wasm VM cannot look up: \
+                 pass it with `vm_config.environment_variables.host_env_keys: [HOSTNAME]` \
+                 (or `key_values: {HOSTNAME: ...}`)",
+            )
+        })?;
+        let (mut pieces, mut literal) = (Vec::new(), String::new());
+        for piece in std::mem::take(&mut self.pieces) {
+            let piece = match piece {
+                Piece::Hostname => Piece::Text(hostname.to_string()),
+                other => other,
+            };
+            push(&mut pieces, &mut literal, piece);
+        }
+        push(&mut pieces, &mut literal, Piece::Text(String::new()));
+        self.pieces = pieces;
+        Ok(())
+    }
+
+    /// The same for every request: literal text and `%HOSTNAME%` only.
+    pub fn is_constant(&self) -> bool {
+        self.pieces
+            .iter()
+            .all(|p| matches!(p, Piece::Text(_) | Piece::Hostname))
     }
 
     /// The value when it has no command to substitute.
@@ -133,6 +167,24 @@ impl Template {
                 Piece::StartTime => {
                     crate::start_time::push_rfc3339_millis(out, source.start_time())
                 }
+                // Resolved at load: a template still holding it is not used.
+                Piece::Hostname => {}
+            }
+        }
+    }
+}
+
+/// Adds `piece` to `pieces`, gathering text into `literal` so that adjacent
+/// text is one piece; an empty `Text` flushes what was gathered.
+fn push(pieces: &mut Vec<Piece>, literal: &mut String, piece: Piece) {
+    match piece {
+        Piece::Text(t) if !t.is_empty() => literal.push_str(&t),
+        other => {
+            if !literal.is_empty() {
+                pieces.push(Piece::Text(std::mem::take(literal)));
+            }
+            if !matches!(other, Piece::Text(_)) {
+                pieces.push(other);
             }
         }
     }
@@ -177,7 +229,7 @@ fn split_command(s: &str) -> Option<(&str, &str)> {
     Some((s.get(..i)?, s.get(i + 1..)?))
 }
 
-fn parse_command(command: &str, side: Side, hostname: Option<&str>) -> Result<Piece, String> {
+fn parse_command(command: &str, side: Side) -> Result<Piece, String> {
     let (head, max_len) = match command.rsplit_once(':') {
         Some((head, n)) if !n.contains(')') => {
             let n: usize = n
@@ -216,15 +268,7 @@ fn parse_command(command: &str, side: Side, hostname: Option<&str>) -> Result<Pi
             }
             no_args(Piece::StartTime)
         }
-        "HOSTNAME" => match hostname {
-            Some(h) => no_args(Piece::Text(h.to_string())),
-            None => Err(
-                "%HOSTNAME% needs the host name, which a wasm VM cannot look up: \
-                 pass it with `vm_config.environment_variables.host_env_keys: [HOSTNAME]` \
-                 (or `key_values: {HOSTNAME: ...}`)"
-                    .to_string(),
-            ),
-        },
+        "HOSTNAME" => no_args(Piece::Hostname),
         other => Err(format!("unknown command %{other}%; supported: {COMMANDS}")),
     }
 }
@@ -241,11 +285,9 @@ fn header_ref(
         None => (args, None),
     };
     let check = |n: &str| -> Result<String, String> {
-        if crate::names::is_header_name(n) {
-            Ok(n.to_ascii_lowercase())
-        } else {
-            Err(format!("%{command}%: `{n}` is not a header name"))
-        }
+        AnyHeaderName::new(n)
+            .map(AnyHeaderName::into_string)
+            .map_err(|_| format!("%{command}%: `{n}` is not a header name"))
     };
     Ok(HeaderRef {
         name: check(name)?,
@@ -304,8 +346,19 @@ mod tests {
     }
 
     #[test]
+    fn hostname_is_resolved_after_parsing() {
+        let mut t = Template::parse_unresolved("%HOSTNAME%:80", Side::Request).unwrap();
+        assert!(t.is_constant() && t.as_literal().is_none());
+        assert!(t.clone().resolve_hostname(None).is_err());
+        t.resolve_hostname(Some("box")).unwrap();
+        assert_eq!(t.as_literal(), Some("box:80"));
+        let t = Template::parse_unresolved("%REQ(x)%", Side::Request).unwrap();
+        assert!(!t.is_constant());
+    }
+
+    #[test]
     fn refuses_what_it_cannot_substitute() {
-        let err = |text: &str, side| Template::parse(text, side, None).unwrap_err();
+        let err = |text: &str, side| Template::parse(text, side, None).unwrap_err().message;
         assert!(err("%UPSTREAM_HOST%", Side::Request).contains("unknown command %UPSTREAM_HOST%"));
         assert!(err("50%", Side::Request).contains("write `%%`"));
         assert!(err("%REQ%", Side::Request).contains("needs a header name"));

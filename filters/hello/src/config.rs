@@ -1,7 +1,8 @@
-//! The configuration of `portico_hello.wasm` and its validation.
+//! The configuration of `portico_hello.wasm`, checked as it is read: each
+//! field's type refuses a bad value at that field's JSON path.
 
-use portico::ConfigError;
-use serde::Deserialize;
+use portico::config::{ConfigError, HeaderName, HeaderValue};
+use serde::{Deserialize, Deserializer};
 
 /// See the table in this crate's README.
 #[derive(Debug, Clone, Deserialize)]
@@ -9,19 +10,19 @@ use serde::Deserialize;
 pub struct Config {
     /// Header added to requests (and their responses).
     #[serde(default = "default_header")]
-    pub header: String,
+    pub header: HeaderName,
     /// Its value.
-    pub value: String,
+    pub value: HeaderValue,
     /// Path answered locally.
-    #[serde(default = "default_path")]
+    #[serde(default = "default_path", deserialize_with = "answered_path")]
     pub path: String,
     /// Body of that local answer.
     #[serde(default = "default_greeting")]
     pub greeting: String,
 }
 
-fn default_header() -> String {
-    "x-portico-hello".into()
+fn default_header() -> HeaderName {
+    HeaderName::literal("x-portico-hello")
 }
 
 fn default_path() -> String {
@@ -32,27 +33,13 @@ fn default_greeting() -> String {
     "Hello from Portico!\n".into()
 }
 
-impl Config {
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
-        if self.header.is_empty() || !self.header.bytes().all(token) {
-            return Err(ConfigError::at(
-                "header",
-                format!("{:?} is not a valid header name", self.header),
-            ));
-        }
-        if self.header.bytes().any(|b| b.is_ascii_uppercase()) {
-            return Err(ConfigError::at("header", "header names must be lower-case"));
-        }
-        if self.value.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
-            return Err(ConfigError::at("value", "must not contain CR, LF or NUL"));
-        }
-        if !self.path.starts_with('/') || self.path.contains(['?', '#']) {
-            return Err(ConfigError::at(
-                "path",
-                "must start with `/` and carry no query or fragment",
-            ));
-        }
-        Ok(())
+/// A filter's own check, inside `Deserialize` like the SDK's types.
+fn answered_path<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let path = String::deserialize(d)?;
+    if !path.starts_with('/') || path.contains(['?', '#']) {
+        return Err(
+            ConfigError::here("must start with `/` and carry no query or fragment").into_de(),
+        );
     }
+    Ok(path)
 }

@@ -1,6 +1,6 @@
 //! `portico_hello.wasm`: adds a configured header to every request and its
 //! response, and answers one path itself. The template for new filters:
-//! configuration and its validation in `config.rs`, behaviour here.
+//! configuration, checked as it is read, in `config.rs`; behaviour here.
 
 mod config;
 
@@ -21,7 +21,6 @@ impl Plugin for Hello {
     type Filter = HelloFilter;
 
     fn configure(config: Config, root: &mut Root<'_, Self>) -> Result<Self, ConfigError> {
-        config.validate()?;
         log::info!("hello: adding {}, answering {}", config.header, config.path);
         Ok(Hello {
             config,

@@ -2,7 +2,7 @@
 //! by `portico_jose::claims`: issuer, time, audience and subject, in Envoy's order.
 
 use crate::error::JwtError;
-use portico::string_match::StringMatcher;
+use portico::config::string_match::StringMatcher;
 pub use portico_jose::claims::Registered;
 
 /// What a provider demands of the claims.

@@ -1,9 +1,9 @@
 //! The JSON form of Envoy's `JwtAuthentication`, as written. Unsupported
 //! fields are refused by name, never ignored.
 
+use portico::config::route_match::RouteMatch;
+use portico::config::string_match::StringMatcher;
 use portico::config::Duration;
-use portico::route_match::RouteMatch;
-use portico::string_match::StringMatcher;
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 use std::collections::BTreeMap;

@@ -25,7 +25,7 @@ pub mod requirement;
 use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
 use base64::Engine;
 use error::{JwtError, Refusal as _};
-use portico::route_match::RouteMatch;
+use portico::config::route_match::RouteMatch;
 use portico::{
     Action, CallError, ConfigError, Counter, Env, HttpFilter, HttpResponse, LocalResponse, Plugin,
     Root, Stream, Verdict,

@@ -1,9 +1,9 @@
 //! Descriptor actions (the names of Envoy's `RateLimit.Action`) and the
 //! bucket key they build from a request.
 
-use portico::route_match::HeaderMatcher;
+use portico::config::route_match::HeaderMatcher;
+use portico::config::{AnyHeaderName, ConfigError, NonEmptyString, Unsupported};
 use portico::{Env, Headers};
-use serde::de::IgnoredAny;
 use serde::Deserialize;
 use std::fmt::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -23,19 +23,24 @@ pub enum Action {
     /// Portico's: a query parameter of the request.
     QueryParameter(QueryParameter),
     // Envoy actions that depend on what a wasm filter cannot see.
-    SourceCluster(IgnoredAny),
-    DestinationCluster(IgnoredAny),
-    DynamicMetadata(IgnoredAny),
-    Metadata(IgnoredAny),
-    QueryParameterValueMatch(IgnoredAny),
-    Extension(IgnoredAny),
+    SourceCluster(Unsupported<UnsupportedAction>),
+    DestinationCluster(Unsupported<UnsupportedAction>),
+    DynamicMetadata(Unsupported<UnsupportedAction>),
+    Metadata(Unsupported<UnsupportedAction>),
+    QueryParameterValueMatch(Unsupported<UnsupportedAction>),
+    Extension(Unsupported<UnsupportedAction>),
+}
+
+portico::unsupported_reasons! {
+    pub UnsupportedAction = "this action is not supported by Portico; supported: request_headers, \
+        remote_address, masked_remote_address, generic_key, header_value_match, query_parameter";
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RequestHeaders {
-    pub header_name: String,
-    pub descriptor_key: String,
+    pub header_name: AnyHeaderName,
+    pub descriptor_key: NonEmptyString,
     #[serde(default)]
     pub skip_if_absent: bool,
 }
@@ -69,9 +74,10 @@ impl<'de, const MAX: u8> Deserialize<'de> for PrefixLen<MAX> {
             .filter(|n| *n <= MAX)
             .map(PrefixLen)
             .ok_or_else(|| {
-                serde::de::Error::custom(format!(
+                ConfigError::here(format!(
                     "prefix length {n} is out of range: 0 to {MAX} bits"
                 ))
+                .into_de()
             })
     }
 }
@@ -102,39 +108,11 @@ fn yes() -> bool {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct QueryParameter {
-    pub name: String,
+    pub name: NonEmptyString,
     #[serde(default)]
     pub descriptor_key: Option<String>,
     #[serde(default)]
     pub skip_if_absent: bool,
-}
-
-impl Action {
-    /// Refuses, at load, the Envoy actions Portico cannot evaluate.
-    pub fn check(&self) -> Result<(), String> {
-        let unsupported = match self {
-            Action::SourceCluster(_) => "source_cluster",
-            Action::DestinationCluster(_) => "destination_cluster",
-            Action::DynamicMetadata(_) => "dynamic_metadata",
-            Action::Metadata(_) => "metadata",
-            Action::QueryParameterValueMatch(_) => "query_parameter_value_match",
-            Action::Extension(_) => "extension",
-            Action::RequestHeaders(r)
-                if r.header_name.is_empty() || r.descriptor_key.is_empty() =>
-            {
-                return Err("`header_name` and `descriptor_key` must not be empty".into())
-            }
-            Action::QueryParameter(q) if q.name.is_empty() => {
-                return Err("`name` must not be empty".into())
-            }
-            _ => return Ok(()),
-        };
-        Err(format!(
-            "action `{unsupported}` is not supported by Portico; supported: request_headers, \
-             remote_address, masked_remote_address, generic_key, header_value_match, \
-             query_parameter"
-        ))
-    }
 }
 
 /// What the key builder reads from a request.

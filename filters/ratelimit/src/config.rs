@@ -1,90 +1,207 @@
-//! The configuration as written: close to Envoy's `LocalRateLimit`, with
-//! Portico's `descriptors` rules. Checked at load; errors name the JSON path.
+//! The configuration: close to Envoy's `LocalRateLimit`, with Portico's
+//! `descriptors` rules, read into its checked form ([`Config`]) by
+//! `Deserialize`, so every refusal names the JSON path of its field.
 
 use crate::actions::Action;
 use crate::bucket::Limit;
-use portico::config::Duration;
-use portico::route_match::RouteMatch;
-use portico::ConfigError;
+use portico::config::{
+    self, ConfigError, Duration, HeaderName, HeaderValue, RouteMatch, StatPrefix, Unsupported,
+    UnsupportedTrue,
+};
 use serde::de::IgnoredAny;
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
 /// Envoy asserts this floor on `fill_interval` too.
 const MIN_FILL_INTERVAL_MS: u128 = 50;
 pub const DEFAULT_MAX_BUCKETS: u32 = 100_000;
 const MAX_MAX_BUCKETS: u32 = 1_000_000;
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+portico::unsupported_reasons! {
+    pub NotSupported = "is not supported by Portico";
+    pub PerConnection = "per-connection buckets are not supported by Portico: its buckets are \
+        shared by all workers; key by `remote_address` for per-client limits";
+    pub AlwaysConsume = "`true` is not supported by Portico: a request a `descriptors` rule claims \
+        takes a token from that rule's bucket only, never from the default bucket \
+        (native's `false`); set `false` or leave it out";
+    pub Entries = "Envoy's `entries` need route-level `rate_limits`, which a wasm filter \
+        cannot see; describe the key with `actions` instead";
+}
+
+/// The configuration, checked.
+#[derive(Debug)]
 pub struct Config {
-    pub stat_prefix: String,
-    #[serde(default)]
-    pub token_bucket: Option<TokenBucket>,
-    #[serde(default)]
+    pub stat_prefix: StatPrefix,
+    /// `token_bucket`: the bucket of requests no rule claims.
+    pub default_limit: Option<Limit>,
     pub descriptors: Vec<Rule>,
-    #[serde(default)]
-    pub enable_x_ratelimit_headers: XRateLimitHeaders,
-    #[serde(default)]
-    pub status: Option<Status>,
-    #[serde(default)]
-    pub response_headers_to_add: Vec<HeaderValueOption>,
-    #[serde(default)]
-    pub filter_enabled: Option<Percent>,
-    #[serde(default)]
-    pub filter_enforced: Option<Percent>,
-    #[serde(default)]
-    pub local_rate_limit_per_downstream_connection: bool,
-    #[serde(default = "default_max_buckets")]
+    pub x_ratelimit_headers: bool,
+    pub status: u16,
+    pub headers_on_limit: Vec<(String, String)>,
+    pub enabled: bool,
+    pub enforced: bool,
     pub max_buckets: u32,
-    #[serde(default)]
     pub xff_num_trusted_hops: u32,
-    // Envoy fields Portico does not implement: named so the error can say so.
-    #[serde(default)]
-    local_cluster_rate_limit: Option<IgnoredAny>,
-    #[serde(default)]
-    always_consume_default_token_bucket: Option<bool>,
-    #[serde(default)]
-    rate_limited_as_resource_exhausted: Option<IgnoredAny>,
-    #[serde(default)]
-    request_headers_to_add_when_not_enforced: Option<IgnoredAny>,
-    #[serde(default)]
-    stage: Option<IgnoredAny>,
-    #[serde(default)]
-    rate_limits: Option<IgnoredAny>,
-    #[serde(default)]
-    vh_rate_limits: Option<IgnoredAny>,
 }
 
-fn default_max_buckets() -> u32 {
-    DEFAULT_MAX_BUCKETS
-}
-
-/// `envoy.type.v3.TokenBucket`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct TokenBucket {
-    pub max_tokens: u32,
+struct RawConfig {
+    stat_prefix: StatPrefix,
     #[serde(default)]
-    pub tokens_per_fill: Option<u32>,
-    pub fill_interval: Duration,
+    token_bucket: Option<Limit>,
+    #[serde(default)]
+    descriptors: Vec<Rule>,
+    #[serde(default)]
+    enable_x_ratelimit_headers: XRateLimitHeaders,
+    #[serde(default)]
+    status: Option<HttpStatus>,
+    #[serde(default)]
+    response_headers_to_add: Vec<HeaderValueOption>,
+    #[serde(default)]
+    filter_enabled: Option<AllOrNothing>,
+    #[serde(default)]
+    filter_enforced: Option<AllOrNothing>,
+    #[serde(default, deserialize_with = "max_buckets")]
+    max_buckets: Option<u32>,
+    #[serde(default)]
+    xff_num_trusted_hops: u32,
+    // Envoy fields Portico does not implement: refused by name.
+    #[serde(default, rename = "local_rate_limit_per_downstream_connection")]
+    _per_connection: UnsupportedTrue<PerConnection>,
+    #[serde(default, rename = "always_consume_default_token_bucket")]
+    _always_consume: UnsupportedTrue<AlwaysConsume>,
+    #[serde(default, rename = "local_cluster_rate_limit")]
+    _local_cluster_rate_limit: Option<Unsupported<NotSupported>>,
+    #[serde(default, rename = "rate_limited_as_resource_exhausted")]
+    _rate_limited_as_resource_exhausted: Option<Unsupported<NotSupported>>,
+    #[serde(default, rename = "request_headers_to_add_when_not_enforced")]
+    _request_headers_to_add_when_not_enforced: Option<Unsupported<NotSupported>>,
+    #[serde(default, rename = "stage")]
+    _stage: Option<Unsupported<NotSupported>>,
+    #[serde(default, rename = "rate_limits")]
+    _rate_limits: Option<Unsupported<NotSupported>>,
+    #[serde(default, rename = "vh_rate_limits")]
+    _vh_rate_limits: Option<Unsupported<NotSupported>>,
+}
+
+fn max_buckets<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    let n = u32::deserialize(d)?;
+    if n == 0 || n > MAX_MAX_BUCKETS {
+        return Err(
+            ConfigError::here(format!("must be between 1 and {MAX_MAX_BUCKETS}")).into_de(),
+        );
+    }
+    Ok(Some(n))
+}
+
+impl<'de> Deserialize<'de> for Config {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        config::compile(d, |raw: RawConfig| {
+            if raw.token_bucket.is_none() && raw.descriptors.is_empty() {
+                return Err(ConfigError::here(
+                    "nothing to limit: set `token_bucket` (the default bucket), `descriptors`, or both",
+                ));
+            }
+            Ok(Config {
+                stat_prefix: raw.stat_prefix,
+                default_limit: raw.token_bucket,
+                descriptors: raw.descriptors,
+                x_ratelimit_headers: raw.enable_x_ratelimit_headers
+                    == XRateLimitHeaders::DraftVersion03,
+                status: raw.status.map_or(429, |s| s.0),
+                headers_on_limit: raw
+                    .response_headers_to_add
+                    .into_iter()
+                    .map(|h| (h.header.key.into_string(), h.header.value.into_string()))
+                    .collect(),
+                enabled: raw.filter_enabled.is_none_or(|p| p.0),
+                enforced: raw.filter_enforced.is_none_or(|p| p.0),
+                max_buckets: raw.max_buckets.unwrap_or(DEFAULT_MAX_BUCKETS),
+                xff_num_trusted_hops: raw.xff_num_trusted_hops,
+            })
+        })
+    }
 }
 
 /// A Portico descriptor rule: the requests it claims get a bucket per
 /// distinct combination of action values.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 pub struct Rule {
-    #[serde(default, rename = "match")]
     pub route: Option<RouteMatch>,
-    #[serde(default)]
     pub actions: Vec<Action>,
-    pub token_bucket: TokenBucket,
+    pub limit: Limit,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    #[serde(default, rename = "match")]
+    route: Option<RouteMatch>,
     #[serde(default)]
-    entries: Option<IgnoredAny>,
+    actions: Vec<Action>,
+    token_bucket: Limit,
+    #[serde(default, rename = "entries")]
+    _entries: Option<Unsupported<Entries>>,
+}
+
+impl<'de> Deserialize<'de> for Rule {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        config::compile(d, |raw: RawRule| {
+            if raw.actions.is_empty() && raw.route.is_none() {
+                return Err(ConfigError::here("needs `actions`, a `match`, or both"));
+            }
+            Ok(Rule {
+                route: raw.route,
+                actions: raw.actions,
+                limit: raw.token_bucket,
+            })
+        })
+    }
+}
+
+/// `envoy.type.v3.TokenBucket`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTokenBucket {
+    max_tokens: u32,
+    #[serde(default)]
+    tokens_per_fill: Option<u32>,
+    fill_interval: Duration,
+}
+
+impl<'de> Deserialize<'de> for Limit {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        config::compile(d, |raw: RawTokenBucket| {
+            if raw.max_tokens == 0 {
+                return Err(ConfigError::at("max_tokens", "must be at least 1"));
+            }
+            let tokens_per_fill = raw.tokens_per_fill.unwrap_or(1);
+            if tokens_per_fill == 0 {
+                return Err(ConfigError::at("tokens_per_fill", "must be at least 1"));
+            }
+            let interval = raw.fill_interval.get();
+            if interval.as_millis() < MIN_FILL_INTERVAL_MS {
+                return Err(ConfigError::at(
+                    "fill_interval",
+                    format!(
+                        "must be at least 50ms (as in Envoy), got {}",
+                        raw.fill_interval
+                    ),
+                ));
+            }
+            let fill_interval_ns = u64::try_from(interval.as_nanos())
+                .map_err(|_| ConfigError::at("fill_interval", "is too long"))?;
+            Ok(Limit {
+                max_tokens: u64::from(raw.max_tokens),
+                tokens_per_fill: u64::from(tokens_per_fill),
+                fill_interval_ns,
+            })
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-pub enum XRateLimitHeaders {
+enum XRateLimitHeaders {
     #[default]
     #[serde(rename = "OFF")]
     Off,
@@ -92,224 +209,129 @@ pub enum XRateLimitHeaders {
     DraftVersion03,
 }
 
-/// `envoy.type.v3.HttpStatus`: `{"code": 429}` or `{"code": "TooManyRequests"}`.
-#[derive(Debug, Deserialize)]
+/// `envoy.type.v3.HttpStatus` (`{"code": 429}` or `{"code": "TooManyRequests"}`),
+/// a 4xx or 5xx.
+struct HttpStatus(u16);
+
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Status {
-    pub code: StatusCode,
+struct RawStatus {
+    code: StatusCode,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(untagged)]
-pub enum StatusCode {
+enum StatusCode {
     Number(u16),
     Name(String),
 }
 
-/// `envoy.config.core.v3.HeaderValueOption`, literal values only.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HeaderValueOption {
-    pub header: HeaderValue,
-    #[serde(default)]
-    pub append_action: Option<IgnoredAny>,
-    #[serde(default)]
-    pub append: Option<bool>,
-    #[serde(default)]
-    pub keep_empty_value: Option<bool>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HeaderValue {
-    pub key: String,
-    #[serde(default)]
-    pub value: String,
-}
-
-/// Envoy's `RuntimeFractionalPercent` (`{"default_value": {"numerator":
-/// 100, "denominator": "HUNDRED"}, "runtime_key": ...}`), or a plain bool.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-pub enum Percent {
-    Bool(bool),
-    Runtime(RuntimePercent),
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RuntimePercent {
-    pub default_value: FractionalPercent,
-    #[serde(default)]
-    pub runtime_key: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FractionalPercent {
-    #[serde(default)]
-    pub numerator: u32,
-    #[serde(default)]
-    pub denominator: Option<String>,
-}
-
-impl TokenBucket {
-    pub fn limit(&self, at: &str) -> Result<Limit, ConfigError> {
-        if self.max_tokens == 0 {
-            return Err(ConfigError::at(
-                format!("{at}.max_tokens"),
-                "must be at least 1",
-            ));
-        }
-        let tokens_per_fill = self.tokens_per_fill.unwrap_or(1);
-        if tokens_per_fill == 0 {
-            return Err(ConfigError::at(
-                format!("{at}.tokens_per_fill"),
-                "must be at least 1",
-            ));
-        }
-        let interval = self.fill_interval.get();
-        if interval.as_millis() < MIN_FILL_INTERVAL_MS {
-            return Err(ConfigError::at(
-                format!("{at}.fill_interval"),
-                format!(
-                    "must be at least 50ms (as in Envoy), got {}",
-                    self.fill_interval
-                ),
-            ));
-        }
-        let fill_interval_ns = u64::try_from(interval.as_nanos())
-            .map_err(|_| ConfigError::at(format!("{at}.fill_interval"), "is too long"))?;
-        Ok(Limit {
-            max_tokens: u64::from(self.max_tokens),
-            tokens_per_fill: u64::from(tokens_per_fill),
-            fill_interval_ns,
+impl<'de> Deserialize<'de> for HttpStatus {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        config::compile(d, |raw: RawStatus| {
+            let code = match raw.code {
+                StatusCode::Number(n) => n,
+                StatusCode::Name(name) => match name.as_str() {
+                    "TooManyRequests" => 429,
+                    "ServiceUnavailable" => 503,
+                    "Forbidden" => 403,
+                    "BadRequest" => 400,
+                    "InternalServerError" => 500,
+                    other => {
+                        return Err(ConfigError::at(
+                            "code",
+                            format!("unknown status name {other:?}; use a number"),
+                        ))
+                    }
+                },
+            };
+            if !(400..=599).contains(&code) {
+                return Err(ConfigError::at(
+                    "code",
+                    format!("{code} is not a 4xx or 5xx status"),
+                ));
+            }
+            Ok(HttpStatus(code))
         })
     }
 }
 
-impl Percent {
-    /// Only all-or-nothing is supported: runtime overrides and sampling are not.
-    pub fn all_or_nothing(&self, at: &str) -> Result<bool, ConfigError> {
-        let p = match self {
-            Percent::Bool(b) => return Ok(*b),
-            Percent::Runtime(p) => p,
-        };
-        let per = match p.default_value.denominator.as_deref().unwrap_or("HUNDRED") {
-            "HUNDRED" => 100,
-            "TEN_THOUSAND" => 10_000,
-            "MILLION" => 1_000_000,
-            other => {
-                return Err(ConfigError::at(
-                    format!("{at}.default_value.denominator"),
-                    format!("unknown denominator {other:?}"),
-                ))
-            }
-        };
-        match p.default_value.numerator {
-            0 => Ok(false),
-            n if n >= per => Ok(true),
-            _ => Err(ConfigError::at(
-                format!("{at}.default_value.numerator"),
-                "Portico applies a limit to all requests or none: use 0 or 100%",
-            )),
-        }
-    }
+/// `envoy.config.core.v3.HeaderValueOption`, literal values only.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HeaderValueOption {
+    header: HeaderKeyValue,
+    #[serde(default, rename = "append_action")]
+    _append_action: Option<IgnoredAny>,
+    #[serde(default, rename = "append")]
+    _append: Option<bool>,
+    #[serde(default, rename = "keep_empty_value")]
+    _keep_empty_value: Option<bool>,
 }
 
-impl StatusCode {
-    pub fn code(&self, at: &str) -> Result<u16, ConfigError> {
-        let code = match self {
-            StatusCode::Number(n) => *n,
-            StatusCode::Name(name) => match name.as_str() {
-                "TooManyRequests" => 429,
-                "ServiceUnavailable" => 503,
-                "Forbidden" => 403,
-                "BadRequest" => 400,
-                "InternalServerError" => 500,
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HeaderKeyValue {
+    key: HeaderName,
+    #[serde(default)]
+    value: HeaderValue,
+}
+
+/// Envoy's `RuntimeFractionalPercent` (`{"default_value": {"numerator":
+/// 100, "denominator": "HUNDRED"}, "runtime_key": ...}`), or a plain bool:
+/// only all (100%) or nothing (0) — runtime overrides and sampling are not supported.
+struct AllOrNothing(bool);
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Percent {
+    Bool(bool),
+    Runtime(RuntimePercent),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuntimePercent {
+    default_value: FractionalPercent,
+    #[serde(default, rename = "runtime_key")]
+    _runtime_key: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FractionalPercent {
+    #[serde(default)]
+    numerator: u32,
+    #[serde(default)]
+    denominator: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for AllOrNothing {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        config::compile(d, |raw: Percent| {
+            let p = match raw {
+                Percent::Bool(b) => return Ok(AllOrNothing(b)),
+                Percent::Runtime(p) => p.default_value,
+            };
+            let per = match p.denominator.as_deref().unwrap_or("HUNDRED") {
+                "HUNDRED" => 100,
+                "TEN_THOUSAND" => 10_000,
+                "MILLION" => 1_000_000,
                 other => {
                     return Err(ConfigError::at(
-                        at,
-                        format!("unknown status name {other:?}; use a number"),
+                        "default_value.denominator",
+                        format!("unknown denominator {other:?}"),
                     ))
                 }
-            },
-        };
-        if !(400..=599).contains(&code) {
-            return Err(ConfigError::at(
-                at,
-                format!("{code} is not a 4xx or 5xx status"),
-            ));
-        }
-        Ok(code)
-    }
-}
-
-impl Config {
-    /// Refusals that serde cannot express.
-    pub fn check_unsupported(&self) -> Result<(), ConfigError> {
-        let unsupported = [
-            (
-                "local_cluster_rate_limit",
-                self.local_cluster_rate_limit.is_some(),
-            ),
-            (
-                "rate_limited_as_resource_exhausted",
-                self.rate_limited_as_resource_exhausted.is_some(),
-            ),
-            (
-                "request_headers_to_add_when_not_enforced",
-                self.request_headers_to_add_when_not_enforced.is_some(),
-            ),
-            ("stage", self.stage.is_some()),
-            ("rate_limits", self.rate_limits.is_some()),
-            ("vh_rate_limits", self.vh_rate_limits.is_some()),
-        ];
-        if let Some((field, _)) = unsupported.iter().find(|(_, set)| *set) {
-            return Err(ConfigError::at(*field, "is not supported by Portico"));
-        }
-        if self.always_consume_default_token_bucket == Some(true) {
-            return Err(ConfigError::at(
-                "always_consume_default_token_bucket",
-                "`true` is not supported by Portico: a request a `descriptors` rule claims \
-                 takes a token from that rule's bucket only, never from the default bucket \
-                 (native's `false`); set `false` or leave it out",
-            ));
-        }
-        if self.local_rate_limit_per_downstream_connection {
-            return Err(ConfigError::at(
-                "local_rate_limit_per_downstream_connection",
-                "per-connection buckets are not supported by Portico: its buckets are \
-                 shared by all workers; key by `remote_address` for per-client limits",
-            ));
-        }
-        if self.stat_prefix.is_empty() || self.stat_prefix.contains(char::is_whitespace) {
-            return Err(ConfigError::at(
-                "stat_prefix",
-                "must be non-empty and without spaces",
-            ));
-        }
-        if self.max_buckets == 0 || self.max_buckets > MAX_MAX_BUCKETS {
-            return Err(ConfigError::at(
-                "max_buckets",
-                format!("must be between 1 and {MAX_MAX_BUCKETS}"),
-            ));
-        }
-        for (i, rule) in self.descriptors.iter().enumerate() {
-            if rule.entries.is_some() {
-                return Err(ConfigError::at(
-                    format!("descriptors[{i}].entries"),
-                    "Envoy's `entries` need route-level `rate_limits`, which a wasm filter \
-                     cannot see; describe the key with `actions` instead",
-                ));
+            };
+            match p.numerator {
+                0 => Ok(AllOrNothing(false)),
+                n if n >= per => Ok(AllOrNothing(true)),
+                _ => Err(ConfigError::at(
+                    "default_value.numerator",
+                    "Portico applies a limit to all requests or none: use 0 or 100%",
+                )),
             }
-            if rule.actions.is_empty() && rule.route.is_none() {
-                return Err(ConfigError::at(
-                    format!("descriptors[{i}]"),
-                    "needs `actions`, a `match`, or both",
-                ));
-            }
-        }
-        Ok(())
+        })
     }
 }

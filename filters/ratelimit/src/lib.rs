@@ -19,9 +19,9 @@ pub mod table;
 
 use actions::{Action as KeyAction, RequestView};
 use bucket::{Decision, Limit};
-use config::{Config, XRateLimitHeaders};
+use config::Config;
+use portico::config::route_match::RouteMatch;
 use portico::host::HostError;
-use portico::route_match::RouteMatch;
 use portico::{
     Action, ConfigError, Counter, Env, HttpFilter, LocalResponse, Plugin, Root, Stream, Verdict,
 };
@@ -66,80 +66,28 @@ impl Plugin for RateLimiter {
     type Filter = RateLimitFilter;
 
     fn configure(config: Config, root: &mut Root<'_, Self>) -> Result<Self, ConfigError> {
-        config.check_unsupported()?;
-        let mut rules = Vec::with_capacity(config.descriptors.len());
-        let mut limits = Vec::with_capacity(config.descriptors.len() + 1);
         let secret = secret::load_or_create(root.env()).map_err(|e| {
             ConfigError::at(".", format!("cannot set up the bucket table's key: {e}"))
         })?;
         let tag = secret.hash(&[format!("{config:?}").as_bytes()]);
-        for (i, d) in config.descriptors.into_iter().enumerate() {
-            for (j, a) in d.actions.iter().enumerate() {
-                a.check()
-                    .map_err(|m| ConfigError::at(format!("descriptors[{i}].actions[{j}]"), m))?;
-            }
-            limits.push(
-                d.token_bucket
-                    .limit(&format!("descriptors[{i}].token_bucket"))?,
-            );
+        let mut rules = Vec::with_capacity(config.descriptors.len());
+        let mut limits = Vec::with_capacity(config.descriptors.len() + 1);
+        for d in config.descriptors {
+            limits.push(d.limit);
             rules.push(Rule {
                 route: d.route,
                 actions: d.actions,
             });
         }
-        let has_default = match &config.token_bucket {
-            Some(tb) => {
-                limits.push(tb.limit("token_bucket")?);
-                true
-            }
-            None => false,
-        };
-        if limits.is_empty() {
-            return Err(ConfigError::at(
-                ".",
-                "nothing to limit: set `token_bucket` (the default bucket), `descriptors`, or both",
-            ));
-        }
-        let status = match &config.status {
-            Some(s) => s.code.code("status.code")?,
-            None => 429,
-        };
-        let mut headers_on_limit = Vec::new();
-        for (i, h) in config.response_headers_to_add.iter().enumerate() {
-            let at = format!("response_headers_to_add[{i}].header");
-            if !is_token(&h.header.key) {
-                return Err(ConfigError::at(
-                    format!("{at}.key"),
-                    format!("{:?} is not a valid header name", h.header.key),
-                ));
-            }
-            if h.header
-                .value
-                .bytes()
-                .any(|b| matches!(b, b'\r' | b'\n' | 0))
-            {
-                return Err(ConfigError::at(
-                    format!("{at}.value"),
-                    "must not contain CR, LF or NUL",
-                ));
-            }
-            headers_on_limit.push((h.header.key.to_ascii_lowercase(), h.header.value.clone()));
-        }
-        let enabled = match &config.filter_enabled {
-            Some(p) => p.all_or_nothing("filter_enabled")?,
-            None => true,
-        };
-        let enforced = match &config.filter_enforced {
-            Some(p) => p.all_or_nothing("filter_enforced")?,
-            None => true,
-        };
+        let has_default = config.default_limit.is_some();
+        limits.extend(config.default_limit);
         let table = Table::open(root.env(), config.max_buckets, tag, secret).map_err(|e| {
             ConfigError::at(
                 "max_buckets",
                 format!("cannot create the shared bucket table: {e}"),
             )
         })?;
-        let p = format!("{}.http_local_rate_limit", config.stat_prefix);
+        let p = config.stat_prefix.metric("http_local_rate_limit");
         let metrics = Metrics {
             enabled: root.counter(&format!("{p}.enabled"))?,
             ok: root.counter(&format!("{p}.ok"))?,
@@ -155,11 +103,12 @@ impl Plugin for RateLimiter {
             plugin.sweep_from.set(next);
         });
         log::info!(
-            "ratelimit: {} descriptor rules, default bucket {}, {} slots, enforced {enforced}, \
+            "ratelimit: {} descriptor rules, default bucket {}, {} slots, enforced {}, \
              refill on {}",
             rules.len(),
             if has_default { "on" } else { "off" },
             config.max_buckets,
+            config.enforced,
             clock::source()
         );
         Ok(RateLimiter {
@@ -167,12 +116,11 @@ impl Plugin for RateLimiter {
             limits,
             has_default,
             table,
-            status,
-            headers_on_limit,
-            x_ratelimit_headers: config.enable_x_ratelimit_headers
-                == XRateLimitHeaders::DraftVersion03,
-            enabled,
-            enforced,
+            status: config.status,
+            headers_on_limit: config.headers_on_limit,
+            x_ratelimit_headers: config.x_ratelimit_headers,
+            enabled: config.enabled,
+            enforced: config.enforced,
             xff_num_trusted_hops: config.xff_num_trusted_hops,
             metrics,
             sweep_from: Cell::new(0),
@@ -305,13 +253,6 @@ impl HttpFilter for RateLimitFilter {
         }
         Ok(Action::Continue)
     }
-}
-
-fn is_token(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 portico::main!(RateLimiter);

@@ -1,7 +1,7 @@
 //! Header maps of a stream: case-insensitive, multi-valued, pseudo-headers included.
 
+use crate::config::route_match::HeaderSource;
 use crate::host::{Host, MapType};
-use crate::route_match::HeaderSource;
 use std::borrow::Cow;
 
 /// A view of one header map (request or response headers or trailers) of the

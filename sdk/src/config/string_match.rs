@@ -1,77 +1,11 @@
 //! Envoy's `StringMatcher` and `RegexMatcher`, compiled when the config is parsed.
 
-use serde::de::{Deserializer, Error as _};
+use super::{ConfigError, NonEmptyString, Regex, RegexMatcher, Unsupported};
+use serde::de::Deserializer;
 use serde::Deserialize;
 
-/// Compiled regexes are capped so a config cannot make a VM build a huge
-/// automaton (Envoy caps RE2 program size for the same reason).
-const REGEX_SIZE_LIMIT: usize = 256 * 1024;
-const REGEX_NEST_LIMIT: u32 = 64;
-
-/// A regular expression that must match the whole input, as Envoy's `safe_regex`
-/// does. Deserializes from a string; a pattern that does not compile, or
-/// compiles too large, is a config error at its JSON path.
-#[derive(Debug, Clone)]
-pub struct Regex {
-    full: regex_lite::Regex,
-    source: String,
-}
-
-/// Compiles `pattern` to match anywhere in its input (for search and
-/// replace), under the same size and nesting limits as [`Regex`].
-pub fn compile_unanchored(pattern: &str) -> Result<regex_lite::Regex, String> {
-    regex_lite::RegexBuilder::new(pattern)
-        .size_limit(REGEX_SIZE_LIMIT)
-        .nest_limit(REGEX_NEST_LIMIT)
-        .build()
-        .map_err(|err| {
-            let err = err.to_string();
-            if err.contains("size limit") {
-                format!("regex is too large (compiled size over {REGEX_SIZE_LIMIT} bytes)")
-            } else {
-                format!("invalid regex: {err}")
-            }
-        })
-}
-
-impl Regex {
-    pub fn new(pattern: &str) -> Result<Self, String> {
-        let full = compile_unanchored(&format!("^(?:{pattern})$"))?;
-        Ok(Regex {
-            full,
-            source: pattern.to_string(),
-        })
-    }
-
-    /// Whether the whole of `text` matches.
-    pub fn is_full_match(&self, text: &str) -> bool {
-        self.full.is_match(text)
-    }
-
-    /// The regex anchored to the whole input, for captures and replacement.
-    pub fn anchored(&self) -> &regex_lite::Regex {
-        &self.full
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.source
-    }
-}
-
-impl<'de> Deserialize<'de> for Regex {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let pattern = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-        Regex::new(&pattern).map_err(D::Error::custom)
-    }
-}
-
-/// Envoy's `RegexMatcher`: `{"regex": "..."}`. The deprecated `google_re2` field is accepted and ignored.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RegexMatcher {
-    pub regex: Regex,
-    #[serde(default, rename = "google_re2")]
-    _google_re2: Option<serde::de::IgnoredAny>,
+crate::unsupported_reasons! {
+    CustomMatcher = "`custom` string matchers are not supported by Portico";
 }
 
 /// Envoy's `envoy.type.matcher.v3.StringMatcher`: exactly one of `exact`, `prefix`,
@@ -95,63 +29,48 @@ enum Kind {
 #[serde(deny_unknown_fields)]
 struct RawStringMatcher {
     exact: Option<String>,
-    prefix: Option<String>,
-    suffix: Option<String>,
-    contains: Option<String>,
+    prefix: Option<NonEmptyString>,
+    suffix: Option<NonEmptyString>,
+    contains: Option<NonEmptyString>,
     safe_regex: Option<RegexMatcher>,
     #[serde(default)]
     ignore_case: bool,
-    custom: Option<serde::de::IgnoredAny>,
+    #[serde(default, rename = "custom")]
+    _custom: Option<Unsupported<CustomMatcher>>,
 }
 
 impl<'de> Deserialize<'de> for StringMatcher {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let raw = RawStringMatcher::deserialize(deserializer)?;
-        if raw.custom.is_some() {
-            return Err(D::Error::custom(
-                "`custom` string matchers are not supported by Portico",
-            ));
-        }
-        let mut kinds = Vec::with_capacity(1);
-        if let Some(s) = raw.exact {
-            kinds.push(Kind::Exact(s));
-        }
-        if let Some(s) = raw.prefix {
-            if s.is_empty() {
-                return Err(D::Error::custom("`prefix` must not be empty"));
+        super::compile(deserializer, |raw: RawStringMatcher| {
+            let mut kinds = Vec::with_capacity(1);
+            if let Some(s) = raw.exact {
+                kinds.push(Kind::Exact(s));
             }
-            kinds.push(Kind::Prefix(s));
-        }
-        if let Some(s) = raw.suffix {
-            if s.is_empty() {
-                return Err(D::Error::custom("`suffix` must not be empty"));
+            if let Some(s) = raw.prefix {
+                kinds.push(Kind::Prefix(s.into_string()));
             }
-            kinds.push(Kind::Suffix(s));
-        }
-        if let Some(s) = raw.contains {
-            if s.is_empty() {
-                return Err(D::Error::custom("`contains` must not be empty"));
+            if let Some(s) = raw.suffix {
+                kinds.push(Kind::Suffix(s.into_string()));
             }
-            kinds.push(Kind::Contains(s));
-        }
-        if let Some(r) = raw.safe_regex {
-            if raw.ignore_case {
-                return Err(D::Error::custom(
-                    "`ignore_case` has no effect on `safe_regex`; use `(?i)` in the pattern",
-                ));
+            if let Some(s) = raw.contains {
+                kinds.push(Kind::Contains(s.into_string()));
             }
-            kinds.push(Kind::Regex(r.regex));
-        }
-        if kinds.len() != 1 {
-            return Err(D::Error::custom(
-                "exactly one of `exact`, `prefix`, `suffix`, `contains`, `safe_regex` must be set",
-            ));
-        }
-        let kind = match kinds.pop() {
-            Some(k) => k,
-            None => return Err(D::Error::custom("no matcher set")),
-        };
-        Ok(StringMatcher::new(kind, raw.ignore_case))
+            if let Some(r) = raw.safe_regex {
+                if raw.ignore_case {
+                    return Err(ConfigError::at(
+                        "ignore_case",
+                        "`ignore_case` has no effect on `safe_regex`; use `(?i)` in the pattern",
+                    ));
+                }
+                kinds.push(Kind::Regex(r.regex));
+            }
+            match (kinds.pop(), kinds.is_empty()) {
+                (Some(kind), true) => Ok(StringMatcher::new(kind, raw.ignore_case)),
+                _ => Err(ConfigError::here(
+                    "exactly one of `exact`, `prefix`, `suffix`, `contains`, `safe_regex` must be set",
+                )),
+            }
+        })
     }
 }
 
@@ -272,7 +191,13 @@ mod tests {
         assert!(m(r#"{}"#).unwrap_err().contains("exactly one"));
         assert!(m(r#"{"prefix": ""}"#)
             .unwrap_err()
-            .contains("must not be empty"));
+            .starts_with("prefix: must not be empty"));
+        assert!(m(r#"{"safe_regex": {"regex": "a"}, "ignore_case": true}"#)
+            .unwrap_err()
+            .starts_with("ignore_case: `ignore_case` has no effect on `safe_regex`"));
+        assert!(m(r#"{"custom": {"name": "x"}}"#)
+            .unwrap_err()
+            .starts_with("custom: `custom` string matchers are not supported by Portico"));
         let err = m(r#"{"safe_regex": {"regex": "a("}}"#).unwrap_err();
         assert!(err.starts_with("safe_regex.regex: invalid regex"), "{err}");
         let err = m(r#"{"safe_regex": {"regex": "\\w{1000}{1000}"}}"#).unwrap_err();
@@ -280,26 +205,5 @@ mod tests {
         assert!(m(r#"{"exact": "a", "foo": 1}"#)
             .unwrap_err()
             .starts_with("foo: unknown field"));
-    }
-}
-
-#[cfg(test)]
-mod re2_difference_tests {
-    use super::Regex;
-
-    /// What sdk/README.md tells users about classes and RE2.
-    #[test]
-    fn perl_classes_are_ascii_as_in_re2() {
-        let digits = Regex::new(r"\d+").unwrap();
-        assert!(digits.is_full_match("123"));
-        assert!(!digits.is_full_match("١٢٣")); // Arabic-Indic digits
-        assert!(!Regex::new(r"\w").unwrap().is_full_match("é"));
-        assert!(Regex::new(r"\p{Greek}").is_err());
-    }
-
-    #[test]
-    fn oversized_patterns_are_refused() {
-        let err = Regex::new("a{1000}{1000}").unwrap_err();
-        assert!(err.starts_with("regex is too large"), "{err}");
     }
 }

@@ -8,10 +8,15 @@
 //! (`string_match`, `present_match`). Other `RouteMatch` fields are refused at
 //! load with a message saying so, never ignored.
 
+use super::{AnyHeaderName, ConfigError, NonEmptyString, RegexMatcher, StringMatcher, Unsupported};
 use crate::query;
-use crate::string_match::{RegexMatcher, StringMatcher};
-use serde::de::{Deserializer, Error as _, IgnoredAny};
+use serde::de::Deserializer;
 use serde::Deserialize;
+
+crate::unsupported_reasons! {
+    RouteMatchField = "is a RouteMatch field Portico does not support";
+    HeaderMatcherField = "is a HeaderMatcher field Portico does not support";
+}
 
 /// Read access to request headers for matching. Envoy 1.40 matches each
 /// value of a repeated header on its own (`x-tier: silver` plus
@@ -132,34 +137,32 @@ struct RawRouteMatch {
     query_parameters: Vec<QueryParameterMatcher>,
     // Known RouteMatch fields Portico does not implement: named in the error
     // rather than reported as unknown.
-    connect_matcher: Option<IgnoredAny>,
-    path_match_policy: Option<IgnoredAny>,
-    runtime_fraction: Option<IgnoredAny>,
-    grpc: Option<IgnoredAny>,
-    tls_context: Option<IgnoredAny>,
-    dynamic_metadata: Option<IgnoredAny>,
-    filter_state: Option<IgnoredAny>,
-    cel_matcher: Option<IgnoredAny>,
+    #[serde(default, rename = "connect_matcher")]
+    _connect_matcher: Option<Unsupported<RouteMatchField>>,
+    #[serde(default, rename = "path_match_policy")]
+    _path_match_policy: Option<Unsupported<RouteMatchField>>,
+    #[serde(default, rename = "runtime_fraction")]
+    _runtime_fraction: Option<Unsupported<RouteMatchField>>,
+    #[serde(default, rename = "grpc")]
+    _grpc: Option<Unsupported<RouteMatchField>>,
+    #[serde(default, rename = "tls_context")]
+    _tls_context: Option<Unsupported<RouteMatchField>>,
+    #[serde(default, rename = "dynamic_metadata")]
+    _dynamic_metadata: Option<Unsupported<RouteMatchField>>,
+    #[serde(default, rename = "filter_state")]
+    _filter_state: Option<Unsupported<RouteMatchField>>,
+    #[serde(default, rename = "cel_matcher")]
+    _cel_matcher: Option<Unsupported<RouteMatchField>>,
 }
 
 impl<'de> Deserialize<'de> for RouteMatch {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let raw = RawRouteMatch::deserialize(deserializer)?;
-        let unsupported = [
-            ("connect_matcher", raw.connect_matcher.is_some()),
-            ("path_match_policy", raw.path_match_policy.is_some()),
-            ("runtime_fraction", raw.runtime_fraction.is_some()),
-            ("grpc", raw.grpc.is_some()),
-            ("tls_context", raw.tls_context.is_some()),
-            ("dynamic_metadata", raw.dynamic_metadata.is_some()),
-            ("filter_state", raw.filter_state.is_some()),
-            ("cel_matcher", raw.cel_matcher.is_some()),
-        ];
-        if let Some((name, _)) = unsupported.iter().find(|(_, set)| *set) {
-            return Err(D::Error::custom(format!(
-                "`{name}` is a RouteMatch field Portico does not support"
-            )));
-        }
+        super::compile(deserializer, RouteMatch::compile)
+    }
+}
+
+impl RouteMatch {
+    fn compile(raw: RawRouteMatch) -> Result<Self, ConfigError> {
         let case_sensitive = raw.case_sensitive.unwrap_or(true);
         let fold = |s: String| {
             if case_sensitive {
@@ -183,8 +186,9 @@ impl<'de> Deserialize<'de> for RouteMatch {
         }
         if let Some(v) = raw.path_separated_prefix {
             if v.ends_with('/') || v.contains(['?', '#']) {
-                return Err(D::Error::custom(
-                    "`path_separated_prefix` must not end with `/` or contain `?` or `#`",
+                return Err(ConfigError::at(
+                    "path_separated_prefix",
+                    "must not end with `/` or contain `?` or `#`",
                 ));
             }
             paths.push(PathMatch::SeparatedPrefix {
@@ -195,19 +199,16 @@ impl<'de> Deserialize<'de> for RouteMatch {
         if let Some(r) = raw.safe_regex {
             paths.push(PathMatch::Regex(r));
         }
-        if paths.len() != 1 {
-            return Err(D::Error::custom(
+        match (paths.pop(), paths.is_empty()) {
+            (Some(path), true) => Ok(RouteMatch {
+                path,
+                headers: raw.headers,
+                query_parameters: raw.query_parameters,
+            }),
+            _ => Err(ConfigError::here(
                 "exactly one of `prefix`, `path`, `safe_regex`, `path_separated_prefix` must be set",
-            ));
+            )),
         }
-        let path = paths
-            .pop()
-            .ok_or_else(|| D::Error::custom("no path matcher"))?;
-        Ok(RouteMatch {
-            path,
-            headers: raw.headers,
-            query_parameters: raw.query_parameters,
-        })
     }
 }
 
@@ -229,7 +230,7 @@ enum HeaderRule {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawHeaderMatcher {
-    name: String,
+    name: AnyHeaderName,
     exact_match: Option<String>,
     prefix_match: Option<String>,
     suffix_match: Option<String>,
@@ -241,20 +242,18 @@ struct RawHeaderMatcher {
     invert_match: bool,
     #[serde(default)]
     treat_missing_header_as_empty: bool,
-    range_match: Option<IgnoredAny>,
+    #[serde(default, rename = "range_match")]
+    _range_match: Option<Unsupported<HeaderMatcherField>>,
 }
 
 impl<'de> Deserialize<'de> for HeaderMatcher {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let raw = RawHeaderMatcher::deserialize(deserializer)?;
-        if raw.range_match.is_some() {
-            return Err(D::Error::custom(
-                "`range_match` is a HeaderMatcher field Portico does not support",
-            ));
-        }
-        if raw.name.is_empty() {
-            return Err(D::Error::custom("`name` must not be empty"));
-        }
+        super::compile(deserializer, HeaderMatcher::compile)
+    }
+}
+
+impl HeaderMatcher {
+    fn compile(raw: RawHeaderMatcher) -> Result<Self, ConfigError> {
         let mut rules = Vec::with_capacity(1);
         if let Some(v) = raw.exact_match {
             rules.push(HeaderRule::Value(StringMatcher::exact(v)));
@@ -278,22 +277,20 @@ impl<'de> Deserialize<'de> for HeaderMatcher {
             rules.push(HeaderRule::Value(m));
         }
         if rules.len() > 1 {
-            return Err(D::Error::custom(
+            return Err(ConfigError::here(
                 "at most one of `exact_match`, `prefix_match`, `suffix_match`, `contains_match`, `safe_regex_match`, `present_match`, `string_match` may be set",
             ));
         }
         // Envoy treats a matcher with no rule as `present_match: true`.
         let rule = rules.pop().unwrap_or(HeaderRule::Present(true));
         Ok(HeaderMatcher {
-            name: raw.name.to_ascii_lowercase(),
+            name: raw.name.into_string(),
             rule,
             invert: raw.invert_match,
             missing_as_empty: raw.treat_missing_header_as_empty,
         })
     }
-}
 
-impl HeaderMatcher {
     /// Envoy's `HeaderUtility` semantics, including how `invert_match` and
     /// `present_match` combine for an absent header.
     pub fn matches(&self, headers: &(impl HeaderSource + ?Sized)) -> bool {
@@ -331,30 +328,28 @@ pub struct QueryParameterMatcher {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawQueryParameterMatcher {
-    name: String,
+    name: NonEmptyString,
     string_match: Option<StringMatcher>,
     present_match: Option<bool>,
 }
 
 impl<'de> Deserialize<'de> for QueryParameterMatcher {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let raw = RawQueryParameterMatcher::deserialize(deserializer)?;
-        if raw.name.is_empty() {
-            return Err(D::Error::custom("`name` must not be empty"));
-        }
-        let rule = match (raw.string_match, raw.present_match) {
-            (Some(m), None) => HeaderRule::Value(m),
-            (None, Some(p)) => HeaderRule::Present(p),
-            (None, None) => HeaderRule::Present(true),
-            (Some(_), Some(_)) => {
-                return Err(D::Error::custom(
-                    "only one of `string_match` and `present_match` may be set",
-                ))
-            }
-        };
-        Ok(QueryParameterMatcher {
-            name: raw.name,
-            rule,
+        super::compile(deserializer, |raw: RawQueryParameterMatcher| {
+            let rule = match (raw.string_match, raw.present_match) {
+                (Some(m), None) => HeaderRule::Value(m),
+                (None, Some(p)) => HeaderRule::Present(p),
+                (None, None) => HeaderRule::Present(true),
+                (Some(_), Some(_)) => {
+                    return Err(ConfigError::here(
+                        "only one of `string_match` and `present_match` may be set",
+                    ))
+                }
+            };
+            Ok(QueryParameterMatcher {
+                name: raw.name.into_string(),
+                rule,
+            })
         })
     }
 }
@@ -473,7 +468,18 @@ mod tests {
         assert!(err(r#"{"prefix": "/", "path": "/a"}"#).contains("exactly one of"));
         assert!(err(r#"{"headers": []}"#).contains("exactly one of"));
         assert!(err(r#"{"prefix": "/", "runtime_fraction": {}}"#)
-            .contains("`runtime_fraction` is a RouteMatch field Portico does not support"));
+            .starts_with("runtime_fraction: is a RouteMatch field Portico does not support"));
+        assert!(
+            err(r#"{"prefix": "/", "headers": [{"name": "a", "range_match": {}}]}"#).starts_with(
+                "headers[0].range_match: is a HeaderMatcher field Portico does not support"
+            )
+        );
+        assert!(err(r#"{"prefix": "/", "headers": [{"name": "bad name"}]}"#)
+            .starts_with("headers[0].name: \"bad name\" is not a valid header name"));
+        assert!(
+            err(r#"{"prefix": "/", "query_parameters": [{"name": ""}]}"#)
+                .starts_with("query_parameters[0].name: must not be empty")
+        );
         assert!(err(r#"{"prefix": "/", "headers": [{"name": "a", "exact_match": "x", "present_match": true}]}"#).starts_with("headers[0]: at most one"));
         assert!(
             err(r#"{"safe_regex": {"regex": "("}}"#).starts_with("safe_regex.regex: invalid regex")
@@ -483,6 +489,7 @@ mod tests {
         )
         .starts_with("headers[0].safe_regex_match.regex:"));
         assert!(err(r#"{"prefix": "/", "headerz": []}"#).starts_with("headerz: unknown field"));
-        assert!(err(r#"{"path_separated_prefix": "/api/"}"#).contains("must not end with"));
+        assert!(err(r#"{"path_separated_prefix": "/api/"}"#)
+            .starts_with("path_separated_prefix: must not end with"));
     }
 }
