@@ -57,6 +57,7 @@ fn cases() -> Vec<(&'static str, String, &'static str)> {
         ("ratelimit", s(r#"{"stat_prefix": "rl", "descriptors": [{"match": {"safe_regex": {"regex": "(("}}, "actions": [{"remote_address": {}}], "token_bucket": {"max_tokens": 1, "fill_interval": "1s"}}]}"#), "descriptors[0].match.safe_regex.regex: invalid regex"),
         ("ratelimit", s(r#"{"stat_prefix": "rl", "token_bucket": {"max_tokens": 5, "fill_interval": "1s"}, "status": {"code": 200}}"#), "status.code: 200 is not a 4xx or 5xx status"),
         ("ratelimit", s(r#"{"stat_prefix": "rl", "local_rate_limit_per_downstream_connection": true}"#), "local_rate_limit_per_downstream_connection: per-connection buckets are not supported"),
+        ("ratelimit", s(r#"{"stat_prefix": "rl", "descriptors": [{"actions": [{"source_cluster": {}}], "token_bucket": {"max_tokens": 1, "fill_interval": "1s"}}]}"#), "descriptors[0].actions[0].source_cluster: this action is not supported by Portico"),
         // --- jwt
         ("jwt", s(r#"{"providers": []}"#), "providers: invalid type: sequence, expected a map"),
         ("jwt", s(r#"{"providers": {"p": {"issuer": 5}}}"#), "providers.p.issuer: invalid type: integer `5`, expected a string"),
@@ -73,6 +74,8 @@ fn cases() -> Vec<(&'static str, String, &'static str)> {
         ("jwt", jwks(r#"{"keys": []}"#), "providers.p.local_jwks.inline_string: JWKS has no valid keys"),
         ("jwt", jwks(r#"{"keys": [{"kty": "RSA", "n": "AQAB", "e": "AQAB"}]}"#), "providers.p.local_jwks.inline_string: JWKS has no valid keys"),
         ("jwt", jwt("", r#", "bypass_cors_preflight": "yes""#), "bypass_cors_preflight: invalid type: string \"yes\", expected a boolean"),
+        ("jwt", s(r#"{"rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "q"}}], "providers": {}}"#), "rules[0].requires.provider_name: no provider named \"q\""),
+        ("headers", s(r#"{"mutations": {"request_mutations": [{"append": {"header": {"key": "x", "value": "%HOSTNAME%"}}}]}}"#), "mutations.request_mutations[0].append.header.value: %HOSTNAME% needs the host name"),
     ]
 }
 

@@ -1,7 +1,7 @@
 //! `portico_jwt.wasm`: JWT validation with the configuration of Envoy's
 //! `jwt_authn` filter.
 //!
-//! - `config.rs`: the JSON as written;
+//! - `config.rs`: the JSON, checked as it is read;
 //! - `provider.rs`: a provider compiled, and the checks of one token;
 //! - `extract.rs`: where tokens are found;
 //! - `claims.rs`: issuer, time, audience, subject;
@@ -67,18 +67,6 @@ impl Plugin for JwtAuthn {
     type Filter = JwtFilter;
 
     fn configure(config: config::Config, root: &mut Root<'_, Self>) -> Result<Self, ConfigError> {
-        if config.requirement_map.is_some() {
-            return Err(ConfigError::at(
-                "requirement_map",
-                "per-route requirements are not supported; use `rules`",
-            ));
-        }
-        if config.filter_state_rules.is_some() {
-            return Err(ConfigError::at(
-                "filter_state_rules",
-                "filter state is not reachable from a wasm filter",
-            ));
-        }
         let mut names = BTreeMap::new();
         let mut providers = Vec::with_capacity(config.providers.len());
         for (name, p) in config.providers {
@@ -86,16 +74,10 @@ impl Plugin for JwtAuthn {
             providers.push(Provider::compile(&name, p)?);
         }
         let mut rules = Vec::with_capacity(config.rules.len());
-        for (i, r) in config.rules.into_iter().enumerate() {
-            if r.requirement_name.is_some() {
-                return Err(ConfigError::at(
-                    format!("rules[{i}].requirement_name"),
-                    "not supported; write `requires`",
-                ));
-            }
+        for r in config.rules {
             let requires = r
                 .requires
-                .map(|req| Requirement::compile(&format!("rules[{i}].requires"), req, &names))
+                .map(|req| Requirement::compile(req, &names))
                 .transpose()?;
             rules.push(Rule {
                 route: r.route,
@@ -116,12 +98,12 @@ impl Plugin for JwtAuthn {
         }
         let prefix = &config.stat_prefix;
         let metrics = Metrics {
-            allowed: root.counter(&format!("{prefix}.allowed"))?,
-            denied: root.counter(&format!("{prefix}.denied"))?,
-            cache_hit: root.counter(&format!("{prefix}.jwt_cache_hit"))?,
-            cache_miss: root.counter(&format!("{prefix}.jwt_cache_miss"))?,
-            fetch_success: root.counter(&format!("{prefix}.jwks_fetch_success"))?,
-            fetch_failed: root.counter(&format!("{prefix}.jwks_fetch_failed"))?,
+            allowed: root.counter(&prefix.metric("allowed"))?,
+            denied: root.counter(&prefix.metric("denied"))?,
+            cache_hit: root.counter(&prefix.metric("jwt_cache_hit"))?,
+            cache_miss: root.counter(&prefix.metric("jwt_cache_miss"))?,
+            fetch_success: root.counter(&prefix.metric("jwks_fetch_success"))?,
+            fetch_failed: root.counter(&prefix.metric("jwks_fetch_failed"))?,
         };
         // Remote JWKS are fetched as soon as the VM runs, not on first use.
         for (index, p) in providers.iter().enumerate() {

@@ -6,10 +6,11 @@ use crate::claims::{self, Policy};
 use crate::config::{self, default_clock_skew};
 use crate::error::JwtError;
 use crate::extract::{self, Location};
-use crate::jwks::{self, Key, Limits};
+use crate::jwks::{self, Key};
 use crate::remote::{self, Remote};
 use crate::token;
 use crate::verify;
+use portico::config::HeaderName;
 use portico::ConfigError;
 use serde_json::{Map, Value};
 use std::cell::RefCell;
@@ -53,94 +54,45 @@ pub struct Accepted {
     pub location: usize,
 }
 
-fn header_name(at: &str, name: &str) -> Result<String, ConfigError> {
-    let ok = !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-    if !ok {
-        return Err(ConfigError::at(
-            at,
-            format!("{name:?} is not a valid header name"),
-        ));
-    }
-    Ok(name.to_ascii_lowercase())
-}
-
 impl Provider {
+    /// The provider `name` of a checked configuration. It cannot fail any
+    /// more (everything is checked as the JSON is read); the `Result` stays
+    /// for its callers.
     pub fn compile(name: &str, p: config::Provider) -> Result<Provider, ConfigError> {
-        let at = |f: &str| format!("providers.{name}.{f}");
-        let unsupported = [
-            ("payload_in_metadata", p.payload_in_metadata.is_some(), "dynamic metadata is not reachable from a wasm filter; use `forward_payload_header` or `claim_to_headers`"),
-            ("header_in_metadata", p.header_in_metadata.is_some(), "dynamic metadata is not reachable from a wasm filter"),
-            ("failed_status_in_metadata", p.failed_status_in_metadata.is_some(), "dynamic metadata is not reachable from a wasm filter"),
-            ("normalize_payload_in_metadata", p.normalize_payload_in_metadata.is_some(), "dynamic metadata is not reachable from a wasm filter"),
-            ("clear_route_cache", p.clear_route_cache.is_some(), "not supported by Portico"),
-        ];
-        if let Some((field, _, why)) = unsupported.iter().find(|(_, set, _)| *set) {
-            return Err(ConfigError::at(at(field), why));
-        }
-        let limits = Limits {
-            max_bytes: p.max_jwks_bytes,
-            max_keys: p.max_jwks_keys,
-        };
-        let keys = match (p.local_jwks, p.remote_jwks) {
-            (Some(_), Some(_)) => {
-                return Err(ConfigError::at(
-                    name_path(name),
-                    "set `local_jwks` or `remote_jwks`, not both",
-                ))
-            }
-            (Some(local), None) => {
-                let keys = local_keys(name, local, limits)?;
+        let keys = match p.keys {
+            config::ProviderKeys::Local(keys) => {
                 for warning in jwks::short_hmac_warnings(&keys) {
                     log::warn!("jwt: provider {name:?}: {warning}");
                 }
                 Keys::Local(keys)
             }
-            (None, Some(raw)) => Keys::Remote(
-                Remote::compile(&at("remote_jwks"), raw, limits)?,
-                Rc::default(),
-            ),
-            (None, None) => {
-                return Err(ConfigError::at(
-                    name_path(name),
-                    "needs `local_jwks` or `remote_jwks`",
-                ))
-            }
+            config::ProviderKeys::Remote(remote) => Keys::Remote(remote, Rc::default()),
         };
-        let mut locations = Vec::new();
-        for (i, h) in p.from_headers.iter().enumerate() {
-            locations.push(Location::Header {
-                name: header_name(&at(&format!("from_headers[{i}].name")), &h.name)?,
+        let mut locations: Vec<Location> = p
+            .from_headers
+            .iter()
+            .map(|h| Location::Header {
+                name: h.name.as_str().to_string(),
                 prefix: h.value_prefix.clone(),
-            });
-        }
+            })
+            .collect();
         locations.extend(p.from_params.iter().map(|n| Location::Param(n.clone())));
         locations.extend(p.from_cookies.iter().map(|n| Location::Cookie(n.clone())));
-        if p.from_headers.is_empty() && p.from_params.is_empty() && p.from_cookies.is_empty() {
+        if locations.is_empty() {
             locations = extract::default_locations();
         }
         let locations = extract::native_order(locations);
-        let payload_header = p
-            .forward_payload_header
-            .as_deref()
-            .map(|h| header_name(&at("forward_payload_header"), h))
-            .transpose()?;
-        let mut claim_headers = Vec::new();
-        for (i, c) in p.claim_to_headers.iter().enumerate() {
-            let h = header_name(
-                &at(&format!("claim_to_headers[{i}].header_name")),
-                &c.header_name,
-            )?;
-            if c.claim_name.is_empty() {
-                return Err(ConfigError::at(
-                    at(&format!("claim_to_headers[{i}].claim_name")),
-                    "must not be empty",
-                ));
-            }
-            claim_headers.push((h, c.claim_name.clone()));
-        }
+        let payload_header = p.forward_payload_header.map(HeaderName::into_string);
+        let claim_headers = p
+            .claim_to_headers
+            .iter()
+            .map(|c| {
+                (
+                    c.header_name.as_str().to_string(),
+                    c.claim_name.as_str().to_string(),
+                )
+            })
+            .collect();
         let max_token_bytes = p
             .jwt_cache_config
             .as_ref()
@@ -289,36 +241,6 @@ impl KeySet<'_> {
             KeySet::Shared(k) => k,
         }
     }
-}
-
-fn local_keys(
-    name: &str,
-    local: config::LocalJwks,
-    limits: Limits,
-) -> Result<Vec<Key>, ConfigError> {
-    let at = |f: &str| format!("providers.{name}.{f}");
-    let text = match local {
-        config::LocalJwks {
-            inline_string: Some(s),
-            filename: None,
-            inline_bytes: None,
-            environment_variable: None,
-        } => s,
-        config::LocalJwks {
-            filename: Some(_), ..
-        } => {
-            return Err(ConfigError::at(
-                at("local_jwks.filename"),
-                "a wasm VM cannot read files; use `inline_string`",
-            ))
-        }
-        _ => return Err(ConfigError::at(at("local_jwks"), "set `inline_string`")),
-    };
-    jwks::parse(&text, limits).map_err(|m| ConfigError::at(at("local_jwks.inline_string"), m))
-}
-
-fn name_path(name: &str) -> String {
-    format!("providers.{name}")
 }
 
 pub use crate::claim_header::claim_value;

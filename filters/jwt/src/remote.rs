@@ -19,45 +19,46 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
 /// Waiting requests held per provider; more are refused rather than queued.
 pub const MAX_WAITERS: usize = 1024;
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawRemoteJwks {
-    pub http_uri: RawHttpUri,
+struct RawRemoteJwks {
+    http_uri: RawHttpUri,
     #[serde(default)]
-    pub cache_duration: Option<ConfigDuration>,
+    cache_duration: Option<ConfigDuration>,
     #[serde(default)]
-    pub async_fetch: Option<RawAsyncFetch>,
+    async_fetch: Option<RawAsyncFetch>,
     #[serde(default)]
-    pub retry_policy: Option<RawRetryPolicy>,
+    retry_policy: Option<RawRetryPolicy>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawHttpUri {
-    pub uri: String,
-    pub cluster: String,
+struct RawHttpUri {
+    uri: String,
+    cluster: String,
     #[serde(default)]
-    pub timeout: Option<ConfigDuration>,
+    timeout: Option<ConfigDuration>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawAsyncFetch {
+struct RawAsyncFetch {
+    /// Accepted: Portico fetches when the VM starts anyway.
+    #[serde(default, rename = "fast_listener")]
+    _fast_listener: bool,
     #[serde(default)]
-    pub fast_listener: bool,
-    #[serde(default)]
-    pub failed_refetch_duration: Option<ConfigDuration>,
+    failed_refetch_duration: Option<ConfigDuration>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawRetryPolicy {
+struct RawRetryPolicy {
     #[serde(default)]
-    pub num_retries: Option<u32>,
-    #[serde(default)]
-    pub retry_back_off: Option<IgnoredAny>,
-    #[serde(default)]
-    pub retry_priority: Option<IgnoredAny>,
+    num_retries: Option<u32>,
+    #[serde(default, rename = "retry_back_off")]
+    _retry_back_off: Option<IgnoredAny>,
+    #[serde(default, rename = "retry_priority")]
+    _retry_priority: Option<IgnoredAny>,
 }
 
 /// Where and how often to fetch.
@@ -73,18 +74,28 @@ pub struct Remote {
     pub limits: Limits,
 }
 
+impl<'de> Deserialize<'de> for Remote {
+    /// With the default limits: the provider sets its own.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        portico::config::compile(d, |raw: RawRemoteJwks| {
+            Remote::compile(
+                raw,
+                Limits {
+                    max_bytes: 256 * 1024,
+                    max_keys: 64,
+                },
+            )
+        })
+    }
+}
+
 impl Remote {
-    pub fn compile(at: &str, raw: RawRemoteJwks, limits: Limits) -> Result<Remote, ConfigError> {
+    fn compile(raw: RawRemoteJwks, limits: Limits) -> Result<Remote, ConfigError> {
         let uri = &raw.http_uri.uri;
         let rest = uri
             .strip_prefix("https://")
             .or_else(|| uri.strip_prefix("http://"))
-            .ok_or_else(|| {
-                ConfigError::at(
-                    format!("{at}.http_uri.uri"),
-                    "must be an http:// or https:// URL",
-                )
-            })?;
+            .ok_or_else(|| ConfigError::at("http_uri.uri", "must be an http:// or https:// URL"))?;
         let (authority, path) = match rest.find('/') {
             Some(i) => (
                 rest.get(..i).unwrap_or_default(),
@@ -93,22 +104,16 @@ impl Remote {
             None => (rest, "/"),
         };
         if authority.is_empty() {
-            return Err(ConfigError::at(format!("{at}.http_uri.uri"), "has no host"));
+            return Err(ConfigError::at("http_uri.uri", "has no host"));
         }
         if raw.http_uri.cluster.is_empty() {
-            return Err(ConfigError::at(
-                format!("{at}.http_uri.cluster"),
-                "must name a cluster",
-            ));
+            return Err(ConfigError::at("http_uri.cluster", "must name a cluster"));
         }
         let cache_duration = raw
             .cache_duration
             .map_or(DEFAULT_CACHE_DURATION, |d| d.get());
         if cache_duration < Duration::from_secs(1) {
-            return Err(ConfigError::at(
-                format!("{at}.cache_duration"),
-                "must be at least 1s",
-            ));
+            return Err(ConfigError::at("cache_duration", "must be at least 1s"));
         }
         Ok(Remote {
             cluster: raw.http_uri.cluster,

@@ -26,26 +26,26 @@ pub enum Requirement {
 }
 
 impl Requirement {
+    /// Resolves provider names to indices. A name is checked where it is
+    /// written while the JSON is read; this only fails outside
+    /// `portico::config::parse`, where that check cannot see `providers`.
     pub fn compile(
-        at: &str,
         raw: config::Requirement,
         names: &BTreeMap<String, usize>,
     ) -> Result<Requirement, ConfigError> {
-        let provider = |field: &str, name: &str| {
-            names.get(name).copied().ok_or_else(|| {
-                ConfigError::at(
-                    format!("{at}.{field}"),
-                    format!("no provider named {name:?}"),
-                )
-            })
+        let provider = |name: &config::ProviderName| {
+            names
+                .get(&name.0)
+                .copied()
+                .ok_or_else(|| ConfigError::at("rules", format!("no provider named {:?}", name.0)))
         };
         Ok(match raw {
             config::Requirement::ProviderName(name) => Requirement::Provider {
-                index: provider("provider_name", &name)?,
+                index: provider(&name)?,
                 audiences: None,
             },
             config::Requirement::ProviderAndAudiences(pa) => Requirement::Provider {
-                index: provider("provider_and_audiences.provider_name", &pa.provider_name)?,
+                index: provider(&pa.provider_name)?,
                 audiences: Some(
                     pa.audiences
                         .iter()
@@ -54,7 +54,7 @@ impl Requirement {
                 ),
             },
             config::Requirement::RequiresAny(list) => {
-                let mut children = Self::list(&format!("{at}.requires_any"), list, names)?;
+                let mut children = Self::list(list, names)?;
                 // As in Envoy, `allow_missing*` inside `requires_any` looks
                 // only where its sibling providers look: a token in another
                 // provider's header is not this group's business.
@@ -71,9 +71,7 @@ impl Requirement {
                 }
                 Requirement::Any(children)
             }
-            config::Requirement::RequiresAll(list) => {
-                Requirement::All(Self::list(&format!("{at}.requires_all"), list, names)?)
-            }
+            config::Requirement::RequiresAll(list) => Requirement::All(Self::list(list, names)?),
             config::Requirement::AllowMissingOrFailed(_) => {
                 Requirement::AllowMissingOrFailed { scope: None }
             }
@@ -99,20 +97,12 @@ impl Requirement {
     }
 
     fn list(
-        at: &str,
         list: config::RequirementList,
         names: &BTreeMap<String, usize>,
     ) -> Result<Vec<Requirement>, ConfigError> {
-        if list.requirements.len() < 2 {
-            return Err(ConfigError::at(
-                format!("{at}.requirements"),
-                "needs at least 2 requirements, as in Envoy",
-            ));
-        }
         list.requirements
             .into_iter()
-            .enumerate()
-            .map(|(i, r)| Requirement::compile(&format!("{at}.requirements[{i}]"), r, names))
+            .map(|r| Requirement::compile(r, names))
             .collect()
     }
 }

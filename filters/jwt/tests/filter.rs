@@ -605,6 +605,26 @@ fn refusals_name_the_json_path() {
             json!({"providers": {}, "requirement_map": {}}),
             "requirement_map: per-route requirements are not supported",
         ),
+        (
+            json!({"rules": [{"match": {"prefix": "/"}, "requires": {"requires_any": {"requirements": [{"allow_missing": {}}, {"provider_and_audiences": {"provider_name": "ghost"}}]}}}], "providers": {}}),
+            "rules[0].requires.requires_any.requirements[1].provider_and_audiences.provider_name: no provider named \"ghost\"",
+        ),
+        (
+            json!({"providers": {}, "rules": [{"match": {"prefix": "/"}, "requirement_name": "r"}]}),
+            "rules[0].requirement_name: not supported; write `requires`",
+        ),
+        (
+            with(json!({"local_jwks": {"inline_string": jwks.clone()}, "claim_to_headers": [{"header_name": "x-sub", "claim_name": ""}]})),
+            "providers.main.claim_to_headers[0].claim_name: must not be empty",
+        ),
+        (
+            with(json!({"local_jwks": {"filename": "/etc/jwks.json"}})),
+            "providers.main.local_jwks.filename: a wasm VM cannot read files",
+        ),
+        (
+            json!({"providers": {}, "stat_prefix": "a b"}),
+            "stat_prefix: must be non-empty and without spaces",
+        ),
     ];
     for (config, expected) in cases {
         let err = TestHost::new()
