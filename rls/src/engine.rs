@@ -153,6 +153,7 @@ impl Engine {
             statuses,
             response_headers_to_add: Vec::new(),
             request_headers_to_add: Vec::new(),
+            raw_body: Vec::new(),
         })
     }
 }

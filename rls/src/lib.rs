@@ -18,7 +18,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod engine;
-pub mod proto;
+pub use portico_ratelimit::rls_proto as proto;
 mod redis;
 mod resp;
 
@@ -59,12 +59,25 @@ pub struct Received {
     pub domain: String,
     pub descriptors: Vec<Vec<(String, String)>>,
     pub hits_addend: u32,
+    /// Each descriptor's own `hits_addend`, where it has one.
+    pub descriptor_hits: Vec<Option<u64>>,
+}
+
+/// What the service adds to every answer it gives by the limits: headers
+/// for the client's response and for the upstream request, and the body of
+/// an over-limit reply (the fields of `RateLimitResponse` that carry them).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Extras {
+    pub response_headers: Vec<(String, String)>,
+    pub request_headers: Vec<(String, String)>,
+    pub raw_body: Vec<u8>,
 }
 
 struct Shared {
     engine: Engine,
     received: Mutex<Vec<Received>>,
     mode: Mutex<Mode>,
+    extras: Mutex<Extras>,
 }
 
 /// A running service, on its own thread and runtime; stops when dropped.
@@ -94,6 +107,7 @@ impl Rls {
             engine: Engine::new(configs, redis),
             received: Mutex::new(Vec::new()),
             mode: Mutex::new(Mode::Normal),
+            extras: Mutex::new(Extras::default()),
         });
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let serving = Arc::clone(&shared);
@@ -129,6 +143,10 @@ impl Rls {
 
     pub fn set_mode(&self, mode: Mode) {
         *self.shared.mode.lock().unwrap() = mode;
+    }
+
+    pub fn set_extras(&self, extras: Extras) {
+        *self.shared.extras.lock().unwrap() = extras;
     }
 }
 
@@ -227,6 +245,11 @@ async fn answer(req: Request<Incoming>, shared: &Shared) -> Response<Frames> {
             })
             .collect(),
         hits_addend: request.hits_addend,
+        descriptor_hits: request
+            .descriptors
+            .iter()
+            .map(|d| d.hits_addend.as_ref().map(|h| h.value))
+            .collect(),
     };
     shared.received.lock().unwrap().push(received.clone());
     let mode = *shared.mode.lock().unwrap();
@@ -243,7 +266,21 @@ async fn answer(req: Request<Incoming>, shared: &Shared) -> Response<Frames> {
         .map(|d| d.hits_addend.as_ref().map_or(request_hits, |h| h.value))
         .collect();
     match shared.engine.decide(&received, &hits).await {
-        Ok(response) => grpc_reply(0, "", Some(response.encode_to_vec())),
+        Ok(mut response) => {
+            let extras = shared.extras.lock().unwrap().clone();
+            let pairs = |list: &[(String, String)]| {
+                list.iter()
+                    .map(|(key, value)| proto::HeaderValue {
+                        key: key.clone(),
+                        value: value.clone(),
+                    })
+                    .collect::<Vec<_>>()
+            };
+            response.response_headers_to_add = pairs(&extras.response_headers);
+            response.request_headers_to_add = pairs(&extras.request_headers);
+            response.raw_body = extras.raw_body;
+            grpc_reply(0, "", Some(response.encode_to_vec()))
+        }
         Err(e) => grpc_reply(13, &e, None),
     }
 }

@@ -124,43 +124,69 @@ pub struct RequestView<'a> {
     pub xff_num_trusted_hops: u32,
 }
 
-/// Appends this rule's descriptor to `key`. `false` when an action has no
-/// value and is not allowed to skip: the rule then does not apply, as an
-/// Envoy descriptor that cannot be produced is not sent.
+/// Appends this rule's descriptor to `key` (the local mode's bucket key).
+/// `false` when an action has no value and is not allowed to skip: the rule
+/// then does not apply, as an Envoy descriptor that cannot be produced is
+/// not sent.
 pub fn build_key(actions: &[Action], request: &RequestView<'_>, key: &mut String) -> bool {
+    for_each_entry(actions, request, |k, v| push_entry(key, k, v))
+}
+
+/// The descriptor's entries as Envoy's ratelimit filter sends them to a
+/// Rate Limit Service (the global mode); `None` when it cannot be produced.
+pub fn descriptor(actions: &[Action], request: &RequestView<'_>) -> Option<Vec<(String, String)>> {
+    let mut entries = Vec::with_capacity(actions.len());
+    for_each_entry(actions, request, |k, v| {
+        entries.push((k.to_string(), v.to_string()));
+    })
+    .then_some(entries)
+}
+
+/// Calls `entry` with each action's (key, value) in order, as native's
+/// `populateDescriptors` composes them; `false` as soon as an action can
+/// produce no entry and may not skip.
+fn for_each_entry(
+    actions: &[Action],
+    request: &RequestView<'_>,
+    mut entry: impl FnMut(&str, &str),
+) -> bool {
     for action in actions {
         let ok = match action {
             Action::RequestHeaders(r) => match request.headers.get(&r.header_name) {
                 Some(v) => {
-                    push_entry(key, &r.descriptor_key, &v);
+                    entry(&r.descriptor_key, &v);
                     true
                 }
                 None => r.skip_if_absent,
             },
             Action::RemoteAddress(_) => match client_ip(request) {
                 Some(ip) => {
-                    push_entry(key, "remote_address", &ip.to_string());
+                    entry("remote_address", &ip.to_string());
                     true
                 }
                 None => false,
             },
             Action::MaskedRemoteAddress(m) => match masked_client(m, request) {
                 Some(cidr) => {
-                    push_entry(key, "masked_remote_address", &cidr);
+                    entry("masked_remote_address", &cidr);
                     true
                 }
                 None => false,
             },
             Action::GenericKey(g) => {
-                let k = g.descriptor_key.as_deref().unwrap_or("generic_key");
-                push_entry(key, k, &g.descriptor_value);
+                entry(
+                    g.descriptor_key.as_deref().unwrap_or("generic_key"),
+                    &g.descriptor_value,
+                );
                 true
             }
             Action::HeaderValueMatch(h) => {
                 let matched = h.headers.iter().all(|m| m.matches(request.headers));
                 if matched == h.expect_match {
-                    let k = h.descriptor_key.as_deref().unwrap_or("header_match");
-                    push_entry(key, k, &h.descriptor_value);
+                    entry(
+                        h.descriptor_key.as_deref().unwrap_or("header_match"),
+                        &h.descriptor_value,
+                    );
                     true
                 } else {
                     false
@@ -168,7 +194,7 @@ pub fn build_key(actions: &[Action], request: &RequestView<'_>, key: &mut String
             }
             Action::QueryParameter(q) => match portico::query::query_param(request.path, &q.name) {
                 Some(v) => {
-                    push_entry(key, q.descriptor_key.as_deref().unwrap_or(&q.name), &v);
+                    entry(q.descriptor_key.as_deref().unwrap_or(&q.name), &v);
                     true
                 }
                 None => q.skip_if_absent,

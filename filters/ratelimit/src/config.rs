@@ -1,12 +1,17 @@
-//! The configuration: close to Envoy's `LocalRateLimit`, with Portico's
-//! `descriptors` rules, read into its checked form ([`Config`]) by
-//! `Deserialize`, so every refusal names the JSON path of its field.
+//! The configuration: close to Envoy's `LocalRateLimit` with Portico's
+//! `descriptors` rules, or with `rate_limit_service` Envoy's `RateLimit`
+//! (the global mode, `global_config.rs`), read into its checked form
+//! ([`Config`]) by `Deserialize`, so every refusal names the JSON path of
+//! its field.
 
 use crate::actions::Action;
 use crate::bucket::Limit;
+use crate::global_config::{
+    self, Descriptor, Override, RawHitsAddend, RequestType, Service, StreamDone,
+};
 use portico::config::{
-    self, ConfigError, Duration, HeaderName, HeaderValue, RouteMatch, StatPrefix, Unsupported,
-    UnsupportedTrue,
+    self, ConfigError, Duration, HeaderName, HeaderValue, NonEmptyString, RouteMatch, StatPrefix,
+    Unsupported, UnsupportedTrue,
 };
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer};
@@ -27,9 +32,17 @@ portico::unsupported_reasons! {
         cannot see; describe the key with `actions` instead";
 }
 
-/// The configuration, checked.
+/// The configuration, checked: the local mode (Envoy's `local_ratelimit`)
+/// or, with `rate_limit_service`, the global one (Envoy's `ratelimit`).
 #[derive(Debug)]
-pub struct Config {
+pub enum Config {
+    Local(LocalConfig),
+    Global(GlobalConfig),
+}
+
+/// The local mode: token buckets in shared data.
+#[derive(Debug)]
+pub struct LocalConfig {
     pub stat_prefix: StatPrefix,
     /// `token_bucket`: the bucket of requests no rule claims.
     pub default_limit: Option<Limit>,
@@ -43,28 +56,77 @@ pub struct Config {
     pub xff_num_trusted_hops: u32,
 }
 
+/// The global mode: a Rate Limit Service decides.
+#[derive(Debug)]
+pub struct GlobalConfig {
+    /// Empty: native's `cluster.<cluster>.ratelimit.ok`; else
+    /// `cluster.<cluster>.ratelimit.<stat_prefix>.ok`.
+    pub stat_prefix: String,
+    pub domain: String,
+    pub service: Service,
+    pub timeout: std::time::Duration,
+    pub failure_mode_deny: bool,
+    pub descriptors: Vec<Descriptor>,
+    pub x_ratelimit_headers: bool,
+    pub x_envoy_ratelimited_header: bool,
+    pub rate_limited_status: u16,
+    pub status_on_error: u16,
+    pub headers_on_limit: Vec<(String, String)>,
+    pub enabled: bool,
+    pub enforced: bool,
+    pub request_type: RequestType,
+    pub xff_num_trusted_hops: u32,
+}
+
+/// Native's default for the call's `timeout`.
+const DEFAULT_TIMEOUT_MS: u64 = 20;
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
-    stat_prefix: StatPrefix,
+    // Both modes.
     #[serde(default)]
-    token_bucket: Option<Limit>,
+    stat_prefix: Option<StatPrefix>,
     #[serde(default)]
-    descriptors: Vec<Rule>,
+    descriptors: Option<Vec<Rule>>,
     #[serde(default)]
     enable_x_ratelimit_headers: XRateLimitHeaders,
-    #[serde(default)]
-    status: Option<HttpStatus>,
     #[serde(default)]
     response_headers_to_add: Vec<HeaderValueOption>,
     #[serde(default)]
     filter_enabled: Option<AllOrNothing>,
     #[serde(default)]
     filter_enforced: Option<AllOrNothing>,
-    #[serde(default, deserialize_with = "max_buckets")]
-    max_buckets: Option<u32>,
     #[serde(default)]
     xff_num_trusted_hops: u32,
+    // The local mode.
+    #[serde(default)]
+    token_bucket: Option<Limit>,
+    #[serde(default)]
+    status: Option<HttpStatus>,
+    #[serde(default, deserialize_with = "max_buckets")]
+    max_buckets: Option<u32>,
+    // The global mode.
+    #[serde(default)]
+    rate_limit_service: Option<Service>,
+    #[serde(default)]
+    domain: Option<NonEmptyString>,
+    #[serde(default)]
+    rate_limits: Option<Vec<Rule>>,
+    #[serde(default)]
+    timeout: Option<Duration>,
+    #[serde(default)]
+    failure_mode_deny: bool,
+    #[serde(default)]
+    disable_x_envoy_ratelimited_header: bool,
+    #[serde(default)]
+    rate_limited_status: Option<HttpStatus>,
+    #[serde(default)]
+    status_on_error: Option<HttpStatus>,
+    #[serde(default)]
+    request_type: RequestType,
+    #[serde(default, rename = "stage", deserialize_with = "stage_zero")]
+    _stage: (),
     // Envoy fields Portico does not implement: refused by name.
     #[serde(default, rename = "local_rate_limit_per_downstream_connection")]
     _per_connection: UnsupportedTrue<PerConnection>,
@@ -73,15 +135,15 @@ struct RawConfig {
     #[serde(default, rename = "local_cluster_rate_limit")]
     _local_cluster_rate_limit: Option<Unsupported<NotSupported>>,
     #[serde(default, rename = "rate_limited_as_resource_exhausted")]
-    _rate_limited_as_resource_exhausted: Option<Unsupported<NotSupported>>,
+    _rate_limited_as_resource_exhausted: UnsupportedTrue<NotSupported>,
     #[serde(default, rename = "request_headers_to_add_when_not_enforced")]
     _request_headers_to_add_when_not_enforced: Option<Unsupported<NotSupported>>,
-    #[serde(default, rename = "stage")]
-    _stage: Option<Unsupported<NotSupported>>,
-    #[serde(default, rename = "rate_limits")]
-    _rate_limits: Option<Unsupported<NotSupported>>,
     #[serde(default, rename = "vh_rate_limits")]
     _vh_rate_limits: Option<Unsupported<NotSupported>>,
+    #[serde(default, rename = "failure_mode_deny_percent")]
+    _failure_mode_deny_percent: Option<Unsupported<NotSupported>>,
+    #[serde(default, rename = "status_on_error_percent")]
+    _status_on_error_percent: Option<Unsupported<NotSupported>>,
 }
 
 fn max_buckets<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
@@ -94,42 +156,202 @@ fn max_buckets<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error>
     Ok(Some(n))
 }
 
+/// `stage`: stages pick among route-level `rate_limits`, which a wasm filter
+/// cannot see; its descriptors are its own, so only the default stage 0
+/// means anything.
+fn stage_zero<'de, D: Deserializer<'de>>(d: D) -> Result<(), D::Error> {
+    match u32::deserialize(d)? {
+        0 => Ok(()),
+        _ => Err(ConfigError::here(
+            "only stage 0 is supported: Portico's descriptors are its own, not the route's",
+        )
+        .into_de()),
+    }
+}
+
 impl<'de> Deserialize<'de> for Config {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        config::compile(d, |raw: RawConfig| {
-            if raw.token_bucket.is_none() && raw.descriptors.is_empty() {
-                return Err(ConfigError::here(
-                    "nothing to limit: set `token_bucket` (the default bucket), `descriptors`, or both",
-                ));
-            }
-            Ok(Config {
-                stat_prefix: raw.stat_prefix,
-                default_limit: raw.token_bucket,
-                descriptors: raw.descriptors,
-                x_ratelimit_headers: raw.enable_x_ratelimit_headers
-                    == XRateLimitHeaders::DraftVersion03,
-                status: raw.status.map_or(429, |s| s.0),
-                headers_on_limit: raw
-                    .response_headers_to_add
-                    .into_iter()
-                    .map(|h| (h.header.key.into_string(), h.header.value.into_string()))
-                    .collect(),
-                enabled: raw.filter_enabled.is_none_or(|p| p.0),
-                enforced: raw.filter_enforced.is_none_or(|p| p.0),
-                max_buckets: raw.max_buckets.unwrap_or(DEFAULT_MAX_BUCKETS),
-                xff_num_trusted_hops: raw.xff_num_trusted_hops,
-            })
+        config::compile(d, |raw: RawConfig| match raw.rate_limit_service.is_some() {
+            true => global(raw).map(Config::Global),
+            false => local(raw).map(Config::Local),
         })
     }
 }
 
-/// A Portico descriptor rule: the requests it claims get a bucket per
-/// distinct combination of action values.
+/// A field set that belongs to the other mode, refused by name.
+fn refuse_if(set: bool, field: &str, why: &str) -> Result<(), ConfigError> {
+    if set {
+        return Err(ConfigError::at(field, why));
+    }
+    Ok(())
+}
+
+const GLOBAL_ONLY: &str = "belongs to the global mode, which needs `rate_limit_service`";
+const LOCAL_ONLY: &str =
+    "belongs to the local mode; with `rate_limit_service` the service holds the limits";
+
+fn local(raw: RawConfig) -> Result<LocalConfig, ConfigError> {
+    refuse_if(raw.domain.is_some(), "domain", GLOBAL_ONLY)?;
+    refuse_if(raw.rate_limits.is_some(), "rate_limits", GLOBAL_ONLY)?;
+    refuse_if(raw.timeout.is_some(), "timeout", GLOBAL_ONLY)?;
+    refuse_if(raw.failure_mode_deny, "failure_mode_deny", GLOBAL_ONLY)?;
+    refuse_if(
+        raw.disable_x_envoy_ratelimited_header,
+        "disable_x_envoy_ratelimited_header",
+        GLOBAL_ONLY,
+    )?;
+    refuse_if(
+        raw.rate_limited_status.is_some(),
+        "rate_limited_status",
+        GLOBAL_ONLY,
+    )?;
+    refuse_if(
+        raw.status_on_error.is_some(),
+        "status_on_error",
+        GLOBAL_ONLY,
+    )?;
+    refuse_if(
+        raw.request_type != RequestType::Both,
+        "request_type",
+        GLOBAL_ONLY,
+    )?;
+    let Some(stat_prefix) = raw.stat_prefix else {
+        return Err(ConfigError::at(
+            "stat_prefix",
+            "missing field `stat_prefix`",
+        ));
+    };
+    let rules = raw.descriptors.unwrap_or_default();
+    for (i, rule) in rules.iter().enumerate() {
+        if rule.limit.is_none() {
+            return Err(ConfigError::at(
+                format!("descriptors[{i}].token_bucket"),
+                "missing field `token_bucket` (each local rule has its own bucket)",
+            ));
+        }
+        if rule.hits_addend.is_some() {
+            return Err(ConfigError::at(
+                format!("descriptors[{i}].hits_addend"),
+                GLOBAL_ONLY,
+            ));
+        }
+    }
+    if raw.token_bucket.is_none() && rules.is_empty() {
+        return Err(ConfigError::here(
+            "nothing to limit: set `token_bucket` (the default bucket), `descriptors`, or both",
+        ));
+    }
+    Ok(LocalConfig {
+        stat_prefix,
+        default_limit: raw.token_bucket,
+        descriptors: rules,
+        x_ratelimit_headers: raw.enable_x_ratelimit_headers == XRateLimitHeaders::DraftVersion03,
+        status: raw.status.map_or(429, |s| s.0),
+        headers_on_limit: header_pairs(raw.response_headers_to_add),
+        enabled: raw.filter_enabled.is_none_or(|p| p.0),
+        enforced: raw.filter_enforced.is_none_or(|p| p.0),
+        max_buckets: raw.max_buckets.unwrap_or(DEFAULT_MAX_BUCKETS),
+        xff_num_trusted_hops: raw.xff_num_trusted_hops,
+    })
+}
+
+fn global(raw: RawConfig) -> Result<GlobalConfig, ConfigError> {
+    refuse_if(raw.token_bucket.is_some(), "token_bucket", LOCAL_ONLY)?;
+    refuse_if(
+        raw.status.is_some(),
+        "status",
+        "is `rate_limited_status` in the global mode",
+    )?;
+    refuse_if(raw.max_buckets.is_some(), "max_buckets", LOCAL_ONLY)?;
+    let Some(domain) = raw.domain else {
+        return Err(ConfigError::at("domain", "missing field `domain`"));
+    };
+    let (field, rules) = match (raw.descriptors, raw.rate_limits) {
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::at(
+                "rate_limits",
+                "`descriptors` and `rate_limits` are one list under two names: set one",
+            ))
+        }
+        (Some(d), None) => ("descriptors", d),
+        (None, Some(r)) => ("rate_limits", r),
+        (None, None) => ("descriptors", Vec::new()),
+    };
+    if rules.is_empty() {
+        return Err(ConfigError::at(
+            field,
+            "needs at least one descriptor (Envoy `RateLimit` with `actions`)",
+        ));
+    }
+    let mut descriptors = Vec::with_capacity(rules.len());
+    for (i, rule) in rules.into_iter().enumerate() {
+        if rule.limit.is_some() {
+            return Err(ConfigError::at(
+                format!("{field}[{i}].token_bucket"),
+                LOCAL_ONLY,
+            ));
+        }
+        if rule.actions.is_empty() {
+            return Err(ConfigError::at(
+                format!("{field}[{i}].actions"),
+                "needs at least one action (as in Envoy)",
+            ));
+        }
+        descriptors.push(Descriptor {
+            route: rule.route,
+            actions: rule.actions,
+            hits_addend: rule.hits_addend,
+        });
+    }
+    let timeout = raw
+        .timeout
+        .map_or(std::time::Duration::from_millis(DEFAULT_TIMEOUT_MS), |t| {
+            t.get()
+        });
+    if timeout.is_zero() {
+        return Err(ConfigError::at("timeout", "must be more than 0"));
+    }
+    let stat_prefix = raw
+        .stat_prefix
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_default();
+    let Some(service) = raw.rate_limit_service else {
+        return Err(ConfigError::at("rate_limit_service", "missing"));
+    };
+    Ok(GlobalConfig {
+        stat_prefix,
+        domain: domain.into(),
+        service,
+        timeout,
+        failure_mode_deny: raw.failure_mode_deny,
+        descriptors,
+        x_ratelimit_headers: raw.enable_x_ratelimit_headers == XRateLimitHeaders::DraftVersion03,
+        x_envoy_ratelimited_header: !raw.disable_x_envoy_ratelimited_header,
+        rate_limited_status: raw.rate_limited_status.map_or(429, |s| s.0),
+        status_on_error: raw.status_on_error.map_or(500, |s| s.0),
+        headers_on_limit: header_pairs(raw.response_headers_to_add),
+        enabled: raw.filter_enabled.is_none_or(|p| p.0),
+        enforced: raw.filter_enforced.is_none_or(|p| p.0),
+        request_type: raw.request_type,
+        xff_num_trusted_hops: raw.xff_num_trusted_hops,
+    })
+}
+
+fn header_pairs(list: Vec<HeaderValueOption>) -> Vec<(String, String)> {
+    list.into_iter()
+        .map(|h| (h.header.key.into_string(), h.header.value.into_string()))
+        .collect()
+}
+
+/// A descriptor rule. In the local mode the requests it claims get a bucket
+/// per distinct combination of action values (`token_bucket` required); in
+/// the global mode it is Envoy's `RateLimit`, a descriptor to send.
 #[derive(Debug)]
 pub struct Rule {
     pub route: Option<RouteMatch>,
     pub actions: Vec<Action>,
-    pub limit: Limit,
+    pub limit: Option<Limit>,
+    pub hits_addend: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -139,9 +361,20 @@ struct RawRule {
     route: Option<RouteMatch>,
     #[serde(default)]
     actions: Vec<Action>,
-    token_bucket: Limit,
+    #[serde(default)]
+    token_bucket: Option<Limit>,
+    #[serde(default)]
+    hits_addend: Option<RawHitsAddend>,
+    #[serde(default, rename = "stage", deserialize_with = "stage_zero")]
+    _stage: (),
     #[serde(default, rename = "entries")]
     _entries: Option<Unsupported<Entries>>,
+    #[serde(default, rename = "disable_key")]
+    _disable_key: Option<Unsupported<NotSupported>>,
+    #[serde(default, rename = "limit")]
+    _limit: Option<Unsupported<Override>>,
+    #[serde(default, rename = "apply_on_stream_done")]
+    _apply_on_stream_done: UnsupportedTrue<StreamDone>,
 }
 
 impl<'de> Deserialize<'de> for Rule {
@@ -154,6 +387,7 @@ impl<'de> Deserialize<'de> for Rule {
                 route: raw.route,
                 actions: raw.actions,
                 limit: raw.token_bucket,
+                hits_addend: global_config::hits_addend(raw.hits_addend)?,
             })
         })
     }

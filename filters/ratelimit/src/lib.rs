@@ -1,64 +1,63 @@
-//! `portico_ratelimit.wasm`: token buckets shared by all of Envoy's workers,
-//! one per distinct key a request carries (API key, user, client address…).
+//! `portico_ratelimit.wasm`: rate limiting in two modes, chosen by the
+//! configuration.
 //!
-//! - `config.rs`: the JSON, close to Envoy's `local_ratelimit`, checked at load;
-//! - `actions.rs`: descriptor actions and the key they build;
-//! - `bucket.rs`: the token-bucket arithmetic;
-//! - `clock.rs`: the clock buckets run on (Envoy's monotonic clock);
-//! - `table.rs`: the buckets in shared data, with compare-and-swap;
-//! - `secret.rs`, `siphash.rs`: where a key's bucket lives, unguessably;
-//! - this file: which bucket a request uses and what the client sees.
+//! - the local mode (Envoy's `local_ratelimit`): token buckets shared by
+//!   all of Envoy's workers, one per distinct key a request carries;
+//! - the global mode (Envoy's `ratelimit`, with `rate_limit_service`): a
+//!   Rate Limit Service decides for every Envoy that asks it.
+//!
+//! Files:
+//! - `config.rs`, `global_config.rs`: the JSON, checked at load;
+//! - `actions.rs`: descriptor actions and the entries they build;
+//! - `local.rs`, with `bucket.rs` (token-bucket arithmetic), `clock.rs`
+//!   (Envoy's monotonic clock), `table.rs` (buckets in shared data, with
+//!   compare-and-swap), `secret.rs` and `siphash.rs` (where a key's bucket
+//!   lives, unguessably);
+//! - `global.rs`, with `rls_proto.rs` (the service's messages) and
+//!   `draft03.rs` (the `x-ratelimit-*` headers from its answer);
+//! - this file: which mode a phase goes to.
 
 pub mod actions;
 pub mod bucket;
 pub mod clock;
 pub mod config;
+mod draft03;
+mod global;
+pub mod global_config;
+mod local;
+pub mod rls_proto;
 pub mod secret;
 pub mod siphash;
 pub mod table;
 
-use actions::{Action as KeyAction, RequestView};
-use bucket::{Decision, Limit};
+use bucket::Decision;
 use config::Config;
-use portico::config::route_match::RouteMatch;
-use portico::host::HostError;
-use portico::{
-    Action, ConfigError, Counter, Env, HttpFilter, LocalResponse, Plugin, Root, Stream, Verdict,
-};
-use std::cell::Cell;
-use std::fmt::Write;
-use std::time::Duration;
-use table::{Placement, Table};
+use portico::{ConfigError, Env, HttpFilter, Plugin, Root, Stream, Verdict};
 
-struct Rule {
-    route: Option<RouteMatch>,
-    actions: Vec<KeyAction>,
-}
-
-struct Metrics {
-    enabled: Counter,
-    ok: Counter,
-    rate_limited: Counter,
-    enforced: Counter,
-    evicted: Counter,
-    errors: Counter,
-}
-
-/// Per VM: the compiled configuration and the shared table.
+/// Per VM: the mode and its state.
 pub struct RateLimiter {
-    rules: Vec<Rule>,
-    /// `limits[i]` for rule `i`; the default bucket, if any, comes last.
-    limits: Vec<Limit>,
-    has_default: bool,
-    table: Table,
-    status: u16,
-    headers_on_limit: Vec<(String, String)>,
-    x_ratelimit_headers: bool,
-    enabled: bool,
-    enforced: bool,
-    xff_num_trusted_hops: u32,
-    metrics: Metrics,
-    sweep_from: Cell<u32>,
+    mode: Mode,
+}
+
+enum Mode {
+    Local(local::Local),
+    Global(global::Global),
+}
+
+impl RateLimiter {
+    fn local(&self) -> Option<&local::Local> {
+        match &self.mode {
+            Mode::Local(l) => Some(l),
+            Mode::Global(_) => None,
+        }
+    }
+
+    fn global(&self) -> Option<&global::Global> {
+        match &self.mode {
+            Mode::Global(g) => Some(g),
+            Mode::Local(_) => None,
+        }
+    }
 }
 
 impl Plugin for RateLimiter {
@@ -66,192 +65,42 @@ impl Plugin for RateLimiter {
     type Filter = RateLimitFilter;
 
     fn configure(config: Config, root: &mut Root<'_, Self>) -> Result<Self, ConfigError> {
-        let secret = secret::load_or_create(root.env()).map_err(|e| {
-            ConfigError::at(".", format!("cannot set up the bucket table's key: {e}"))
-        })?;
-        let tag = secret.hash(&[format!("{config:?}").as_bytes()]);
-        let mut rules = Vec::with_capacity(config.descriptors.len());
-        let mut limits = Vec::with_capacity(config.descriptors.len() + 1);
-        for d in config.descriptors {
-            limits.push(d.limit);
-            rules.push(Rule {
-                route: d.route,
-                actions: d.actions,
-            });
-        }
-        let has_default = config.default_limit.is_some();
-        limits.extend(config.default_limit);
-        let table = Table::open(root.env(), config.max_buckets, tag, secret).map_err(|e| {
-            ConfigError::at(
-                "max_buckets",
-                format!("cannot create the shared bucket table: {e}"),
-            )
-        })?;
-        let p = config.stat_prefix.metric("http_local_rate_limit");
-        let metrics = Metrics {
-            enabled: root.counter(&format!("{p}.enabled"))?,
-            ok: root.counter(&format!("{p}.ok"))?,
-            rate_limited: root.counter(&format!("{p}.rate_limited"))?,
-            enforced: root.counter(&format!("{p}.enforced"))?,
-            evicted: root.counter(&format!("{p}.buckets_evicted"))?,
-            errors: root.counter(&format!("{p}.errors"))?,
+        let mode = match config {
+            Config::Local(c) => Mode::Local(local::Local::configure(c, root)?),
+            Config::Global(c) => Mode::Global(global::Global::configure(c, root)?),
         };
-        // Idle buckets give their slot back; see table.rs.
-        root.every(Duration::from_secs(1), |plugin: &RateLimiter, root| {
-            let now = clock::now_ns(root.env());
-            let next = plugin.table.sweep(root.env(), plugin.sweep_from.get(), now);
-            plugin.sweep_from.set(next);
-        });
-        log::info!(
-            "ratelimit: {} descriptor rules, default bucket {}, {} slots, enforced {}, \
-             refill on {}",
-            rules.len(),
-            if has_default { "on" } else { "off" },
-            config.max_buckets,
-            config.enforced,
-            clock::source()
-        );
-        Ok(RateLimiter {
-            rules,
-            limits,
-            has_default,
-            table,
-            status: config.status,
-            headers_on_limit: config.headers_on_limit,
-            x_ratelimit_headers: config.x_ratelimit_headers,
-            enabled: config.enabled,
-            enforced: config.enforced,
-            xff_num_trusted_hops: config.xff_num_trusted_hops,
-            metrics,
-            sweep_from: Cell::new(0),
-        })
+        Ok(RateLimiter { mode })
     }
 
     fn new_filter(&self, _: &Env<'_>) -> RateLimitFilter {
-        RateLimitFilter { outcome: None }
+        RateLimitFilter::default()
     }
 }
 
-/// Per request: the decision, for the response headers.
+/// Per request: what the response phase adds.
+#[derive(Default)]
 pub struct RateLimitFilter {
+    /// The local mode's decision and its bucket's size.
     outcome: Option<(Decision, u64)>,
-}
-
-impl RateLimiter {
-    /// The rule (index into `limits`) and bucket key for a request, if any
-    /// bucket applies.
-    fn bucket_for(&self, s: &Stream<'_, RateLimitFilter>) -> Option<(usize, String)> {
-        if self.rules.is_empty() {
-            return self.default_bucket();
-        }
-        let headers = s.request_headers();
-        let path = s.path();
-        let view = RequestView {
-            headers: &headers,
-            path: &path,
-            env: s.env(),
-            xff_num_trusted_hops: self.xff_num_trusted_hops,
-        };
-        let mut key = String::with_capacity(64);
-        for (i, rule) in self.rules.iter().enumerate() {
-            if let Some(route) = &rule.route {
-                if !route.matches(&path, &headers) {
-                    continue;
-                }
-            }
-            key.clear();
-            let _ = write!(key, "{i}");
-            if actions::build_key(&rule.actions, &view, &mut key) {
-                return Some((i, key));
-            }
-        }
-        self.default_bucket()
-    }
-
-    fn default_bucket(&self) -> Option<(usize, String)> {
-        self.has_default
-            .then(|| (self.limits.len() - 1, "default".to_string()))
-    }
+    /// The global mode's headers for the upstream's response.
+    response_headers: Vec<(String, String)>,
 }
 
 impl HttpFilter for RateLimitFilter {
     type Plugin = RateLimiter;
 
     fn on_request_headers(&mut self, plugin: &RateLimiter, s: &mut Stream<'_, Self>) -> Verdict {
-        if !plugin.enabled {
-            return Ok(Action::Continue);
+        match &plugin.mode {
+            Mode::Local(l) => l.on_request_headers(self, s),
+            Mode::Global(g) => g.on_request_headers(self, s),
         }
-        let Some((rule, key)) = plugin.bucket_for(s) else {
-            return Ok(Action::Continue);
-        };
-        let m = &plugin.metrics;
-        m.enabled.inc(s);
-        let now = clock::now_ns(s);
-        let Some(limit) = plugin.limits.get(rule) else {
-            return Ok(Action::Continue);
-        };
-        let decision = match plugin.table.take(s, &key, limit, now) {
-            Ok((d, placement)) => {
-                if placement == Placement::Evicted {
-                    m.evicted.inc(s);
-                }
-                d
-            }
-            Err(HostError::CasMismatch) => {
-                // Under contention so heavy that CAS kept failing, refuse
-                // rather than let a request through uncounted.
-                m.errors.inc(s);
-                log::warn!(
-                    "ratelimit: bucket contended beyond {} attempts; limiting",
-                    32
-                );
-                Decision {
-                    allowed: false,
-                    remaining: 0,
-                    reset_seconds: 1,
-                }
-            }
-            Err(other) => {
-                m.errors.inc(s);
-                log::error!(
-                    "ratelimit: shared data unavailable ({other}); letting the request through"
-                );
-                return Ok(Action::Continue);
-            }
-        };
-        let max_tokens = plugin.limits.get(rule).map_or(0, |l| l.max_tokens);
-        self.outcome = Some((decision, max_tokens));
-        if decision.allowed {
-            m.ok.inc(s);
-            return Ok(Action::Continue);
-        }
-        m.rate_limited.inc(s);
-        if !plugin.enforced {
-            return Ok(Action::Continue);
-        }
-        m.enforced.inc(s);
-        let mut reply = LocalResponse::new(plugin.status)
-            .header("content-type", "text/plain")
-            .header("retry-after", decision.reset_seconds.max(1).to_string())
-            .body(&b"local_rate_limited"[..])
-            .details("local_rate_limited");
-        for (k, v) in &plugin.headers_on_limit {
-            reply = reply.header(k.as_str(), v.as_str());
-        }
-        Err(reply)
     }
 
     fn on_response_headers(&mut self, plugin: &RateLimiter, s: &mut Stream<'_, Self>) -> Verdict {
-        if !plugin.x_ratelimit_headers {
-            return Ok(Action::Continue);
+        match &plugin.mode {
+            Mode::Local(l) => l.on_response_headers(self, s),
+            Mode::Global(g) => g.on_response_headers(self, s),
         }
-        if let Some((d, max_tokens)) = self.outcome {
-            let h = s.response_headers();
-            h.set("x-ratelimit-limit", &max_tokens.to_string());
-            h.set("x-ratelimit-remaining", &d.remaining.to_string());
-            h.set("x-ratelimit-reset", &d.reset_seconds.to_string());
-        }
-        Ok(Action::Continue)
     }
 }
 

@@ -1,6 +1,9 @@
 //! The messages of Envoy's Rate Limit Service (`envoy.service.ratelimit.v3`)
 //! and the descriptor they carry (`envoy.extensions.common.ratelimit.v3`),
-//! written out with `prost` for the fields Portico and its tests use.
+//! written out with `prost` for the fields Portico uses. The test service
+//! (`rls/`) decodes with these too; what keeps the field numbers honest is
+//! native Envoy, whose requests to that service must decode to the same
+//! descriptors as Portico's (integration-tests/tests/ratelimit_global.rs).
 
 /// `envoy.service.ratelimit.v3.RateLimitRequest`.
 #[derive(Clone, PartialEq, prost::Message)]
@@ -79,6 +82,9 @@ pub mod unit {
     pub const MINUTE: i32 = 2;
     pub const HOUR: i32 = 3;
     pub const DAY: i32 = 4;
+    pub const MONTH: i32 = 5;
+    pub const YEAR: i32 = 6;
+    pub const WEEK: i32 = 7;
 }
 
 /// `envoy.service.ratelimit.v3.RateLimitResponse`.
@@ -92,6 +98,9 @@ pub struct RateLimitResponse {
     pub response_headers_to_add: Vec<HeaderValue>,
     #[prost(message, repeated, tag = "4")]
     pub request_headers_to_add: Vec<HeaderValue>,
+    /// The body of the over-limit reply.
+    #[prost(bytes = "vec", tag = "5")]
+    pub raw_body: Vec<u8>,
 }
 
 /// `RateLimitResponse.DescriptorStatus`.
