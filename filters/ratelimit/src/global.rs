@@ -147,11 +147,8 @@ impl Global {
             let Some(entries) = actions::descriptor(&d.actions, &view) else {
                 continue;
             };
-            // Every action skipped (absent headers with `skip_if_absent`):
-            // nothing to describe, and native sends nothing for it.
-            if entries.is_empty() {
-                continue;
-            }
+            // Every action skipped (absent headers with `skip_if_absent`)
+            // leaves an empty descriptor, which native sends as it is.
             out.push(RateLimitDescriptor {
                 entries: entries
                     .into_iter()

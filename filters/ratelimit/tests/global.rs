@@ -283,7 +283,7 @@ fn failures_follow_failure_mode_deny() {
 }
 
 #[test]
-fn a_descriptor_that_cannot_be_built_is_not_sent_and_none_means_no_call() {
+fn a_descriptor_that_cannot_be_built_is_not_sent_and_one_with_every_entry_skipped_is_sent_empty() {
     let host = host();
     let only_key = json!({"descriptors": [
         {"actions": [
@@ -296,15 +296,42 @@ fn a_descriptor_that_cannot_be_built_is_not_sent_and_none_means_no_call() {
         ]}
     ]});
     let vm = vm(&host, &config(only_key));
-    let ex = vm.get("/").send();
-    assert!(ex.reached_upstream(), "nothing to ask: no call, no wait");
-    assert!(host.calls_made().is_empty());
+    // As native (pinned side by side in Envoy): the first descriptor drops
+    // out, the second is sent with no entries.
+    let mut ex = vm.get("/").send();
+    let (id, request) = asked(&host);
+    assert_eq!(entries(&request), vec![Vec::<(String, String)>::new()]);
+    host.respond_grpc(
+        id,
+        &RateLimitResponse {
+            overall_code: code::OK,
+            ..Default::default()
+        }
+        .encode_to_vec(),
+    );
+    ex.proceed();
     let _ex = vm.get("/").header("x-team", "t").send();
-    let (_, request) = asked(&host);
+    let calls = host.pending_calls();
+    let call = calls.last().unwrap();
+    let request = RateLimitRequest::decode(call.body.as_slice()).unwrap();
     assert_eq!(
         entries(&request),
         vec![vec![("team".to_string(), "t".to_string())]]
     );
+}
+
+#[test]
+fn no_descriptor_means_no_call() {
+    let host = host();
+    let vm = vm(
+        &host,
+        &config(json!({"descriptors": [
+            {"actions": [{"request_headers": {"header_name": "x-api-key", "descriptor_key": "key"}}]}
+        ]})),
+    );
+    let ex = vm.get("/").send();
+    assert!(ex.reached_upstream(), "nothing to ask: no call, no wait");
+    assert!(host.calls_made().is_empty());
 }
 
 #[test]
