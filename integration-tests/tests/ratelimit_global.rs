@@ -471,3 +471,37 @@ fn two_envoys_against_one_redis_hold_one_limit() {
         assert!(rls.requests().len() >= 6);
     }
 }
+
+#[test]
+fn a_local_bucket_in_front_sheds_load_before_the_call() {
+    let redis = Redis::start().unwrap();
+    let rls = Rls::start(0, &redis.url(), rls_configs()).unwrap();
+    let upstream = Upstream::start();
+    let local = json!({
+        "stat_prefix": "shed",
+        "token_bucket": {"max_tokens": 4, "tokens_per_fill": 1, "fill_interval": "3600s"}
+    });
+    let wasm = wasm_path("ratelimit").unwrap();
+    let boot = Bootstrap::new(upstream.port())
+        .raw_cluster(h2_cluster("rls", rls.port()))
+        .listener(
+            "chain",
+            vec![
+                wasm_filter("portico.shed", &wasm, &local.to_string()),
+                portico_filter(&json!({})),
+            ],
+        );
+    let envoy = Envoy::start(&boot.render(), 1);
+    let headers = vec![("x-limited".to_string(), "chained".to_string())];
+    let statuses: Vec<u16> = (0..6)
+        .map(|i| send(&envoy, "chain", &format!("/c{i}"), &headers).0)
+        .collect();
+    // The service allows 3; the local bucket lets 4 reach it; the rest
+    // never leave Envoy.
+    assert_eq!(statuses, vec![200, 200, 200, 429, 429, 429]);
+    assert_eq!(rls.requests().len(), 4, "only the local bucket's 4 asked");
+    assert_eq!(
+        envoy.stat("wasmcustom.shed.http_local_rate_limit.rate_limited"),
+        Some(2)
+    );
+}

@@ -216,10 +216,7 @@ fn local(raw: RawConfig) -> Result<LocalConfig, ConfigError> {
         GLOBAL_ONLY,
     )?;
     let Some(stat_prefix) = raw.stat_prefix else {
-        return Err(ConfigError::at(
-            "stat_prefix",
-            "missing field `stat_prefix`",
-        ));
+        return Err(ConfigError::here("missing field `stat_prefix`"));
     };
     let rules = raw.descriptors.unwrap_or_default();
     for (i, rule) in rules.iter().enumerate() {
@@ -264,7 +261,7 @@ fn global(raw: RawConfig) -> Result<GlobalConfig, ConfigError> {
     )?;
     refuse_if(raw.max_buckets.is_some(), "max_buckets", LOCAL_ONLY)?;
     let Some(domain) = raw.domain else {
-        return Err(ConfigError::at("domain", "missing field `domain`"));
+        return Err(ConfigError::here("missing field `domain`"));
     };
     let (field, rules) = match (raw.descriptors, raw.rate_limits) {
         (Some(_), Some(_)) => {
@@ -316,7 +313,7 @@ fn global(raw: RawConfig) -> Result<GlobalConfig, ConfigError> {
         .map(|p| p.as_str().to_string())
         .unwrap_or_default();
     let Some(service) = raw.rate_limit_service else {
-        return Err(ConfigError::at("rate_limit_service", "missing"));
+        return Err(ConfigError::here("missing field `rate_limit_service`"));
     };
     Ok(GlobalConfig {
         stat_prefix,

@@ -370,7 +370,7 @@ fn global_refusals_name_the_json_path() {
     let cases = [
         (
             json!({"rate_limit_service": service, "descriptors": actions}),
-            "domain: missing field `domain`",
+            "missing field `domain`",
         ),
         (
             json!({"domain": "", "rate_limit_service": service, "descriptors": actions}),
