@@ -13,6 +13,7 @@ use crate::rls_proto::{
     code, Entry, HeaderValue, RateLimitDescriptor, RateLimitRequest, RateLimitResponse, UInt64Value,
 };
 use crate::{RateLimitFilter, RateLimiter};
+use portico::config::{HeaderName, HeaderValue as PortHeaderValue};
 use portico::{
     Action, ConfigError, Counter, Env, GrpcError, GrpcRequest, GrpcStatus, LocalResponse, Root,
     Stream, Verdict,
@@ -252,11 +253,7 @@ impl Global {
         };
         // What native adds to the client's response: the service's headers,
         // `x-envoy-ratelimited` when over the limit, the draft-03 headers.
-        let mut to_client: Vec<(String, String)> = response
-            .response_headers_to_add
-            .iter()
-            .map(|h| (h.key.to_ascii_lowercase(), h.value.clone()))
-            .collect();
+        let mut to_client = valid(&response.response_headers_to_add);
         match outcome {
             Outcome::Ok => count(|m| m.ok),
             Outcome::Error => count(|m| m.error),
@@ -291,7 +288,10 @@ impl Global {
                 if matches!(outcome, Outcome::Error) {
                     count(|m| m.failure_mode_allowed);
                 }
-                apply(&s.request_headers(), &response.request_headers_to_add);
+                let upstream = s.request_headers();
+                for (k, v) in valid(&response.request_headers_to_add) {
+                    upstream.add(&k, &v);
+                }
                 f.response_headers = to_client;
                 Ok(Action::Continue)
             }
@@ -312,9 +312,23 @@ impl Global {
     }
 }
 
-/// The service's `request_headers_to_add`, appended as native appends them.
-fn apply(headers: &portico::Headers<'_>, add: &[HeaderValue]) {
-    for h in add {
-        headers.add(&h.key.to_ascii_lowercase(), &h.value);
-    }
+/// The service's headers, lower-cased; one that no HTTP message could
+/// carry (a bad name, a pseudo-header, CR, LF or NUL in the value) is
+/// dropped and logged, where native would pass it on to fail in the codec.
+fn valid(list: &[HeaderValue]) -> Vec<(String, String)> {
+    list.iter()
+        .filter_map(|h| {
+            let key = h.key.to_ascii_lowercase();
+            if HeaderName::is_valid(&key) && PortHeaderValue::is_valid(&h.value) {
+                Some((key, h.value.clone()))
+            } else {
+                log::warn!(
+                    "ratelimit: the rate limit service sent a header that cannot be sent on \
+                     ({} bytes of name); dropped",
+                    h.key.len()
+                );
+                None
+            }
+        })
+        .collect()
 }

@@ -457,3 +457,35 @@ fn global_refusals_name_the_json_path() {
         );
     }
 }
+
+#[test]
+fn headers_no_message_could_carry_are_dropped() {
+    let host = host();
+    let vm = vm(&host, &config(json!({})));
+    let mut ex = vm.get("/").header("x-api-key", "k1").send();
+    let (id, _) = asked(&host);
+    let bad = |key: &str, value: &str| HeaderValue {
+        key: key.into(),
+        value: value.into(),
+    };
+    let answer = RateLimitResponse {
+        overall_code: code::OK,
+        response_headers_to_add: vec![
+            bad("x-split", "a\r\nx-injected: 1"),
+            bad(":status", "500"),
+            bad("bad name", "v"),
+            bad("X-Good", "g"),
+        ],
+        request_headers_to_add: vec![bad("x-nul", "a\0b"), bad("x-fine", "f")],
+        ..Default::default()
+    };
+    host.respond_grpc(id, &answer.encode_to_vec());
+    ex.proceed();
+    assert_eq!(ex.status(), 200);
+    assert_eq!(ex.response_header("x-good").as_deref(), Some("g"));
+    assert_eq!(ex.response_header("x-split"), None);
+    assert_eq!(ex.response_header("x-injected"), None);
+    assert_eq!(ex.response_header("bad name"), None);
+    assert_eq!(ex.upstream_header("x-fine").as_deref(), Some("f"));
+    assert_eq!(ex.upstream_header("x-nul"), None);
+}
