@@ -521,3 +521,26 @@ fn a_local_bucket_in_front_sheds_load_before_the_call() {
         Some(2)
     );
 }
+
+#[test]
+fn a_request_body_waits_with_its_headers_for_the_answer() {
+    let w = world(&[("main", json!({}))]);
+    w.rls.set_mode(Mode::Delay(Duration::from_millis(150)));
+    let body: Vec<u8> = (0..200_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+    for side in ["native", "portico"] {
+        let reply = w
+            .envoy
+            .request(&format!("{side}-main"), "POST", "/upload")
+            .header("x-api-key", "k1")
+            .body(body.clone())
+            .send();
+        assert_eq!(reply.status, 200, "{side}");
+        let echo = reply.echo().unwrap();
+        assert_eq!(
+            echo.body.len(),
+            body.len(),
+            "{side}: the whole body arrived"
+        );
+    }
+    assert_eq!(w.rls.requests().len(), 2);
+}
