@@ -183,6 +183,17 @@ fn ensure_docker_compose() -> Result<(), String> {
     )
 }
 
+/// Debian's redis-server: the global rate limit's tests (and `demo
+/// --global`) count in a real Redis.
+pub fn ensure_redis() -> Result<(), String> {
+    ensure_debian_tool(
+        "redis-server",
+        "--version",
+        "redis-server",
+        "The global rate limit's tests count in a real Redis",
+    )
+}
+
 fn ensure_components() -> Result<(), String> {
     for (tool, component) in [("rustfmt", "rustfmt"), ("cargo-clippy", "clippy")] {
         let present = Command::new(tool)
@@ -262,6 +273,7 @@ fn test() -> Result<(), String> {
     ensure_components()?;
     ensure_envoy()?;
     ensure_docker_compose()?;
+    ensure_redis()?;
     build()?;
     run(
         "docker-compose.yml is valid (docker-compose config -q)",
