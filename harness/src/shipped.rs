@@ -16,8 +16,9 @@ pub const WASM_MOUNT: &str = "/opt/portico/wasm/";
 /// Where docker-compose.yml mounts `envoy/` in the Envoy container.
 pub const CONFIG_MOUNT: &str = "/etc/portico/envoy/";
 /// Every Envoy config `envoy/` ships.
-pub const FILES: [&str; 5] = [
+pub const FILES: [&str; 6] = [
     "edge.yaml",
+    "edge-global.yaml",
     "jwt.yaml",
     "headers.yaml",
     "ratelimit.yaml",
@@ -30,6 +31,9 @@ pub struct Ports {
     pub listen: u16,
     pub admin: u16,
     pub upstream: u16,
+    /// The Rate Limit Service (cluster `rls`, in `edge-global.yaml`); 0
+    /// leaves the cluster as shipped.
+    pub rls: u16,
 }
 
 /// Reads and parses `envoy/<name>`.
@@ -124,6 +128,19 @@ pub fn render(name: &str, wasm_dir: &Path, ports: Option<Ports>) -> Result<Strin
             ports.upstream,
             name,
         )?;
+        if ports.rls != 0 {
+            let rls = clusters
+                .iter_mut()
+                .find(|c| c.get("name").and_then(Value::as_str) == Some("rls"))
+                .ok_or_else(|| format!("{name}: no cluster `rls`"))?;
+            rls["type"] = json!("STATIC");
+            set_address(
+                rls,
+                "/load_assignment/endpoints/0/lb_endpoints/0/endpoint/address/socket_address",
+                ports.rls,
+                name,
+            )?;
+        }
     }
     serde_json::to_string_pretty(&config).map_err(|e| e.to_string())
 }
@@ -160,6 +177,7 @@ pub fn start(name: &str, upstream_port: u16, concurrency: usize) -> crate::Envoy
         listen: 0,
         admin: 0,
         upstream: upstream_port,
+        rls: 0,
     };
     match render(name, &dist, Some(ports)) {
         Ok(config) => crate::Envoy::start(&config, concurrency),

@@ -141,3 +141,61 @@ fn envoy_runs_the_shipped_configs_with_the_built_filters() {
         }
     }
 }
+
+#[test]
+fn the_global_profile_wires_envoy_to_the_rate_limit_service() {
+    let compose = compose();
+    let services = &compose["services"];
+    for name in ["redis", "ratelimit", "envoy-global"] {
+        assert_eq!(
+            services[name]["profiles"],
+            serde_json::json!(["global"]),
+            "{name} runs only with --profile global"
+        );
+    }
+    let envoy = &services["envoy-global"];
+    assert_eq!(
+        envoy["image"].as_str(),
+        Some(format!("envoyproxy/envoy:v{ENVOY_VERSION}").as_str())
+    );
+    let command: Vec<&str> = envoy["command"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(command.contains(&"/etc/portico/envoy/edge-global.yaml"));
+    // The service's config is the file the demo gives the test service, at
+    // the path envoyproxy/ratelimit reads (RUNTIME_ROOT/SUBDIRECTORY/config).
+    let rl = &services["ratelimit"];
+    assert!(mounts(rl).contains(&(
+        "./envoy/ratelimit/config.yaml".into(),
+        "/data/ratelimit/config/config.yaml".into()
+    )));
+    assert_eq!(rl["environment"]["RUNTIME_ROOT"].as_str(), Some("/data"));
+    assert_eq!(
+        rl["environment"]["RUNTIME_SUBDIRECTORY"].as_str(),
+        Some("ratelimit")
+    );
+    assert_eq!(rl["environment"]["REDIS_URL"].as_str(), Some("redis:6379"));
+    // edge-global.yaml's `rls` cluster points at that service's gRPC port.
+    let config = portico_harness::shipped::load("edge-global.yaml").unwrap();
+    let rls = config["static_resources"]["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "rls")
+        .unwrap();
+    let address = &rls["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]
+        ["socket_address"];
+    assert_eq!(address["address"].as_str(), Some("ratelimit"));
+    assert_eq!(
+        Some(address["port_value"].as_u64().unwrap().to_string()),
+        rl["environment"]["GRPC_PORT"].as_str().map(str::to_string)
+    );
+    // And the test service reads that same file as envoyproxy/ratelimit would.
+    let text =
+        std::fs::read_to_string(workspace_root().join("envoy/ratelimit/config.yaml")).unwrap();
+    let parsed: portico_rls::engine::Config = serde_yaml::from_str(&text).unwrap();
+    assert_eq!(parsed.domain, "edge");
+}

@@ -1,10 +1,14 @@
 //! `cargo xtask demo`: the edge chain of `envoy/edge.yaml` (JWT → per-user
 //! rate limit → header rewriting) on the pip Envoy and a Rust echo upstream,
 //! with curl lines to try. `--smoke` runs those very lines through `sh` and
-//! checks each against what the demo says it does.
+//! checks each against what the demo says it does. `--global` runs
+//! `envoy/edge-global.yaml`, whose per-user limit a Rate Limit Service
+//! holds: Portico's test service (`rls/`) with `envoy/ratelimit/config.yaml`,
+//! counting in a local redis-server.
 
 use portico_harness::dev::{self, Claims};
 use portico_harness::{shipped, workspace_root, Envoy, Upstream};
+use portico_rls::{Redis, Rls};
 
 /// What a printed line must produce.
 enum Expect {
@@ -26,7 +30,7 @@ struct Line {
     expect: Expect,
 }
 
-fn lines(base: &str, admin: &str) -> Vec<Line> {
+fn lines(base: &str, admin: &str, global: bool) -> Vec<Line> {
     let auth = |who: &str| format!("-H \"authorization: Bearer ${who}\"");
     vec![
         Line {
@@ -69,20 +73,47 @@ fn lines(base: &str, admin: &str) -> Vec<Line> {
         Line {
             comment: "the filters' metrics",
             command: format!("curl -s '{admin}/stats?filter=wasmcustom'"),
-            expect: Expect::Contains("wasmcustom.per_user.http_local_rate_limit.enforced: 1"),
+            expect: Expect::Contains(if global {
+                "wasmcustom.cluster.upstream.ratelimit.per_user.over_limit: 1"
+            } else {
+                "wasmcustom.per_user.http_local_rate_limit.enforced: 1"
+            }),
         },
     ]
 }
 
-pub fn run(smoke: bool) -> Result<(), String> {
+/// The Rate Limit Service of `--global` and the Redis it counts in.
+struct Service {
+    _redis: Redis,
+    rls: Rls,
+}
+
+fn start_service() -> Result<Service, String> {
+    let path = workspace_root().join("envoy/ratelimit/config.yaml");
+    let text =
+        std::fs::read_to_string(&path).map_err(|e| format!("read {}: {e}", path.display()))?;
+    let config = serde_yaml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let redis = Redis::start()?;
+    let rls = Rls::start(0, &redis.url(), vec![config])?;
+    Ok(Service { _redis: redis, rls })
+}
+
+pub fn run(smoke: bool, global: bool) -> Result<(), String> {
     let upstream = Upstream::start();
+    let service = global.then(start_service).transpose()?;
     let (listen, admin) = if smoke { (0, 0) } else { (10000, 9901) };
     let ports = shipped::Ports {
         listen,
         admin,
         upstream: upstream.port(),
+        rls: service.as_ref().map_or(0, |s| s.rls.port()),
     };
-    let config = shipped::render("edge.yaml", &workspace_root().join("dist"), Some(ports))?;
+    let file = if global {
+        "edge-global.yaml"
+    } else {
+        "edge.yaml"
+    };
+    let config = shipped::render(file, &workspace_root().join("dist"), Some(ports))?;
     let envoy = Envoy::start(&config, 2);
     let base = format!("http://127.0.0.1:{}", envoy.port("main"));
     let admin = format!("http://{}", envoy.admin_address());
@@ -98,8 +129,12 @@ pub fn run(smoke: bool) -> Result<(), String> {
     .map(|(name, token)| format!("export {name}={token}"))
     .collect::<Vec<_>>()
     .join("\n");
-    let lines = lines(&base, &admin);
+    let lines = lines(&base, &admin, global);
     if smoke {
+        if global {
+            // The service counts in fixed minutes: keep the run inside one.
+            wait_clear_of_minute_boundary();
+        }
         for line in &lines {
             check(&exports, line)?;
         }
@@ -109,8 +144,16 @@ pub fn run(smoke: bool) -> Result<(), String> {
         );
         return Ok(());
     }
-    println!("\nPortico demo: the edge chain of envoy/edge.yaml on {base} (admin {admin}):");
-    println!("JWT validation -> 5 requests per user per minute -> header rewriting, in front of an echo upstream.");
+    println!("\nPortico demo: the edge chain of envoy/{file} on {base} (admin {admin}):");
+    if global {
+        println!(
+            "JWT validation -> 5 requests per user per minute, held by a Rate Limit Service on 127.0.0.1:{} \
+             (envoy/ratelimit/config.yaml, counted in redis-server) -> header rewriting, in front of an echo upstream.",
+            service.as_ref().map_or(0, |s| s.rls.port())
+        );
+    } else {
+        println!("JWT validation -> 5 requests per user per minute -> header rewriting, in front of an echo upstream.");
+    }
     println!("Tokens minted just now with envoy/keys/dev-private.pem (`cargo xtask token --sub NAME` mints more):\n");
     println!("{exports}\n");
     for line in &lines {
@@ -119,7 +162,19 @@ pub fn run(smoke: bool) -> Result<(), String> {
     println!("Ctrl-C stops Envoy and the upstream.");
     envoy.wait();
     drop(upstream);
+    drop(service);
     Ok(())
+}
+
+/// Sleeps past the next minute when fewer than 5 seconds of this one are left.
+fn wait_clear_of_minute_boundary() {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let into = now.as_secs() % 60;
+    if into >= 55 {
+        std::thread::sleep(std::time::Duration::from_secs(61 - into));
+    }
 }
 
 fn check(exports: &str, line: &Line) -> Result<(), String> {

@@ -27,6 +27,9 @@ commands:
                    header rewriting) on 127.0.0.1:10000 (admin 9901) before an echo
                    upstream, and print curl lines with fresh tokens; Ctrl-C stops it.
                    --smoke runs the printed lines, checks them and exits.
+                   --global runs envoy/edge-global.yaml instead: the per-user limit
+                   asked of a Rate Limit Service (Portico's test service on a local
+                   redis-server, installed if missing) that several Envoys could share.
   package          build, then write each filter as an OCI image layout (the Wasm artifact
                    format Istio and Envoy Gateway pull) to dist/oci/portico_<name>/
   token --sub NAME [--exp 1h] [--aud AUD]... [--iss ISSUER]
@@ -55,7 +58,10 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("build") => build().map(|_| ()),
         Some("test") => test(),
-        Some("demo") => demo(args.iter().any(|a| a == "--smoke")),
+        Some("demo") => demo(
+            args.iter().any(|a| a == "--smoke"),
+            args.iter().any(|a| a == "--global"),
+        ),
         Some("package") => {
             build().and_then(|built| package::package(&built, &workspace_root().join("dist")))
         }
@@ -321,7 +327,8 @@ fn test() -> Result<(), String> {
         "unit and integration tests",
         cargo().args(["test", "--workspace"]),
     )?;
-    demo::run(true)?;
+    demo::run(true, false)?;
+    demo::run(true, true)?;
     walkthrough::run()?;
     difffuzz::short_run()?;
     conformance::run_suite(&[])?;
@@ -333,9 +340,12 @@ fn test() -> Result<(), String> {
     Ok(())
 }
 
-fn demo(smoke: bool) -> Result<(), String> {
+fn demo(smoke: bool, global: bool) -> Result<(), String> {
     ensure_wasm_target()?;
     ensure_envoy()?;
+    if global {
+        ensure_redis()?;
+    }
     build()?;
-    demo::run(smoke)
+    demo::run(smoke, global)
 }

@@ -116,6 +116,7 @@ pub fn run(duration: Duration) -> Result<(), String> {
         listen: 0,
         admin: 0,
         upstream: upstream.port(),
+        rls: 0,
     };
     let config = shipped::render("edge.yaml", &workspace_root().join("dist"), Some(ports))?;
     let envoy = Envoy::start(&config, 2);
