@@ -50,6 +50,14 @@ pub enum Mode {
     Fail(u32),
     /// Answers by the limits, after this long.
     Delay(Duration),
+    /// Sends the response headers and half a message, then resets the
+    /// stream (`RST_STREAM`).
+    Reset,
+    /// Answers `grpc-status: 0` with a message that is not a
+    /// `RateLimitResponse`.
+    Garbage,
+    /// Answers `grpc-status: 0` with no message at all.
+    Empty,
 }
 
 /// What the service received: the domain, each descriptor's entries in
@@ -78,6 +86,7 @@ struct Shared {
     received: Mutex<Vec<Received>>,
     mode: Mutex<Mode>,
     extras: Mutex<Extras>,
+    canned: Mutex<Option<proto::RateLimitResponse>>,
 }
 
 /// A running service, on its own thread and runtime; stops when dropped.
@@ -108,6 +117,7 @@ impl Rls {
             received: Mutex::new(Vec::new()),
             mode: Mutex::new(Mode::Normal),
             extras: Mutex::new(Extras::default()),
+            canned: Mutex::new(None),
         });
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let serving = Arc::clone(&shared);
@@ -148,6 +158,13 @@ impl Rls {
     pub fn set_extras(&self, extras: Extras) {
         *self.shared.extras.lock().unwrap() = extras;
     }
+
+    /// Answers every call with this response as it is (`None`: by the
+    /// limits again), so a test can send what no limit produces: odd codes,
+    /// units, names, headers.
+    pub fn set_canned(&self, response: Option<proto::RateLimitResponse>) {
+        *self.shared.canned.lock().unwrap() = response;
+    }
 }
 
 impl Drop for Rls {
@@ -179,18 +196,31 @@ async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
     }
 }
 
-/// A gRPC response body: data frames, then the trailers with the status.
-struct Frames(VecDeque<Frame<Bytes>>);
+/// A gRPC response body: data frames, then the trailers with the status;
+/// an error resets the stream.
+struct Frames(VecDeque<Result<Frame<Bytes>, std::io::Error>>);
 
 impl Body for Frames {
     type Data = Bytes;
-    type Error = Infallible;
+    type Error = std::io::Error;
     fn poll_frame(
         mut self: Pin<&mut Self>,
         _: &mut TaskContext<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        Poll::Ready(self.0.pop_front().map(Ok))
+    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+        Poll::Ready(self.0.pop_front())
     }
+}
+
+/// Headers, half a gRPC frame, then a reset.
+fn reset_reply() -> Response<Frames> {
+    let mut frames = VecDeque::new();
+    frames.push_back(Ok(Frame::data(Bytes::from_static(&[0, 0, 0, 0, 100, 8]))));
+    frames.push_back(Err(std::io::Error::other("reset on purpose")));
+    Response::builder()
+        .status(200)
+        .header("content-type", "application/grpc")
+        .body(Frames(frames))
+        .unwrap()
 }
 
 fn grpc_reply(status: u32, message: &str, reply: Option<Vec<u8>>) -> Response<Frames> {
@@ -200,14 +230,14 @@ fn grpc_reply(status: u32, message: &str, reply: Option<Vec<u8>>) -> Response<Fr
         framed.push(0);
         framed.extend_from_slice(&u32::try_from(bytes.len()).unwrap_or(0).to_be_bytes());
         framed.extend_from_slice(&bytes);
-        frames.push_back(Frame::data(Bytes::from(framed)));
+        frames.push_back(Ok(Frame::data(Bytes::from(framed))));
     }
     let mut trailers = hyper::HeaderMap::new();
     trailers.insert("grpc-status", status.to_string().parse().unwrap());
     if !message.is_empty() {
         trailers.insert("grpc-message", message.parse().unwrap());
     }
-    frames.push_back(Frame::trailers(trailers));
+    frames.push_back(Ok(Frame::trailers(trailers)));
     Response::builder()
         .status(200)
         .header("content-type", "application/grpc")
@@ -256,7 +286,14 @@ async fn answer(req: Request<Incoming>, shared: &Shared) -> Response<Frames> {
     match mode {
         Mode::Fail(status) => return grpc_reply(status, "failing on purpose", None),
         Mode::Delay(d) => tokio::time::sleep(d).await,
+        Mode::Reset => return reset_reply(),
+        // Field 1 (overall_code) as a length-delimited field: not decodable.
+        Mode::Garbage => return grpc_reply(0, "", Some(vec![0x0a, 0x05, 1, 2])),
+        Mode::Empty => return grpc_reply(0, "", None),
         Mode::Normal => {}
+    }
+    if let Some(canned) = shared.canned.lock().unwrap().clone() {
+        return grpc_reply(0, "", Some(canned.encode_to_vec()));
     }
     // A descriptor's own hits_addend wins over the request's; 0 counts 1.
     let request_hits = u64::from(request.hits_addend.max(1));

@@ -85,7 +85,7 @@ impl<'de, const MAX: u8> Deserialize<'de> for PrefixLen<MAX> {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GenericKey {
-    pub descriptor_value: String,
+    pub descriptor_value: NonEmptyString,
     #[serde(default)]
     pub descriptor_key: Option<String>,
 }
@@ -93,12 +93,22 @@ pub struct GenericKey {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HeaderValueMatch {
-    pub descriptor_value: String,
+    pub descriptor_value: NonEmptyString,
     #[serde(default)]
     pub descriptor_key: Option<String>,
     #[serde(default = "yes")]
     pub expect_match: bool,
+    #[serde(deserialize_with = "at_least_one")]
     pub headers: Vec<HeaderMatcher>,
+}
+
+/// Envoy's `min_items: 1`: a match with no headers is refused at load.
+fn at_least_one<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<HeaderMatcher>, D::Error> {
+    let headers = Vec::<HeaderMatcher>::deserialize(d)?;
+    if headers.is_empty() {
+        return Err(ConfigError::here("needs at least one header matcher (as in Envoy)").into_de());
+    }
+    Ok(headers)
 }
 
 fn yes() -> bool {
@@ -161,7 +171,7 @@ fn for_each_entry(
             },
             Action::RemoteAddress(_) => match client_ip(request) {
                 Some(ip) => {
-                    entry("remote_address", &ip.to_string());
+                    entry("remote_address", &ip_string(ip));
                     true
                 }
                 None => false,
@@ -175,7 +185,11 @@ fn for_each_entry(
             },
             Action::GenericKey(g) => {
                 entry(
-                    g.descriptor_key.as_deref().unwrap_or("generic_key"),
+                    // Native takes an empty key for the default too.
+                    g.descriptor_key
+                        .as_deref()
+                        .filter(|k| !k.is_empty())
+                        .unwrap_or("generic_key"),
                     &g.descriptor_value,
                 );
                 true
@@ -184,7 +198,10 @@ fn for_each_entry(
                 let matched = h.headers.iter().all(|m| m.matches(request.headers));
                 if matched == h.expect_match {
                     entry(
-                        h.descriptor_key.as_deref().unwrap_or("header_match"),
+                        h.descriptor_key
+                            .as_deref()
+                            .filter(|k| !k.is_empty())
+                            .unwrap_or("header_match"),
                         &h.descriptor_value,
                     );
                     true
@@ -219,11 +236,9 @@ fn client_ip(request: &RequestView<'_>) -> Option<IpAddr> {
     let n = request.xff_num_trusted_hops as usize;
     if n > 0 {
         if let Some(xff) = request.headers.get("x-forwarded-for") {
-            let hops: Vec<&str> = xff
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .collect();
+            // Empty entries count, as in Envoy's `getLastAddressFromXFF`:
+            // `1.2.3.4,` ends in an empty entry, which is no address.
+            let hops: Vec<&str> = xff.split(',').map(str::trim).collect();
             let hop = hops.len().checked_sub(n).and_then(|i| hops.get(i));
             if let Some(ip) = hop.and_then(|h| h.parse().ok()) {
                 return Some(ip);
@@ -246,9 +261,24 @@ fn masked_client(m: &MaskedRemoteAddress, request: &RequestView<'_>) -> Option<S
         IpAddr::V6(v6) => {
             let len = m.v6_prefix_mask_len.map_or(128, |l| l.0);
             let mask = u128::MAX.checked_shl(128 - u32::from(len)).unwrap_or(0);
-            format!("{}/{len}", Ipv6Addr::from(u128::from(v6) & mask))
+            let masked = Ipv6Addr::from(u128::from(v6) & mask);
+            format!("{}/{len}", ip_string(IpAddr::V6(masked)))
         }
     })
+}
+
+/// An address as Envoy writes it (`inet_ntop`): Rust's form, except that
+/// an IPv4-compatible address (96 zero bits, then a non-zero seventh
+/// group) ends in dotted IPv4, `::1.2.3.4` rather than `::102:304`.
+fn ip_string(ip: IpAddr) -> String {
+    if let IpAddr::V6(v6) = ip {
+        let s = v6.segments();
+        if s[..6].iter().all(|g| *g == 0) && s[6] != 0 {
+            let [.., a, b, c, d] = v6.octets();
+            return format!("::{}", Ipv4Addr::new(a, b, c, d));
+        }
+    }
+    ip.to_string()
 }
 
 /// `|key=len:value`, length-prefixed so no value can forge another key.
@@ -272,6 +302,18 @@ fn digest(bytes: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn addresses_are_written_as_envoy_writes_them() {
+        let w = |s: &str| ip_string(s.parse().unwrap());
+        assert_eq!(w("::1.2.3.4"), "::1.2.3.4");
+        assert_eq!(w("::ffff:1.2.3.4"), "::ffff:1.2.3.4");
+        assert_eq!(w("::102"), "::102");
+        assert_eq!(w("::1"), "::1");
+        assert_eq!(w("::"), "::");
+        assert_eq!(w("2001:db8::1"), "2001:db8::1");
+        assert_eq!(w("1.2.3.4"), "1.2.3.4");
+    }
 
     #[test]
     fn entries_are_unambiguous() {

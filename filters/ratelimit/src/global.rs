@@ -239,10 +239,11 @@ impl Global {
         };
         let (outcome, response) = match reply {
             Ok(r) => (
+                // As native's client: only `OVER_LIMIT` limits; `UNKNOWN`
+                // or a code it does not know is `OK`.
                 match r.overall_code {
-                    code::OK => Outcome::Ok,
                     code::OVER_LIMIT => Outcome::OverLimit,
-                    _ => Outcome::Error,
+                    _ => Outcome::Ok,
                 },
                 r,
             ),
@@ -260,7 +261,22 @@ impl Global {
             Outcome::OverLimit => {
                 count(|m| m.over_limit);
                 if self.x_envoy_ratelimited_header {
-                    to_client.push(("x-envoy-ratelimited".into(), "true".into()));
+                    // Native sets it: the service's first one becomes
+                    // `true` where it stands, any others go.
+                    let name = "x-envoy-ratelimited";
+                    let mut seen = false;
+                    to_client.retain_mut(|(k, v)| {
+                        if k != name {
+                            return true;
+                        }
+                        let first = !seen;
+                        seen = true;
+                        *v = "true".into();
+                        first
+                    });
+                    if !seen {
+                        to_client.push((name.into(), "true".into()));
+                    }
                 }
             }
         }
