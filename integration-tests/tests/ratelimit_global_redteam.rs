@@ -865,7 +865,7 @@ fn a_100_kib_body_is_answered_alike() {
 }
 
 #[test]
-#[ignore = "divergence: XFF with an IPv6 zone (fe80::1%1): native keys fe80::1%1, Portico drops every remote_address descriptor"]
+#[ignore = "deliberate (filters/ratelimit/README.md): Portico keys an XFF address without its IPv6 zone (fe80::1), native with it (fe80::1%1, interface names resolved)"]
 fn an_ipv6_zone_in_xff_gives_the_same_descriptors() {
     let w = world(&[(
         "z",

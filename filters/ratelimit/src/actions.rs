@@ -240,13 +240,25 @@ fn client_ip(request: &RequestView<'_>) -> Option<IpAddr> {
             // `1.2.3.4,` ends in an empty entry, which is no address.
             let hops: Vec<&str> = xff.split(',').map(str::trim).collect();
             let hop = hops.len().checked_sub(n).and_then(|i| hops.get(i));
-            if let Some(ip) = hop.and_then(|h| h.parse().ok()) {
+            if let Some(ip) = hop.and_then(|h| parse_ip(h)) {
                 return Some(ip);
             }
         }
     }
     let peer = request.env.source_ip()?;
-    peer.parse().ok()
+    parse_ip(&peer)
+}
+
+/// An address without its IPv6 zone (`fe80::1%eth0` is `fe80::1`): a wasm
+/// filter cannot resolve interface names as native does, and an address
+/// it could not read would drop the client's descriptors; without the zone
+/// a client cannot split itself into many keys by varying it either.
+fn parse_ip(text: &str) -> Option<IpAddr> {
+    let unzoned = match text.split_once('%') {
+        Some((address, _)) if address.contains(':') => address,
+        _ => text,
+    };
+    unzoned.parse().ok()
 }
 
 /// The client's network as Envoy writes it (`2001:db8:1:2::/64`,
@@ -313,6 +325,14 @@ mod tests {
         assert_eq!(w("::"), "::");
         assert_eq!(w("2001:db8::1"), "2001:db8::1");
         assert_eq!(w("1.2.3.4"), "1.2.3.4");
+    }
+
+    #[test]
+    fn an_ipv6_zone_is_dropped_not_the_address() {
+        assert_eq!(parse_ip("fe80::1%eth0"), "fe80::1".parse().ok());
+        assert_eq!(parse_ip("fe80::1%1"), "fe80::1".parse().ok());
+        assert_eq!(parse_ip("192.0.2.1%1"), None);
+        assert_eq!(parse_ip("2001:db8::1"), "2001:db8::1".parse().ok());
     }
 
     #[test]
