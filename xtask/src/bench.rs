@@ -38,6 +38,11 @@ const ISSUER: &str = "https://issuer.example";
 
 /// `upstream`: the port to forward to; `None` answers 200 directly (the upstream itself).
 fn bootstrap(filters: Vec<Value>, upstream: Option<u16>) -> String {
+    bootstrap_with_rls(filters, upstream, None)
+}
+
+/// With `rls`, also the HTTP/2 cluster `rls` of the global rate limit rows.
+fn bootstrap_with_rls(filters: Vec<Value>, upstream: Option<u16>, rls: Option<u16>) -> String {
     let route = match upstream {
         Some(_) => json!({"match": {"prefix": "/"}, "route": {"cluster": "upstream"}}),
         None => json!({
@@ -45,7 +50,7 @@ fn bootstrap(filters: Vec<Value>, upstream: Option<u16>) -> String {
             "direct_response": {"status": 200, "body": {"inline_string": "ok"}}
         }),
     };
-    let clusters: Vec<Value> = upstream
+    let mut clusters: Vec<Value> = upstream
         .map(|port| {
             json!({
                 "name": "upstream",
@@ -58,6 +63,22 @@ fn bootstrap(filters: Vec<Value>, upstream: Option<u16>) -> String {
         })
         .into_iter()
         .collect();
+    if let Some(port) = rls {
+        clusters.push(json!({
+            "name": "rls",
+            "type": "STATIC",
+            "connect_timeout": "1s",
+            "typed_extension_protocol_options": {
+                "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                    "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+                    "explicit_http_config": {"http2_protocol_options": {}}
+                }
+            },
+            "load_assignment": {"cluster_name": "rls", "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {
+                "socket_address": {"address": "127.0.0.1", "port_value": port}
+            }}}]}]}
+        }));
+    }
     let mut chain = filters;
     chain.push(json!({"name": "envoy.filters.http.router", "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}));
     json!({
@@ -153,6 +174,19 @@ fn headers_config() -> Value {
 }
 
 /// A bucket that never runs dry at these rates.
+/// The global mode's configuration, the same JSON for native `ratelimit`:
+/// one descriptor a request, under a limit no load reaches.
+fn global_config() -> Value {
+    json!({
+        "domain": "bench",
+        "timeout": "1s",
+        "rate_limit_service": {"grpc_service": {"envoy_grpc": {"cluster_name": "rls"}}, "transport_api_version": "V3"},
+        "rate_limits": [{"actions": [{"generic_key": {"descriptor_value": "all"}}]}]
+    })
+}
+
+const GLOBAL_RLS_CONFIG: &str = "domain: bench\ndescriptors:\n  - key: generic_key\n    rate_limit: {unit: second, requests_per_unit: 1000000000}\n";
+
 fn ratelimit_config() -> Value {
     json!({"stat_prefix": "bench", "token_bucket": {"max_tokens": 1_000_000_000u64, "tokens_per_fill": 1_000_000_000u64, "fill_interval": "1s"}})
 }
@@ -391,7 +425,24 @@ pub fn run() -> Result<(), String> {
         ),
         ("native chain", native_chain),
         ("portico chain", portico_chain),
+        (
+            "native ratelimit, global",
+            vec![native(
+                "envoy.filters.http.ratelimit",
+                "envoy.extensions.filters.http.ratelimit.v3.RateLimit",
+                &global_config(),
+            )],
+        ),
+        (
+            "portico ratelimit, global",
+            vec![portico("ratelimit", &global_config())],
+        ),
     ];
+    // One Rate Limit Service (with its Redis) for both global rows.
+    crate::ensure_redis()?;
+    let redis = portico_rls::Redis::start()?;
+    let rls_config = serde_yaml::from_str(GLOBAL_RLS_CONFIG).map_err(|e| e.to_string())?;
+    let rls = portico_rls::Rls::start(0, &redis.url(), vec![rls_config])?;
     eprintln!(
         "xtask: bench: starting {} Envoys (one worker each)",
         configs.len()
@@ -401,7 +452,10 @@ pub fn run() -> Result<(), String> {
     let mut targets = Vec::new();
     for (name, filters) in configs {
         let started = Instant::now();
-        let envoy = Envoy::start(&bootstrap(filters, Some(upstream_port)), 1);
+        let envoy = Envoy::start(
+            &bootstrap_with_rls(filters, Some(upstream_port), Some(rls.port())),
+            1,
+        );
         targets.push(Target {
             name,
             envoy,
@@ -501,6 +555,18 @@ pub fn run() -> Result<(), String> {
         target: "portico chain",
         header: bearer,
         native: Some("native chain".into()),
+    });
+    rows.push(Row {
+        label: "native ratelimit, global (RLS + Redis)".into(),
+        target: "native ratelimit, global",
+        header: None,
+        native: None,
+    });
+    rows.push(Row {
+        label: "portico ratelimit, global (RLS + Redis)".into(),
+        target: "portico ratelimit, global",
+        header: None,
+        native: Some("native ratelimit, global (RLS + Redis)".into()),
     });
 
     let ticks = clock_ticks_per_second();
