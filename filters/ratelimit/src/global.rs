@@ -170,9 +170,13 @@ impl Global {
         if !self.enabled {
             return Ok(Action::Continue);
         }
-        let internal = s.request_headers().get("x-envoy-internal");
-        if !self.request_type.applies(internal.as_deref()) {
-            return Ok(Action::Continue);
+        // The header is read only when the type matters: `both` (the
+        // default) costs no host call.
+        if self.request_type != RequestType::Both {
+            let internal = s.request_headers().get("x-envoy-internal");
+            if !self.request_type.applies(internal.as_deref()) {
+                return Ok(Action::Continue);
+            }
         }
         // Native limits only requests routed to a cluster (a direct
         // response has none) and counts in that cluster's scope.
