@@ -164,7 +164,7 @@ impl Global {
 
     pub fn on_request_headers(
         &self,
-        _f: &mut RateLimitFilter,
+        f: &mut RateLimitFilter,
         s: &mut Stream<'_, RateLimitFilter>,
     ) -> Verdict {
         if !self.enabled {
@@ -216,7 +216,7 @@ impl Global {
             Err(e) => {
                 log::warn!("ratelimit: cannot call the rate limit service: {e}");
                 self.complete(
-                    &mut RateLimitFilter::default(),
+                    f,
                     s,
                     &cluster,
                     Err(GrpcError {
@@ -324,6 +324,9 @@ impl Global {
         f: &mut RateLimitFilter,
         s: &mut Stream<'_, RateLimitFilter>,
     ) -> Verdict {
+        if f.response_headers.is_empty() {
+            return Ok(Action::Continue);
+        }
         let headers = s.response_headers();
         for (k, v) in f.response_headers.drain(..) {
             headers.add(&k, &v);
