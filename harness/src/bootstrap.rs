@@ -52,6 +52,19 @@ fn static_cluster(name: &str, port: u16) -> Value {
     })
 }
 
+/// A static cluster on a loopback port that speaks HTTP/2 (h2c): what a
+/// gRPC service (`grpc_call`, a Rate Limit Service) needs.
+pub fn h2_cluster(name: &str, port: u16) -> Value {
+    let mut cluster = static_cluster(name, port);
+    cluster["typed_extension_protocol_options"] = json!({
+        "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+            "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+            "explicit_http_config": { "http2_protocol_options": {} }
+        }
+    });
+    cluster
+}
+
 /// A bootstrap under construction: listeners, each with its HTTP filters in
 /// front of the router, all routed to the test upstream (cluster `upstream`).
 #[derive(Clone, Debug)]

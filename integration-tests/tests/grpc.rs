@@ -8,9 +8,8 @@ use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, Incoming};
 use hyper::{Request, Response};
-use portico_harness::bootstrap::{wasm_filter, Bootstrap};
+use portico_harness::bootstrap::{h2_cluster, wasm_filter, Bootstrap};
 use portico_harness::{probe_wasm_path, runtime, Envoy, Upstream};
-use serde_json::json;
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::pin::Pin;
@@ -102,26 +101,6 @@ async fn answer(req: Request<Incoming>, seen: Seen) -> Response<Frames> {
         .header("content-type", "application/grpc")
         .body(Frames(frames))
         .unwrap()
-}
-
-fn h2_cluster(name: &str, port: u16) -> serde_json::Value {
-    json!({
-        "name": name,
-        "type": "STATIC",
-        "connect_timeout": "1s",
-        "typed_extension_protocol_options": {
-            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
-                "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
-                "explicit_http_config": { "http2_protocol_options": {} }
-            }
-        },
-        "load_assignment": {
-            "cluster_name": name,
-            "endpoints": [{ "lb_endpoints": [{ "endpoint": { "address": {
-                "socket_address": { "address": "127.0.0.1", "port_value": port }
-            }}}]}]
-        }
-    })
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //! shapes an attacker sends, answers an odd or broken service gives.
 //! Divergences found are tests marked `#[ignore = "divergence: ..."]`.
 
-use portico_harness::bootstrap::{wasm_filter, Bootstrap};
+use portico_harness::bootstrap::{h2_cluster, wasm_filter, Bootstrap};
 use portico_harness::{wasm_path, Envoy, Upstream};
 use portico_rls::engine::Config as RlsConfig;
 use portico_rls::proto::{
@@ -68,26 +68,6 @@ fn portico_filter(extra: &Value) -> Value {
     let mut c = config("portico", extra);
     c["xff_num_trusted_hops"] = json!(1);
     wasm_filter("portico.ratelimit", &wasm, &c.to_string())
-}
-
-fn h2_cluster(name: &str, port: u16) -> Value {
-    json!({
-        "name": name,
-        "type": "STATIC",
-        "connect_timeout": "1s",
-        "typed_extension_protocol_options": {
-            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
-                "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
-                "explicit_http_config": { "http2_protocol_options": {} }
-            }
-        },
-        "load_assignment": {
-            "cluster_name": name,
-            "endpoints": [{ "lb_endpoints": [{ "endpoint": { "address": {
-                "socket_address": { "address": "127.0.0.1", "port_value": port }
-            }}}]}]
-        }
-    })
 }
 
 struct World {
