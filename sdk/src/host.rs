@@ -189,4 +189,19 @@ pub trait Host {
     /// An environment variable of the VM (Envoy passes only those listed in
     /// `vm_config.environment_variables`).
     fn env_var(&self, name: &str) -> Option<String>;
+
+    /// Whether the current call may act on stream `context_id` directly
+    /// (through [`Host::set_effective_context`]). A host whose streams live
+    /// on other threads (a dynamic module: one filter instance for every
+    /// worker) answers false for a stream this thread does not own now;
+    /// the engine then keeps the work and asks [`Host::schedule`].
+    fn reaches(&self, _context_id: u32) -> bool {
+        true
+    }
+
+    /// Asks the host to call stream `context_id` back on its own thread,
+    /// where the engine runs the work it kept for it.
+    fn schedule(&self, _context_id: u32) -> HostResult<()> {
+        Err(HostError::Unimplemented)
+    }
 }

@@ -52,6 +52,9 @@ pub(crate) struct VmCore<P: Plugin> {
     calls: RefCell<Calls<P>>,
     timers: RefCell<Timers<P>>,
     streams: StreamRegistry<P::Filter>,
+    /// Work for streams the host cannot reach from where it was made (see
+    /// [`Host::reaches`]), run when the host calls the stream back.
+    deferred: RefCell<HashMap<u32, Vec<Callback<P::Filter>>>>,
 }
 
 type Callback<F> =
@@ -75,6 +78,20 @@ impl<P: Plugin> VmCore<P> {
         let Some(cell) = self.streams.borrow().get(&id).and_then(|w| w.upgrade()) else {
             return false;
         };
+        if id != current && !host.reaches(id) {
+            // Another thread owns the stream: the work waits for the host
+            // to call the stream back on that thread.
+            self.deferred.borrow_mut().entry(id).or_default().push(f);
+            if let Err(err) = host.schedule(id) {
+                host.log(
+                    LogLevel::Error,
+                    &format!("portico: cannot schedule work on stream {id}: {err}"),
+                );
+                self.deferred.borrow_mut().remove(&id);
+                return false;
+            }
+            return true;
+        }
         let Ok(mut cell) = cell.try_borrow_mut() else {
             return false;
         };
@@ -232,6 +249,7 @@ impl<P: Plugin> RootRuntime<P> {
                 calls: RefCell::new(Calls::new()),
                 timers: RefCell::new(Timers::new()),
                 streams: RefCell::new(HashMap::new()),
+                deferred: RefCell::new(HashMap::new()),
             }),
         }
     }
@@ -458,6 +476,15 @@ impl<P: Plugin> StreamRuntime<P> {
             .deliver(host, self.id, token, reply::Raw::Grpc { status, size });
     }
 
+    /// The host called this stream back (see [`Host::schedule`]): runs the
+    /// work kept for it, in the order it was made.
+    pub(crate) fn run_deferred(&self, host: &dyn Host) {
+        let work = self.vm.deferred.borrow_mut().remove(&self.id);
+        for f in work.into_iter().flatten() {
+            self.vm.run_on_stream(host, self.id, self.id, f);
+        }
+    }
+
     fn phase(
         &self,
         host: &dyn Host,
@@ -499,6 +526,9 @@ impl<P: Plugin> Drop for StreamRuntime<P> {
         }
         if let Ok(mut timers) = self.vm.timers.try_borrow_mut() {
             timers.drop_stream(self.id);
+        }
+        if let Ok(mut deferred) = self.vm.deferred.try_borrow_mut() {
+            deferred.remove(&self.id);
         }
     }
 }
