@@ -23,6 +23,8 @@ pub mod testing;
 #[doc(hidden)]
 pub mod wasm;
 
+pub use api::chain;
+pub use api::chain::Chain;
 pub use api::labels;
 pub use api::{
     Action, CallError, CallId, Counter, CounterFamily, Env, Gauge, GrpcError, GrpcRequest,

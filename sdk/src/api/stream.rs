@@ -349,7 +349,17 @@ impl<'a, F: HttpFilter> Stream<'a, F> {
     /// Envoy stops this stream's phase too and nothing resumes it: wake
     /// such streams from the root ([`crate::Root::wake`]) instead.
     pub fn wake(&self, stream: StreamId) -> bool {
-        self.services.wake(self.env.host, stream.0, self.id)
+        self.services.wake(
+            self.env.host,
+            stream.0,
+            self.id,
+            Box::new(|f, p, s| f.on_wake(p, s)),
+        )
+    }
+
+    /// What a chain's projection of this stream needs: the engine's services.
+    pub(crate) fn services(&self) -> &'a dyn StreamServices<F> {
+        self.services
     }
 }
 

@@ -172,7 +172,7 @@ const MARK: char = '\u{1}';
 
 /// Joins JSON path segments: `join_path("rules[0]", "match")` is `rules[0].match`,
 /// `join_path("audiences", "[1]")` is `audiences[1]`.
-fn join_path(outer: &str, inner: &str) -> String {
+pub(crate) fn join_path(outer: &str, inner: &str) -> String {
     if outer.is_empty() || outer == "." {
         inner.to_string()
     } else if inner.is_empty() || inner == "." {
