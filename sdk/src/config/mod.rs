@@ -199,6 +199,9 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ConfigError> {
         if path.is_empty() || path == "?" {
             // A syntax error can leave no usable path: point at the document.
             path = ".".into();
+        } else if let Some(known) = path.strip_suffix(".?") {
+            // ... or end in a segment it could not name: the value around it.
+            path = known.to_string();
         }
         let inner = err.into_inner();
         let text = describe_json_error(&inner);
