@@ -36,6 +36,12 @@ struct TraceConfig {
     /// A root timer every this many ms counts `<tag>.ticks`.
     #[serde(default)]
     tick_ms: Option<u64>,
+    /// Buffer the request body (`Pause` until `end_of_stream`).
+    #[serde(default)]
+    buffer_request_body: bool,
+    /// Append this to every body chunk this member sees.
+    #[serde(default)]
+    append_to_body: Option<String>,
 }
 
 fn one() -> u32 {
@@ -119,6 +125,19 @@ impl<const T: char> HttpFilter for TraceFilter<T> {
                 s.request_headers().add("x-timer", &tag::<T>());
                 Action::Continue
             });
+            return Ok(Action::Pause);
+        }
+        Ok(Action::Continue)
+    }
+
+    fn on_request_body(&mut self, p: &Trace<T>, s: &mut Stream<'_, Self>) -> Verdict {
+        let seen = String::from_utf8_lossy(&s.body()).into_owned();
+        portico::log::info!("body {T} {seen} {}", s.end_of_stream());
+        if let Some(suffix) = &p.config.append_to_body {
+            s.append_body(suffix.as_bytes())
+                .map_err(LocalResponse::from)?;
+        }
+        if p.config.buffer_request_body && !s.end_of_stream() {
             return Ok(Action::Pause);
         }
         Ok(Action::Continue)
@@ -433,4 +452,112 @@ fn a_member_without_config_reads_an_empty_object() {
     let host = host();
     let vm = host.vm::<Two>(r#"{"filters": [{"name": "b"}]}"#).unwrap();
     assert_eq!(vm.get("/").send().upstream_header_all("x-trace"), ["b"]);
+}
+
+/// What each member saw of the request body, call by call.
+fn bodies(host: &TestHost) -> Vec<String> {
+    host.logs()
+        .into_iter()
+        .filter_map(|l| l.message.strip_prefix("body ").map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn a_buffering_member_holds_the_body_and_the_earlier_see_each_chunk_once() {
+    let host = host();
+    let vm = host
+        .vm::<Three>(&config(&[
+            ("a", r#"{"append_to_body": "!"}"#),
+            ("b", r#"{"buffer_request_body": true}"#),
+            ("c", "{}"),
+        ]))
+        .unwrap();
+    let mut s = vm.stream();
+    s.send_request_headers(
+        &[(":method", "POST"), (":path", "/"), (":authority", "x")],
+        false,
+    );
+    assert_eq!(
+        s.send_request_body(b"one", false),
+        portico::testing::Flow::Pause
+    );
+    assert_eq!(
+        s.send_request_body(b"two", true),
+        portico::testing::Flow::Continue
+    );
+    // As three filters: a sees (and stamps) each chunk once, b the buffer
+    // growing, c the whole body once b let it go.
+    assert_eq!(
+        bodies(&host),
+        [
+            "a one false",
+            "b one! false",
+            "a two true",
+            "b one!two! true",
+            "c one!two! true"
+        ]
+    );
+    assert_eq!(s.upstream_body(), b"one!two!");
+}
+
+#[test]
+fn members_after_the_buffering_one_each_see_the_body_once() {
+    let host = host();
+    let vm = host
+        .vm::<Three>(&config(&[
+            ("a", r#"{"buffer_request_body": true}"#),
+            ("b", r#"{"append_to_body": "+"}"#),
+            ("c", r#"{"buffer_request_body": true}"#),
+        ]))
+        .unwrap();
+    let mut s = vm.stream();
+    s.send_request_headers(
+        &[(":method", "POST"), (":path", "/"), (":authority", "x")],
+        false,
+    );
+    s.send_request_body(b"1", false);
+    s.send_request_body(b"2", false);
+    s.send_request_body(b"3", true);
+    assert_eq!(
+        bodies(&host),
+        [
+            "a 1 false",
+            "a 12 false",
+            "a 123 true",
+            "b 123 true",
+            "c 123+ true"
+        ]
+    );
+    assert_eq!(s.upstream_body(), b"123+");
+}
+
+#[test]
+fn a_buffering_member_inside_a_nested_chain_holds_both_chains_alike() {
+    let host = host();
+    let vm = host
+        .vm::<Three>(&config(&[
+            ("a", "{}"),
+            ("b", r#"{"append_to_body": "+"}"#),
+            ("c", r#"{"buffer_request_body": true}"#),
+        ]))
+        .unwrap();
+    let mut s = vm.stream();
+    s.send_request_headers(
+        &[(":method", "POST"), (":path", "/"), (":authority", "x")],
+        false,
+    );
+    s.send_request_body(b"1", false);
+    s.send_request_body(b"2", true);
+    assert_eq!(
+        bodies(&host),
+        [
+            "a 1 false",
+            "b 1 false",
+            "c 1+ false",
+            "a 2 true",
+            "b 2 true",
+            "c 1+2+ true"
+        ]
+    );
+    assert_eq!(s.upstream_body(), b"1+2+");
 }

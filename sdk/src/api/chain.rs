@@ -263,6 +263,9 @@ impl<A: Member, B: Member> Plugin for Chain<A, B> {
 ///   that member and those before it (as a wasm filter's does), not of the
 ///   members after it, which never saw the request; from a response phase
 ///   it goes straight to the client;
+/// - a member that buffers a body (`Pause` in a body phase) holds the
+///   members after it; with the next chunk the members before it see only
+///   the bytes new to them, the buffering member all of them;
 /// - `on_done` runs for the members that saw the request headers;
 /// - a member's callback verdict acts on the chain only where that member
 ///   holds it: another member's `Continue` resumes nothing.
@@ -292,6 +295,15 @@ struct Progress {
     waiting: Option<Waiting>,
     /// The member whose local reply the stream carries.
     replier: Option<usize>,
+    /// Per direction (request, response): the member that buffered a body
+    /// and the buffer's size then. The members before it saw those bytes.
+    held: [Option<Held>; 2],
+}
+
+#[derive(Clone, Copy)]
+struct Held {
+    member: usize,
+    size: usize,
 }
 
 #[derive(Clone, Copy)]
@@ -514,6 +526,7 @@ fn run_member<A, B, S>(
     chain: &Chain<A, B>,
     s: &Stream<'_, ChainFilter<A, B>>,
     info: PhaseInfo,
+    body_start: usize,
     body: &mut usize,
     run: impl FnOnce(
         &mut MemberFilter<A, B, S>,
@@ -532,9 +545,12 @@ where
         outer: s.services(),
         side: PhantomData,
     };
-    let mut ms = Stream::new(*s.env(), s.id().0, &projection, info);
+    let mut ms = Stream::new(*s.env(), s.id().0, &projection, info).with_body_start(body_start);
     let verdict = run(member, plugin, &mut ms);
-    *body = ms.body_size();
+    *body = ms.body_total();
+    // The chain's own stream follows its members' edits, so a chain inside
+    // a chain reports the body as its members left it.
+    s.set_body_total(*body);
     Some(verdict)
 }
 
@@ -558,7 +574,7 @@ where
         responded: filter.progress.replier == Some(S::INDEX),
     };
     let mut body = 0;
-    let Some(verdict) = run_member::<A, B, S>(filter, chain, s, info, &mut body, run) else {
+    let Some(verdict) = run_member::<A, B, S>(filter, chain, s, info, 0, &mut body, run) else {
         return Ok(Action::Pause);
     };
     match verdict {
@@ -580,7 +596,7 @@ where
                 } else {
                     2 - S::INDEX
                 };
-                filter.run_phase(chain, s, w.phase, w.end_of_stream, w.body_size, from)
+                filter.run_phase(chain, s, w.phase, w.end_of_stream, w.body_size, from, None)
             }
             // This member holds nothing: resuming would release another's hold.
             _ => Ok(Action::Pause),
@@ -601,7 +617,10 @@ impl<A: Member, B: Member> ChainFilter<A, B> {
     }
 
     /// Runs `phase` on the members from position `from` of the phase's
-    /// order (request: first, second; response: second, first).
+    /// order (request: first, second; response: second, first). With
+    /// `held`, the members before the one that buffered see only the bytes
+    /// after those they saw already.
+    #[allow(clippy::too_many_arguments)]
     fn run_phase(
         &mut self,
         chain: &Chain<A, B>,
@@ -610,9 +629,11 @@ impl<A: Member, B: Member> ChainFilter<A, B> {
         end_of_stream: bool,
         mut body: usize,
         from: usize,
+        held: Option<Held>,
     ) -> Verdict {
         let order: [usize; 2] = if is_request(phase) { [0, 1] } else { [1, 0] };
-        for &i in order.iter().skip(from) {
+        let held_at = held.and_then(|h| order.iter().position(|m| *m == h.member));
+        for (position, &i) in order.iter().enumerate().skip(from) {
             if !self.takes_part(i, phase) {
                 continue;
             }
@@ -627,14 +648,20 @@ impl<A: Member, B: Member> ChainFilter<A, B> {
                 body_size: body,
                 responded: self.progress.replier == Some(i),
             };
+            // Never before the chain's own view (a chain inside a chain).
+            let start = match (held, held_at) {
+                (Some(h), Some(at)) if position < at => h.size,
+                _ => 0,
+            }
+            .max(s.body_start());
             let verdict = if i == 0 {
                 let m = method::<A::Filter>(phase);
-                run_member::<A, B, First>(self, chain, s, info, &mut body, |f, p, s| {
+                run_member::<A, B, First>(self, chain, s, info, start, &mut body, |f, p, s| {
                     m.map_or(Ok(Action::Continue), |m| m(f, p, s))
                 })
             } else {
                 let m = method::<B::Filter>(phase);
-                run_member::<A, B, Second>(self, chain, s, info, &mut body, |f, p, s| {
+                run_member::<A, B, Second>(self, chain, s, info, start, &mut body, |f, p, s| {
                     m.map_or(Ok(Action::Continue), |m| m(f, p, s))
                 })
             };
@@ -662,11 +689,29 @@ impl<A: Member, B: Member> ChainFilter<A, B> {
     }
 
     fn host_phase(&mut self, chain: &Chain<A, B>, s: &mut Stream<'_, Self>) -> Verdict {
-        // A new call of the host's starts the phase over: a member that
-        // buffered a body sees everything received so far.
+        // A new call of the host's runs the phase from the first member
+        // again, as Envoy hands a new chunk to the first filter: the member
+        // that buffered (and those after it) see everything received so
+        // far, those before it only the bytes that are new to them.
         self.progress.waiting = None;
-        let (phase, end_of_stream, body) = (s.phase(), s.end_of_stream(), s.body_size());
-        self.run_phase(chain, s, phase, end_of_stream, body, 0)
+        let (phase, end_of_stream, body) = (s.phase(), s.end_of_stream(), s.body_total());
+        let body_phase = matches!(phase, Phase::RequestBody | Phase::ResponseBody);
+        let direction = usize::from(!is_request(phase));
+        let held = if body_phase {
+            self.progress.held.get_mut(direction).and_then(Option::take)
+        } else {
+            None
+        };
+        let verdict = self.run_phase(chain, s, phase, end_of_stream, body, 0, held);
+        if let (true, Ok(Action::Pause), Some(w)) = (body_phase, &verdict, self.progress.waiting) {
+            if let Some(slot) = self.progress.held.get_mut(direction) {
+                *slot = Some(Held {
+                    member: w.member,
+                    size: w.body_size,
+                });
+            }
+        }
+        verdict
     }
 }
 
@@ -726,12 +771,12 @@ impl<A: Member, B: Member> HttpFilter for ChainFilter<A, B> {
             };
             let mut body = 0;
             if i == 0 {
-                run_member::<A, B, First>(self, chain, s, info, &mut body, |f, p, s| {
+                run_member::<A, B, First>(self, chain, s, info, 0, &mut body, |f, p, s| {
                     f.on_done(p, s);
                     Ok(Action::Continue)
                 });
             } else {
-                run_member::<A, B, Second>(self, chain, s, info, &mut body, |f, p, s| {
+                run_member::<A, B, Second>(self, chain, s, info, 0, &mut body, |f, p, s| {
                     f.on_done(p, s);
                     Ok(Action::Continue)
                 });
