@@ -16,8 +16,9 @@ pub const WASM_MOUNT: &str = "/opt/portico/wasm/";
 /// Where docker-compose.yml mounts `envoy/` in the Envoy container.
 pub const CONFIG_MOUNT: &str = "/etc/portico/envoy/";
 /// Every Envoy config `envoy/` ships.
-pub const FILES: [&str; 6] = [
+pub const FILES: [&str; 7] = [
     "edge.yaml",
+    "edge-three-modules.yaml",
     "edge-global.yaml",
     "jwt.yaml",
     "headers.yaml",
@@ -83,7 +84,17 @@ fn visit_mut(
 /// every address on loopback. Without `ports` the addresses stay as shipped
 /// (for `envoy --mode validate`, which binds and resolves nothing).
 pub fn render(name: &str, wasm_dir: &Path, ports: Option<Ports>) -> Result<String, String> {
-    let mut config = load(name)?;
+    render_config(name, load(name)?, wasm_dir, ports)
+}
+
+/// [`render`] of a config already loaded (and perhaps combined with another:
+/// listeners other than `main` get ports Envoy picks); `name` is for errors.
+pub fn render_config(
+    name: &str,
+    mut config: Value,
+    wasm_dir: &Path,
+    ports: Option<Ports>,
+) -> Result<String, String> {
     let dir = wasm_dir.display().to_string();
     visit_mut(&mut config, &mut |v| {
         let Some(file) = v.pointer_mut("/vm_config/code/local/filename") else {
@@ -107,11 +118,20 @@ pub fn render(name: &str, wasm_dir: &Path, ports: Option<Ports>) -> Result<Strin
             .pointer_mut("/static_resources/listeners")
             .and_then(Value::as_array_mut)
             .ok_or_else(|| format!("{name}: no static_resources.listeners"))?;
+        if !listeners
+            .iter()
+            .any(|l| l.get("name").and_then(Value::as_str) == Some("main"))
+        {
+            return Err(format!("{name}: no listener `main`"));
+        }
         for listener in listeners {
-            if listener.get("name").and_then(Value::as_str) != Some("main") {
-                return Err(format!("{name}: only one listener, `main`, is expected"));
-            }
-            set_address(listener, "/address/socket_address", ports.listen, name)?;
+            // `main` on `ports.listen`; any other (a test's side-by-side
+            // listener) on a port Envoy picks.
+            let port = match listener.get("name").and_then(Value::as_str) {
+                Some("main") => ports.listen,
+                _ => 0,
+            };
+            set_address(listener, "/address/socket_address", port, name)?;
         }
         let clusters = config
             .pointer_mut("/static_resources/clusters")
@@ -153,10 +173,25 @@ fn set_address(value: &mut Value, pointer: &str, port: u16, name: &str) -> Resul
     Ok(())
 }
 
-/// The JSON configuration a filter gets in a shipped file (the
-/// `StringValue` of the wasm filter `portico.<filter>`).
+/// The JSON configuration a filter gets in a shipped file: the
+/// `StringValue` of the wasm filter `portico.<filter>`, or else the
+/// `config` of the member `filter` of the one-module edge chain
+/// (`portico.edge`, whose configuration is `{"filters": [{"name", "config"}]}`).
 pub fn filter_config(config: &Value, filter: &str) -> Option<Value> {
-    let wanted = format!("portico.{filter}");
+    module_config(config, filter).or_else(|| {
+        let edge = module_config(config, "edge")?;
+        edge.get("filters")?
+            .as_array()?
+            .iter()
+            .find(|m| m.get("name").and_then(Value::as_str) == Some(filter))?
+            .get("config")
+            .cloned()
+    })
+}
+
+/// The configuration of the wasm filter `portico.<module>` in a shipped file.
+pub fn module_config(config: &Value, module: &str) -> Option<Value> {
+    let wanted = format!("portico.{module}");
     let mut found = None;
     visit(config, &mut |v| {
         if found.is_none() && v.get("name").and_then(Value::as_str) == Some(wanted.as_str()) {

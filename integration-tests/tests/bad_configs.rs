@@ -24,6 +24,15 @@ fn jwks(jwks: &str) -> String {
     format!(r#"{{"providers": {{"p": {{"local_jwks": {{"inline_string": {jwks:?}}}}}}}}}"#)
 }
 
+/// The one-module edge's configuration: `(name, config)` members.
+fn edge(members: &[(&str, &str)]) -> String {
+    let list: Vec<String> = members
+        .iter()
+        .map(|(name, config)| format!(r#"{{"name": "{name}", "config": {config}}}"#))
+        .collect();
+    format!(r#"{{"filters": [{}]}}"#, list.join(", "))
+}
+
 fn cases() -> Vec<(&'static str, String, &'static str)> {
     let s = |t: &str| t.to_string();
     vec![
@@ -78,6 +87,20 @@ fn cases() -> Vec<(&'static str, String, &'static str)> {
         ("jwt", jwt("", r#", "bypass_cors_preflight": "yes""#), "bypass_cors_preflight: invalid type: string \"yes\", expected a boolean"),
         ("jwt", s(r#"{"rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "q"}}], "providers": {}}"#), "rules[0].requires.provider_name: no provider named \"q\""),
         ("headers", s(r#"{"mutations": {"request_mutations": [{"append": {"header": {"key": "x", "value": "%HOSTNAME%"}}}]}}"#), "mutations.request_mutations[0].append.header.value: %HOSTNAME% needs the host name"),
+        // --- edge: each member's mistakes under filters[i].config, the list's own by name
+        ("edge", edge(&[("jwt", &jwt("", "")), ("ratelimit", r#"{"stat_prefix": "rl", "token_bucket": {"max_tokens": 0, "fill_interval": "1s"}}"#)]), "filters[1].config.token_bucket.max_tokens: must be at least 1"),
+        ("edge", edge(&[("jwt", r#"{"providers": {"p": {"issuer": 5}}}"#)]), "filters[0].config.providers.p.issuer: invalid type: integer `5`, expected a string"),
+        ("edge", edge(&[("jwt", &jwt("", r#", "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "q"}}]"#))]), "filters[0].config.rules[0].requires.provider_name: no provider named \"q\""),
+        ("edge", edge(&[("jwt", &jwt("", "")), ("ratelimit", r#"{"stat_prefix": "rl", "token_bucket": {"max_tokens": 5, "fill_interval": "1s"}}"#), ("headers", r#"{"mutations": {"request_mutations": [{"remove": ":authority"}]}}"#)]), "filters[2].config.mutations.request_mutations[0].remove: pseudo-header :authority cannot be changed this way"),
+        ("edge", edge(&[("headers", r#"{"mutations": {"request_mutations": [{"append": {"header": {"key": "x", "value": "%HOSTNAME%"}}}]}}"#)]), "filters[0].config.mutations.request_mutations[0].append.header.value: %HOSTNAME% needs the host name"),
+        ("edge", edge(&[("jwt", &jwt("", "")), ("ext_authz", "{}")]), "filters[1].name: unknown filter `ext_authz`; this module runs jwt, ratelimit, headers"),
+        ("edge", edge(&[("headers", "{}"), ("jwt", &jwt("", ""))]), "filters[1].name: `jwt` must come before `headers`"),
+        ("edge", edge(&[("ratelimit", "{}"), ("ratelimit", "{}")]), "filters[1].name: `ratelimit` is listed twice"),
+        ("edge", s(r#"{"filters": []}"#), "filters: lists no filter"),
+        ("edge", s(r#"{"filter": [{"name": "jwt"}]}"#), "filter: unknown field `filter`"),
+        ("edge", s(r#"{"filters": [{"name": "headers", "configuration": {}}]}"#), "filters[0].configuration: unknown field `configuration`"),
+        ("edge", s(r#"{"filters": [{"config": {}}]}"#), "filters[0]: missing field `name`"),
+        ("edge", s(r#"{"filters": [{"name": "jwt""#), "filters[0]: EOF while parsing an object"),
     ]
 }
 

@@ -31,6 +31,8 @@ pub mod wasm;
 #[doc(hidden)]
 pub mod dynmod;
 
+pub use api::chain;
+pub use api::chain::Chain;
 pub use api::labels;
 pub use api::{
     Action, CallError, CallId, Counter, CounterFamily, Env, Gauge, GrpcError, GrpcRequest,

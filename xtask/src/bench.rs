@@ -203,10 +203,19 @@ fn jwt_config(keys: &Keys, cache: bool) -> Value {
     json!({"providers": {"p": provider}, "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "p"}}]})
 }
 
-/// `envoy/edge.yaml`'s filter configurations, with a per-user bucket that
-/// never runs dry, and their native equivalents (native `local_ratelimit`
-/// cannot key on arbitrary header values, so it gets one shared bucket).
-fn chains() -> Result<(Vec<Value>, Vec<Value>), String> {
+/// The edge chain three ways: native, Portico as three modules
+/// (`envoy/edge-three-modules.yaml`) and as one (`portico_edge.wasm`, as
+/// `envoy/edge.yaml` runs it), all with `envoy/edge.yaml`'s filter
+/// configurations and a per-user bucket that never runs dry (native
+/// `local_ratelimit` cannot key on arbitrary header values, so it gets one
+/// shared bucket).
+struct Chains {
+    native: Vec<Value>,
+    three_modules: Vec<Value>,
+    one_module: Vec<Value>,
+}
+
+fn chains() -> Result<Chains, String> {
     let edge = shipped::load("edge.yaml")?;
     let get = |name: &str| {
         shipped::filter_config(&edge, name)
@@ -216,20 +225,35 @@ fn chains() -> Result<(Vec<Value>, Vec<Value>), String> {
     let never = json!({"max_tokens": 1_000_000_000u64, "tokens_per_fill": 1_000_000_000u64, "fill_interval": "1s"});
     ratelimit["descriptors"][0]["token_bucket"] = never.clone();
     ratelimit["token_bucket"] = never;
-    let portico_chain = vec![
+    let three_modules = vec![
         portico("jwt", &jwt),
         portico("ratelimit", &ratelimit),
         portico("headers", &headers),
     ];
-    let native_chain = vec![
+    let one_module = vec![portico(
+        "edge",
+        &json!({"filters": [
+            {"name": "jwt", "config": jwt},
+            {"name": "ratelimit", "config": ratelimit},
+            {"name": "headers", "config": headers}
+        ]}),
+    )];
+    let native = vec![
         native_jwt(&jwt),
         native_ratelimit(
             &json!({"stat_prefix": "per_user", "token_bucket": ratelimit["token_bucket"]}),
         ),
         native_headers(&headers),
     ];
-    Ok((native_chain, portico_chain))
+    Ok(Chains {
+        native,
+        three_modules,
+        one_module,
+    })
 }
+
+const THREE_MODULES: &str = "portico chain, three modules";
+const ONE_MODULE: &str = "portico chain, one module (portico_edge)";
 
 struct Target {
     name: &'static str,
@@ -381,7 +405,7 @@ pub fn run() -> Result<(), String> {
         expires_in: 86_400,
         ..Claims::new("alice")
     })?;
-    let (native_chain, portico_chain) = chains()?;
+    let chains = chains()?;
 
     let configs: Vec<(&'static str, Vec<Value>)> = vec![
         ("no filter", vec![]),
@@ -423,8 +447,9 @@ pub fn run() -> Result<(), String> {
             "portico jwt, cache",
             vec![portico("jwt", &jwt_config(&keys, true))],
         ),
-        ("native chain", native_chain),
-        ("portico chain", portico_chain),
+        ("native chain", chains.native),
+        (THREE_MODULES, chains.three_modules),
+        (ONE_MODULE, chains.one_module),
         (
             "native ratelimit, global",
             vec![native(
@@ -551,8 +576,14 @@ pub fn run() -> Result<(), String> {
         native: None,
     });
     rows.push(Row {
-        label: "portico chain".into(),
-        target: "portico chain",
+        label: THREE_MODULES.into(),
+        target: THREE_MODULES,
+        header: bearer.clone(),
+        native: Some("native chain".into()),
+    });
+    rows.push(Row {
+        label: ONE_MODULE.into(),
+        target: ONE_MODULE,
         header: bearer,
         native: Some("native chain".into()),
     });
@@ -753,11 +784,9 @@ fn report(
         .iter()
         .filter(|r| r.native.is_some() && !r.label.contains("floor"))
     {
-        let n = if row.label.contains("chain") {
-            3.0
-        } else {
-            1.0
-        };
+        // The three-module chain pays the wasm costs three times; the
+        // one-module chain once, like a single filter.
+        let n = if row.label == THREE_MODULES { 3.0 } else { 1.0 };
         let native = row.native.as_deref().map(cpu).unwrap_or(0.0);
         let _ = writeln!(
             out,
@@ -790,10 +819,26 @@ fn report(
             .unwrap_or(0) as f64
     };
     // One worker: the filter runs in two VMs (main thread and worker).
-    let per_vm = (rss("portico chain") - rss("no filter")) / 3.0 / 2.0 / 1024.0;
+    let per_vm = (rss(THREE_MODULES) - rss("no filter")) / 3.0 / 2.0 / 1024.0;
     let _ = writeln!(
         out,
-        "\nMemory per wasm VM, estimated as (portico chain RSS − no-filter RSS) / 3 filters / 2 VMs each: {per_vm:.1} MB.\n"
+        "\nMemory per wasm VM, estimated as (three-module chain RSS − no-filter RSS) / 3 filters / 2 VMs each: {per_vm:.1} MB.\n"
+    );
+    let started = |name: &str| {
+        find(targets, name)
+            .map(|t| t.started_in.as_secs_f64())
+            .unwrap_or(0.0)
+    };
+    let _ = writeln!(
+        out,
+        "The edge chain as one module against three: {:.0} MB against {:.0} MB RSS ({:+.0} MB), {:.2} s against {:.2} s from start to ready; \
+         the one module's rate over the three modules', round by round: {}.\n",
+        rss(ONE_MODULE) / 1024.0,
+        rss(THREE_MODULES) / 1024.0,
+        (rss(ONE_MODULE) - rss(THREE_MODULES)) / 1024.0,
+        started(ONE_MODULE),
+        started(THREE_MODULES),
+        paired(samples, ONE_MODULE, THREE_MODULES),
     );
     let _ = writeln!(out, "## Module sizes\n");
     let _ = writeln!(
@@ -807,6 +852,7 @@ fn report(
         ("headers", 200),
         ("ratelimit", 150),
         ("hello", 100),
+        ("edge", 600),
     ] {
         let file = dist.join(format!("portico_{name}.wasm"));
         let opt = wasm_opt(&file)

@@ -239,18 +239,37 @@ const HELPER_MODULES: [&str; 4] = [
     "portico-script-filter",
 ];
 
+/// Filters under `filters/` that link other filters as members of a
+/// `portico::Chain` (without their `module` feature), built on their own.
+const CHAINS: [&str; 1] = ["edge"];
+
 fn build() -> Result<Vec<(String, PathBuf)>, String> {
     ensure_wasm_target()?;
     let names = filters()?;
     let mut cmd = cargo();
     cmd.args(["build", "--release", "--target", WASM_TARGET]);
-    for name in &names {
+    for name in names.iter().filter(|n| !CHAINS.contains(&n.as_str())) {
         cmd.args(["-p", &format!("portico-{name}")]);
     }
     for helper in HELPER_MODULES {
         cmd.args(["-p", helper]);
     }
     run("building the filters (release, wasm32-wasip1)", &mut cmd)?;
+    for chain in CHAINS.iter().filter(|c| names.iter().any(|n| n == *c)) {
+        // On its own: built with the others, its members' `module` feature
+        // (their own entry point) would be unified on and clash with its.
+        run(
+            &format!("building portico_{chain}.wasm (release, wasm32-wasip1)"),
+            cargo().args([
+                "build",
+                "--release",
+                "--target",
+                WASM_TARGET,
+                "-p",
+                &format!("portico-{chain}"),
+            ]),
+        )?;
+    }
     let root = workspace_root();
     let release = target_dir(&root)?.join(WASM_TARGET).join("release");
     let dist = root.join("dist");

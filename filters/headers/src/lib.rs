@@ -195,4 +195,11 @@ impl Source for Values<'_, '_> {
     }
 }
 
+// Exports the plugin from this crate's own .wasm; off (no `module`
+// feature) when another module links the crate as a member of a chain
+// (filters/edge), which exports its own.
+#[cfg(feature = "module")]
 portico::main!(HeaderRewriter);
+
+// The name of this filter in a `portico::Chain`'s `filters` list.
+portico::member!(HeaderRewriter, "headers");

@@ -385,4 +385,11 @@ fn deny(plugin: &JwtAuthn, s: &Stream<'_, JwtFilter>, e: JwtError) -> LocalRespo
         .body(e.message().as_bytes())
 }
 
+// Exports the plugin from this crate's own .wasm; off (no `module`
+// feature) when another module links the crate as a member of a chain
+// (filters/edge), which exports its own.
+#[cfg(feature = "module")]
 portico::main!(JwtAuthn);
+
+// The name of this filter in a `portico::Chain`'s `filters` list.
+portico::member!(JwtAuthn, "jwt");

@@ -104,4 +104,11 @@ impl HttpFilter for RateLimitFilter {
     }
 }
 
+// Exports the plugin from this crate's own .wasm; off (no `module`
+// feature) when another module links the crate as a member of a chain
+// (filters/edge), which exports its own.
+#[cfg(feature = "module")]
 portico::main!(RateLimiter);
+
+// The name of this filter in a `portico::Chain`'s `filters` list.
+portico::member!(RateLimiter, "ratelimit");

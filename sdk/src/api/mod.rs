@@ -4,6 +4,7 @@
 //! narrow traits of `services.rs`, and Envoy only through [`crate::host`].
 
 mod action;
+pub mod chain;
 mod env;
 mod filter;
 mod grpc_call;

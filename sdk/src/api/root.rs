@@ -1,7 +1,7 @@
 //! The per-VM context: configure-time setup, timers, callouts not tied to a request.
 
 use super::env::Env;
-use super::filter::Plugin;
+use super::filter::{HttpFilter, Plugin};
 use super::grpc_call::{decode, GrpcError, GrpcRequest};
 use super::http_call::{CallError, CallId, HttpRequest, HttpResponse};
 use super::labels::{CounterFamily, HistogramFamily};
@@ -117,7 +117,16 @@ impl<'a, P: Plugin> Root<'a, P> {
     /// Runs [`crate::HttpFilter::on_wake`] on a stream of this VM. Returns false
     /// if that stream is gone.
     pub fn wake(&mut self, stream: StreamId) -> bool {
-        self.services.wake_from_root(self.env.host, stream.0)
+        self.services.wake_from_root(
+            self.env.host,
+            stream.0,
+            Box::new(|f: &mut P::Filter, p, s| f.on_wake(p, s)),
+        )
+    }
+
+    /// What a chain's projection of this root needs: the engine's services.
+    pub(crate) fn services(&self) -> &'a dyn RootServices<P> {
+        self.services
     }
 
     /// Defines a counter, mapping a host refusal to a configuration error.

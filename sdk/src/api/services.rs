@@ -60,7 +60,8 @@ pub(crate) trait RootServices<P: Plugin> {
     ) -> TimerId;
     fn cancel_timer(&self, host: &dyn Host, id: TimerId);
     fn add_root_call(&self, token: u32, call: Pending<RootThen<P>>);
-    fn wake_from_root(&self, host: &dyn Host, stream: u32) -> bool;
+    /// Runs `f` (a stream's `on_wake`, or a chain member's) on `stream`.
+    fn wake_from_root(&self, host: &dyn Host, stream: u32, f: StreamTimer<P::Filter>) -> bool;
 }
 
 /// What [`Stream`] asks of the engine.
@@ -74,6 +75,7 @@ pub(crate) trait StreamServices<F: HttpFilter> {
         f: StreamTimer<F>,
     ) -> TimerId;
     fn cancel_timer(&self, host: &dyn Host, id: TimerId);
-    /// Runs `on_wake` on `target` while `current` is dispatching.
-    fn wake(&self, host: &dyn Host, target: u32, current: u32) -> bool;
+    /// Runs `f` (`on_wake`, or a chain member's) on `target` while
+    /// `current` is dispatching.
+    fn wake(&self, host: &dyn Host, target: u32, current: u32, f: StreamTimer<F>) -> bool;
 }

@@ -64,6 +64,10 @@ pub struct Stream<'a, F: HttpFilter> {
     info: PhaseInfo,
     /// The body's length in a body phase, as this phase's own edits left it.
     body_len: Cell<usize>,
+    /// Where this filter's view of the buffer starts: 0, except for a
+    /// chain member before one that buffered, which sees only the bytes
+    /// that came since (as a separate filter would).
+    body_start: usize,
 }
 
 impl<'a, F: HttpFilter> Deref for Stream<'a, F> {
@@ -85,8 +89,32 @@ impl<'a, F: HttpFilter> Stream<'a, F> {
             id,
             services,
             body_len: Cell::new(info.body_size),
+            body_start: 0,
             info,
         }
+    }
+
+    /// This stream with its view of the body starting at `start` (clamped
+    /// to the body): the bytes before it are not this filter's to see.
+    pub(crate) fn with_body_start(mut self, start: usize) -> Self {
+        self.body_start = start.min(self.body_len.get());
+        self
+    }
+
+    /// Where this filter's view of the body starts (see `with_body_start`).
+    pub(crate) fn body_start(&self) -> usize {
+        self.body_start
+    }
+
+    /// Records the buffer's length after another view of this stream
+    /// changed it (a chain's member): what this stream reports next.
+    pub(crate) fn set_body_total(&self, len: usize) {
+        self.body_len.set(len);
+    }
+
+    /// The whole buffer's length, whatever this filter's view of it.
+    pub(crate) fn body_total(&self) -> usize {
+        self.body_len.get()
     }
 
     pub fn id(&self) -> StreamId {
@@ -142,13 +170,13 @@ impl<'a, F: HttpFilter> Stream<'a, F> {
 
     /// In a body phase: the size of the body received (and buffered) so far.
     pub fn body_size(&self) -> usize {
-        self.body_len.get()
+        self.body_len.get().saturating_sub(self.body_start)
     }
 
     /// In a body phase: the bytes received (and buffered) so far, as this
     /// phase has left them.
     pub fn body(&self) -> Vec<u8> {
-        self.body_range(0..self.body_len.get())
+        self.body_range(0..self.body_size())
     }
 
     /// In a body phase: the bytes of `range` (clamped to the body).
@@ -162,7 +190,7 @@ impl<'a, F: HttpFilter> Stream<'a, F> {
         }
         self.env
             .host
-            .buffer(buffer, range.start, len)
+            .buffer(buffer, self.body_start.saturating_add(range.start), len)
             .ok()
             .flatten()
             .unwrap_or_default()
@@ -170,7 +198,7 @@ impl<'a, F: HttpFilter> Stream<'a, F> {
 
     /// In a body phase: replaces the body received so far.
     pub fn set_body(&self, body: &[u8]) -> Result<(), HostError> {
-        self.replace_body(0..self.body_len.get(), body)
+        self.replace_body(0..self.body_size(), body)
     }
 
     /// In a body phase: adds `data` after the body received so far.
@@ -197,14 +225,24 @@ impl<'a, F: HttpFilter> Stream<'a, F> {
     pub fn replace_body(&self, range: Range<usize>, data: &[u8]) -> Result<(), HostError> {
         let buffer = self.body_buffer().ok_or(HostError::BadArgument)?;
         let len = self.body_len.get();
-        if range.start > range.end || range.end > len {
+        if range.start > range.end || range.end > self.body_size() {
             return Err(HostError::BadArgument);
         }
+        let range = self.body_start + range.start..self.body_start + range.end;
         let new_len = len - (range.end - range.start) + data.len();
         if range.start == 0 {
             self.env.host.set_buffer(buffer, 0, range.end, data)?;
         } else {
-            let mut whole = self.body();
+            let mut whole = self
+                .env
+                .host
+                .buffer(buffer, 0, len)
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            if whole.len() != len {
+                return Err(HostError::BadArgument);
+            }
             whole.splice(range, data.iter().copied());
             self.env.host.set_buffer(buffer, 0, len, &whole)?;
         }
@@ -349,7 +387,17 @@ impl<'a, F: HttpFilter> Stream<'a, F> {
     /// Envoy stops this stream's phase too and nothing resumes it: wake
     /// such streams from the root ([`crate::Root::wake`]) instead.
     pub fn wake(&self, stream: StreamId) -> bool {
-        self.services.wake(self.env.host, stream.0, self.id)
+        self.services.wake(
+            self.env.host,
+            stream.0,
+            self.id,
+            Box::new(|f, p, s| f.on_wake(p, s)),
+        )
+    }
+
+    /// What a chain's projection of this stream needs: the engine's services.
+    pub(crate) fn services(&self) -> &'a dyn StreamServices<F> {
+        self.services
     }
 }
 

@@ -172,7 +172,7 @@ const MARK: char = '\u{1}';
 
 /// Joins JSON path segments: `join_path("rules[0]", "match")` is `rules[0].match`,
 /// `join_path("audiences", "[1]")` is `audiences[1]`.
-fn join_path(outer: &str, inner: &str) -> String {
+pub(crate) fn join_path(outer: &str, inner: &str) -> String {
     if outer.is_empty() || outer == "." {
         inner.to_string()
     } else if inner.is_empty() || inner == "." {
@@ -199,6 +199,9 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ConfigError> {
         if path.is_empty() || path == "?" {
             // A syntax error can leave no usable path: point at the document.
             path = ".".into();
+        } else if let Some(known) = path.strip_suffix(".?") {
+            // ... or end in a segment it could not name: the value around it.
+            path = known.to_string();
         }
         let inner = err.into_inner();
         let text = describe_json_error(&inner);

@@ -196,8 +196,8 @@ impl<P: Plugin> RootServices<P> for VmCore<P> {
         );
     }
 
-    fn wake_from_root(&self, host: &dyn Host, stream: u32) -> bool {
-        StreamServices::wake(self, host, stream, self.root_id)
+    fn wake_from_root(&self, host: &dyn Host, stream: u32, f: StreamTimer<P::Filter>) -> bool {
+        StreamServices::wake(self, host, stream, self.root_id, f)
     }
 }
 
@@ -229,9 +229,8 @@ impl<P: Plugin> StreamServices<P::Filter> for VmCore<P> {
         self.timers.borrow_mut().cancel(id);
     }
 
-    fn wake(&self, host: &dyn Host, target: u32, current: u32) -> bool {
-        target != current
-            && self.run_on_stream(host, target, current, Box::new(|f, p, s| f.on_wake(p, s)))
+    fn wake(&self, host: &dyn Host, target: u32, current: u32, f: StreamTimer<P::Filter>) -> bool {
+        target != current && self.run_on_stream(host, target, current, f)
     }
 }
 
