@@ -7,8 +7,43 @@
 use serde_json::{json, Value};
 use std::path::Path;
 
-/// The `envoy.filters.http.wasm` entry that loads `wasm` with `config`.
+/// The entry that runs Portico filter `wasm` with `config`: the
+/// `envoy.filters.http.wasm` filter loading that `.wasm`, or, when the tests
+/// run on the dynamic-module backend ([`crate::Backend::Native`]) and the
+/// file is one of `libportico.so`'s filters (`portico_<name>.wasm`), the
+/// `envoy.filters.http.dynamic_modules` filter selecting `<name>` with the
+/// same JSON.
 pub fn wasm_filter(name: &str, wasm: &Path, config: &str) -> Value {
+    if crate::Backend::current() == crate::Backend::Native {
+        if let Some(filter) = crate::backend::module_filter(wasm) {
+            return module_filter(name, filter, config);
+        }
+    }
+    wasm_only_filter(name, wasm, config)
+}
+
+/// The `envoy.filters.http.dynamic_modules` entry that runs `filter_name`
+/// of `libportico.so` (found through `ENVOY_DYNAMIC_MODULES_SEARCH_PATH`,
+/// which [`crate::Envoy`] sets to `dist/`) with `config`.
+pub fn module_filter(name: &str, filter_name: &str, config: &str) -> Value {
+    json!({
+        "name": name,
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter",
+            "dynamic_module_config": { "name": "portico" },
+            "filter_name": filter_name,
+            "filter_config": {
+                "@type": "type.googleapis.com/google.protobuf.StringValue",
+                "value": config
+            }
+        }
+    })
+}
+
+/// The `envoy.filters.http.wasm` entry that loads `wasm` with `config`,
+/// whatever the backend (tests of wasm-only behaviour: `failure_policy`,
+/// VM crashes).
+pub fn wasm_only_filter(name: &str, wasm: &Path, config: &str) -> Value {
     json!({
         "name": name,
         "typed_config": {

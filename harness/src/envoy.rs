@@ -54,7 +54,12 @@ fn envoy_command(config: &Path, dir: &Path, concurrency: usize) -> Command {
         .arg(dir.join("admin.txt"))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stderr(Stdio::null())
+        // Where `dynamic_module_config: { name: portico }` finds libportico.so.
+        .env(
+            "ENVOY_DYNAMIC_MODULES_SEARCH_PATH",
+            crate::install::workspace_root().join("dist"),
+        );
     cmd
 }
 
@@ -123,6 +128,10 @@ impl Envoy {
             .arg(&config_path)
             .arg("--disable-hot-restart")
             .args(["--log-level", "info"])
+            .env(
+                "ENVOY_DYNAMIC_MODULES_SEARCH_PATH",
+                crate::install::workspace_root().join("dist"),
+            )
             .output()
             .expect("run envoy --mode validate");
         let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -201,8 +210,17 @@ impl Envoy {
     }
 
     /// A counter or gauge from Envoy's stats (for wasm metrics, the name
-    /// includes Envoy's `wasmcustom.` prefix).
+    /// includes Envoy's `wasmcustom.` prefix). A `wasmcustom.` name not found
+    /// is looked up as a dynamic module names it (`dynamicmodulescustom.`),
+    /// so tests read a filter's metrics on either backend.
     pub fn stat(&self, name: &str) -> Option<u64> {
+        self.exact_stat(name).or_else(|| {
+            let rest = name.strip_prefix("wasmcustom.")?;
+            self.exact_stat(&format!("dynamicmodulescustom.{rest}"))
+        })
+    }
+
+    fn exact_stat(&self, name: &str) -> Option<u64> {
         let text = self
             .admin_get(&format!("/stats?filter=^{}$", regex_escape(name)))
             .ok()?;

@@ -25,6 +25,7 @@
     clippy::indexing_slicing
 )]
 
+pub mod backend;
 pub mod bootstrap;
 pub mod client;
 #[cfg(feature = "dev")]
@@ -34,6 +35,7 @@ pub mod install;
 pub mod shipped;
 mod upstream;
 
+pub use backend::Backend;
 pub use client::{Echo, Reply, RequestBuilder};
 pub use envoy::{Envoy, Refusal};
 pub use install::{

@@ -20,7 +20,8 @@ const WASM_TARGET: &str = "wasm32-wasip1";
 const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
-  build            build every filter to dist/portico_<name>.wasm and print sizes
+  build            build every filter to dist/portico_<name>.wasm, all of them into the
+                   dynamic module dist/libportico.so, and print sizes
   test             install what is missing (wasm target, Envoy), build, then fmt check,
                    clippy, unit tests and integration tests against real Envoy
   demo [--smoke]   run the edge chain of envoy/edge.yaml (JWT -> per-user rate limit ->
@@ -289,7 +290,26 @@ fn build() -> Result<Vec<(String, PathBuf)>, String> {
         );
         built.push((name, to));
     }
+    build_module(&root, &dist)?;
     Ok(built)
+}
+
+/// Builds every filter into one Envoy dynamic module for this machine
+/// (release, host target) and writes it to `dist/libportico.so`.
+fn build_module(root: &std::path::Path, dist: &std::path::Path) -> Result<(), String> {
+    run(
+        "building dist/libportico.so (release, dynamic module for this machine)",
+        cargo().args(["build", "--release", "-p", "portico-module"]),
+    )?;
+    let from = target_dir(root)?.join("release/libportico_module.so");
+    let to = dist.join("libportico.so");
+    // A fresh file, not an overwrite: an Envoy that has the old one mapped
+    // keeps its copy instead of crashing on changed pages.
+    let _ = std::fs::remove_file(&to);
+    std::fs::copy(&from, &to).map_err(|e| format!("copy {}: {e}", from.display()))?;
+    let size = std::fs::metadata(&to).map(|m| m.len()).unwrap_or(0);
+    println!("{:<32} {:>7} KB", "dist/libportico.so", size.div_ceil(1024));
+    Ok(())
 }
 
 fn test() -> Result<(), String> {
@@ -343,8 +363,14 @@ fn test() -> Result<(), String> {
         &mut wasm_clippy,
     )?;
     run(
-        "unit and integration tests",
+        "unit and integration tests (filters as .wasm)",
         cargo().args(["test", "--workspace"]),
+    )?;
+    run(
+        "integration tests again, filters as dist/libportico.so (PORTICO_BACKEND=native)",
+        cargo()
+            .args(["test", "-p", "integration-tests"])
+            .env("PORTICO_BACKEND", "native"),
     )?;
     demo::run(true, false)?;
     demo::run(true, true)?;
