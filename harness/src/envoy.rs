@@ -235,6 +235,21 @@ impl Envoy {
     }
 
     /// The Envoy process id (for CPU and memory readings in benchmarks).
+    /// Whether Envoy's log shows `text` within two seconds (the log is
+    /// flushed every 100 ms, so a line just written may not be there yet).
+    pub fn log_shows(&self, text: &str) -> bool {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        loop {
+            if self.log().contains(text) {
+                return true;
+            }
+            if std::time::Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

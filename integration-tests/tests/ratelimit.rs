@@ -148,7 +148,7 @@ fn tokens_come_back_after_the_fill_interval() {
     // Issue 15 item 13: Envoy's wasm host serves WASI's monotonic clock,
     // and buckets refill on it (as native's do), not on wall time.
     assert!(
-        envoy.log().contains("refill on Envoy's monotonic clock"),
+        envoy.log_shows("refill on Envoy's monotonic clock"),
         "{}",
         envoy.log()
     );

@@ -195,6 +195,13 @@ pub trait Host {
     /// on other threads (a dynamic module: one filter instance for every
     /// worker) answers false for a stream this thread does not own now;
     /// the engine then keeps the work and asks [`Host::schedule`].
+    /// Nanoseconds on a clock that never steps back, shared by every
+    /// worker; `None` where the host has none to offer through this seam
+    /// (a `.wasm` reads WASI's monotonic clock itself).
+    fn monotonic_nanos(&self) -> Option<u64> {
+        None
+    }
+
     fn reaches(&self, _context_id: u32) -> bool {
         true
     }

@@ -7,19 +7,22 @@
 //! monotonic clock (id 1) is the context's `getMonotonicTimeNanoseconds`:
 //! Envoy's steady clock, one per process, so every worker's VM reads the same
 //! time line. Buckets use it in Envoy. Elsewhere (the test host, or a host
-//! without the WASI clock) they fall back to wall time; `bucket.rs` then
+//! without the WASI clock) they use the host's own monotonic clock (a
+//! dynamic module's), or fall back to wall time; `bucket.rs` then
 //! treats a clock that went back as "no time passed".
 
 use portico::Env;
 
 /// Nanoseconds on the bucket clock.
 pub fn now_ns(env: &Env<'_>) -> u64 {
-    monotonic().unwrap_or_else(|| u64::try_from(env.unix_nanos()).unwrap_or(u64::MAX))
+    monotonic()
+        .or_else(|| env.monotonic_nanos())
+        .unwrap_or_else(|| u64::try_from(env.unix_nanos()).unwrap_or(u64::MAX))
 }
 
 /// Which clock buckets run on here, for the log.
-pub fn source() -> &'static str {
-    if monotonic().is_some() {
+pub fn source(env: &Env<'_>) -> &'static str {
+    if monotonic().or_else(|| env.monotonic_nanos()).is_some() {
         "Envoy's monotonic clock"
     } else {
         "wall time"

@@ -98,7 +98,7 @@ impl Local {
             if has_default { "on" } else { "off" },
             config.max_buckets,
             config.enforced,
-            clock::source()
+            clock::source(root.env())
         );
         Ok(Local {
             rules,

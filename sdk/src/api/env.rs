@@ -40,6 +40,13 @@ impl<'a> Env<'a> {
             .as_nanos()
     }
 
+    /// Nanoseconds on the host's monotonic clock (one per process, never
+    /// stepped back), where the host offers it through the SDK: a dynamic
+    /// module does; a `.wasm` reads WASI's `clock_time_get` instead.
+    pub fn monotonic_nanos(&self) -> Option<u64> {
+        self.host.monotonic_nanos()
+    }
+
     /// A raw Envoy attribute (`["source", "address"]`, `["request", "id"]`, ...).
     /// See Envoy's "attributes" documentation for the list.
     pub fn property(&self, path: &[&str]) -> Option<Vec<u8>> {

@@ -269,25 +269,9 @@ impl Host for DynHost<'_> {
         if !ok || count == 0 {
             return Ok(None);
         }
-        if count == 1 {
-            // SAFETY: Envoy's buffer, valid for this hook.
-            return Ok(Some(unsafe { out.to_vec() }));
-        }
-        // Several values: joined with a comma, as the wasm host reads them.
-        // SAFETY: as above.
-        let mut value = unsafe { out.to_vec() };
-        for index in 1..count {
-            let mut next = EnvoyBuffer::NULL;
-            // SAFETY: as above.
-            if unsafe {
-                (api.http_get_header)(filter, ty, key, &mut next, index, std::ptr::null_mut())
-            } {
-                value.push(b',');
-                // SAFETY: as above.
-                value.extend_from_slice(&unsafe { next.to_vec() });
-            }
-        }
-        Ok(Some(value))
+        // The first value, as the wasm host reads a repeated header.
+        // SAFETY: Envoy's buffer, valid for this hook.
+        Ok(Some(unsafe { out.to_vec() }))
     }
 
     fn set_header(&self, map: MapType, name: &str, value: &[u8]) -> HostResult<()> {
@@ -684,8 +668,25 @@ impl Host for DynHost<'_> {
 
     fn env_var(&self, name: &str) -> Option<String> {
         // No VM boundary: the process's environment (wasm sees only what
-        // `vm_config.environment_variables` lists).
-        std::env::var(name).ok()
+        // `vm_config.environment_variables` lists). `HOSTNAME` is the
+        // machine's name when the environment lacks it, as Envoy's own
+        // `%HOSTNAME%` reads it.
+        std::env::var(name).ok().or_else(|| {
+            (name == "HOSTNAME")
+                .then(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+                .flatten()
+                .map(|h| h.trim().to_string())
+                .filter(|h| !h.is_empty())
+        })
+    }
+
+    fn monotonic_nanos(&self) -> Option<u64> {
+        // `Instant` is CLOCK_MONOTONIC, the clock under Envoy's steady time;
+        // counted from the first read in this process, plus one so it is
+        // never zero.
+        static BASE: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+        let base = BASE.get_or_init(std::time::Instant::now);
+        Some(u64::try_from(base.elapsed().as_nanos()).unwrap_or(u64::MAX).saturating_add(1))
     }
 
     fn reaches(&self, context_id: u32) -> bool {

@@ -82,12 +82,28 @@ pub(super) struct Parts {
     pub config: EnvoyPtr,
     pub filter_name: String,
     scheduler: EnvoyPtr,
-    store: Mutex<HashMap<String, (Vec<u8>, u32)>>,
+    store: Arc<Mutex<Store>>,
     metrics: Mutex<Vec<Metric>>,
     calls: Mutex<(u32, HashMap<(CallOwner, u64), Call>)>,
     schedulers: Mutex<HashMap<u32, EnvoyPtr>>,
     tick: Arc<(Mutex<Tick>, Condvar)>,
     ticker: Mutex<Option<JoinHandle<()>>>,
+}
+
+type Store = HashMap<String, (Vec<u8>, u32)>;
+
+/// Shared data, one store per `filter_name` for the life of the process:
+/// as one `vm_id` per filter on wasm, a configuration pushed again (an LDS
+/// update) finds what the previous one kept.
+fn store_of(filter_name: &str) -> Arc<Mutex<Store>> {
+    static STORES: Mutex<Option<HashMap<String, Arc<Mutex<Store>>>>> = Mutex::new(None);
+    let mut stores = locked(&STORES);
+    let stores = stores.get_or_insert_with(HashMap::new);
+    Arc::clone(
+        stores
+            .entry(filter_name.to_string())
+            .or_insert_with(|| Arc::new(Mutex::new(HashMap::new()))),
+    )
 }
 
 /// The event id of the root's tick on the configuration's scheduler.
@@ -109,7 +125,7 @@ impl Parts {
             config: EnvoyPtr(config),
             filter_name: filter_name.to_string(),
             scheduler: EnvoyPtr(scheduler),
-            store: Mutex::new(HashMap::new()),
+            store: store_of(filter_name),
             metrics: Mutex::new(Vec::new()),
             calls: Mutex::new((0, HashMap::new())),
             schedulers: Mutex::new(HashMap::new()),
@@ -125,7 +141,7 @@ impl Parts {
         }
     }
 
-    // ---- shared data: one store per configuration, as a vm_id on wasm.
+    // ---- shared data.
 
     pub(super) fn store_get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
         locked(&self.store).get(key).cloned()

@@ -59,8 +59,10 @@ fn pair(name: &str, mutations: Value) -> Result<Pair, String> {
     let config = json!({"mutations": mutations});
     let mut portico = wasm_filter("portico.headers", &wasm, &config.to_string());
     // `%HOSTNAME%` reads the VM's environment.
-    portico["typed_config"]["config"]["vm_config"]["environment_variables"] =
-        json!({"key_values": {"HOSTNAME": hostname()}});
+    if let Some(wasm_config) = portico["typed_config"].get_mut("config") {
+        wasm_config["vm_config"]["environment_variables"] =
+            json!({"key_values": {"HOSTNAME": hostname()}});
+    }
     let native = json!({
         "name": "envoy.filters.http.header_mutation",
         "typed_config": {
