@@ -32,6 +32,21 @@ impl Backend {
         }
     }
 
+    /// Whether a metric a filter first names after its configuration
+    /// loaded (the global rate limiter's per-route-cluster counters) shows
+    /// in Envoy's stats. Envoy 1.40 freezes a dynamic module's stats at
+    /// load; such a metric is then counted in the module only.
+    pub fn shows_late_metrics(self) -> bool {
+        self == Backend::Wasm
+    }
+
+    /// Whether a header the filter sets to an empty value reaches the
+    /// message. Envoy 1.40's dynamic-module ABI removes a header set to ""
+    /// and refuses to add one.
+    pub fn writes_empty_headers(self) -> bool {
+        self == Backend::Wasm
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Backend::Wasm => "wasm",

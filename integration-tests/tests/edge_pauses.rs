@@ -9,7 +9,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing)]
 
 use portico_harness::bootstrap::{h2_cluster, wasm_filter, Bootstrap};
-use portico_harness::{wasm_path, Envoy, Reply, Upstream};
+use portico_harness::{wasm_path, Backend, Envoy, Reply, Upstream};
 use portico_jose::mint::Keys;
 use portico_rls::{Redis, Rls};
 use serde_json::{json, Value};
@@ -174,9 +174,18 @@ fn members_that_pause_hold_and_resume_the_chain_as_three_modules_do() {
             request.send()
         };
         let (one, three) = (send("one"), send("three"));
+        let mut three_seen = normalised(&three);
+        if Backend::current() == Backend::Native && three.status >= 400 {
+            // Separate dynamic modules: Envoy runs a later module's response
+            // hooks for an earlier filter's local reply (the headers filter
+            // adds its x-frame-options to jwt's 401). Envoy's wasm host skips
+            // a filter whose stream never reached it, and `Chain` keeps the
+            // wasm behaviour on both hosts (docs/dynamic-modules.md).
+            three_seen.1.retain(|(k, _)| k != "x-frame-options");
+        }
         assert_eq!(
             normalised(&one),
-            normalised(&three),
+            three_seen,
             "{path} {headers:?}: one module (left), three modules (right)"
         );
         replies.push(one);

@@ -8,7 +8,7 @@
 //! Envoys against one Redis hold one limit between them.
 
 use portico_harness::bootstrap::{h2_cluster, wasm_filter, Bootstrap};
-use portico_harness::{wasm_path, Envoy, Upstream};
+use portico_harness::{wasm_path, Backend, Envoy, Upstream};
 use portico_rls::engine::Config as RlsConfig;
 use portico_rls::{Extras, Mode, Received, Redis, Rls};
 use serde_json::{json, Value};
@@ -300,7 +300,11 @@ fn the_service_receives_the_same_descriptors_from_both_for_hostile_request_shape
                 .unwrap_or_default()
         );
     }
-    assert_eq!(portico, native);
+    if Backend::current().shows_late_metrics() {
+        assert_eq!(portico, native);
+    } else {
+        assert_eq!(portico, None, "Envoy freezes a dynamic module's stats at load");
+    }
     assert!(native.unwrap_or(0) > 100);
 }
 
@@ -398,7 +402,11 @@ fn a_failing_slow_or_absent_service_is_handled_the_same() {
         let p = w.envoy.stat(&format!(
             "wasmcustom.cluster.upstream.ratelimit.portico.{name}"
         ));
-        assert_eq!(p, n, "{name}");
+        if Backend::current().shows_late_metrics() {
+            assert_eq!(p, n, "{name}");
+        } else {
+            assert_eq!(p, None, "{name}: Envoy freezes a dynamic module's stats at load");
+        }
         assert!(n.unwrap_or(0) > 0, "{name}");
     }
 }

@@ -76,7 +76,9 @@ pub(super) fn finish(call: &mut Call) -> (u32, usize) {
     }
     let body = std::mem::take(&mut reply.body);
     match body.split_first_chunk::<5>() {
-        None if body.is_empty() => (OK, 0),
+        // `OK` without a message: Envoy's gRPC client fails a unary call
+        // that closes without one.
+        None if body.is_empty() => fail(reply, "no message"),
         Some(([0, a, b, c, d], rest)) => {
             let len = u32::from_be_bytes([*a, *b, *c, *d]) as usize;
             match rest.get(..len) {
@@ -148,6 +150,10 @@ mod tests {
         assert_eq!(finish(&mut http).0, UNAVAILABLE);
         let mut missing = call(&[(":status", "200")], &[0, 0, 0, 0, 0], &[]);
         assert_eq!(finish(&mut missing).0, UNKNOWN);
+        let mut empty = call(&[(":status", "200")], &[0, 0, 0, 0, 0], &[("grpc-status", "0")]);
+        assert_eq!(finish(&mut empty), (0, 0), "an empty message is a message");
+        let mut none = call(&[(":status", "200")], b"", &[("grpc-status", "0")]);
+        assert_eq!(finish(&mut none).0, INTERNAL, "no message at all");
         let mut short = call(
             &[(":status", "200")],
             &[0, 0, 0, 0, 9, 1],

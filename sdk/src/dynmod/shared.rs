@@ -73,7 +73,9 @@ struct Tick {
 
 struct Metric {
     kind: MetricKind,
-    envoy_id: usize,
+    /// `None` when Envoy refused it (stats defined after load).
+    envoy_id: Option<usize>,
+    name: String,
     /// What Portico added, so `Counter::value` answers as on wasm.
     mirror: AtomicI64,
 }
@@ -168,94 +170,60 @@ impl Parts {
 
     pub(super) fn define_metric(&self, kind: MetricKind, name: &str) -> HostResult<u32> {
         let mut metrics = locked(&self.metrics);
-        let api = api().ok_or(HostError::InternalFailure)?;
-        let define = match kind {
-            MetricKind::Counter => api.http_filter_config_define_counter,
-            MetricKind::Gauge => api.http_filter_config_define_gauge,
-            MetricKind::Histogram => api.http_filter_config_define_histogram,
-        };
-        let mut envoy_id = 0usize;
-        // SAFETY: the configuration's pointer; a name buffer for the call.
-        let result = unsafe {
-            define(
-                self.config.0,
-                ModuleBuffer::of(name.as_bytes()),
-                std::ptr::null_mut(),
-                0,
-                &mut envoy_id,
-            )
-        };
-        if result != abi::METRICS_SUCCESS {
-            return Err(HostError::Other(result));
+        if let Some(id) = metrics.iter().position(|m| m.kind == kind && m.name == name) {
+            return u32::try_from(id).map_err(|_| HostError::BadArgument);
         }
         let id = u32::try_from(metrics.len()).map_err(|_| HostError::BadArgument)?;
+        let envoy_id = match define_in_envoy(self.config.0, kind, name) {
+            Ok(envoy_id) => Some(envoy_id),
+            Err(err) => {
+                // Envoy 1.40 freezes a dynamic module's stats once its
+                // configuration is loaded: a metric first named later (per
+                // route cluster, say) is counted in the module only
+                // (`Counter::value`), not shown in Envoy's stats.
+                log::warn!(
+                    "portico: Envoy refused metric {name:?} ({err}); it is counted \
+                     in the module only: a dynamic module defines its stats at load"
+                );
+                None
+            }
+        };
         metrics.push(Metric {
             kind,
             envoy_id,
+            name: name.to_string(),
             mirror: AtomicI64::new(0),
         });
         Ok(id)
     }
 
-    fn metric(&self, id: u32) -> HostResult<(MetricKind, usize)> {
+    pub(super) fn increment_metric(&self, id: u32, delta: i64) -> HostResult<()> {
         let metrics = locked(&self.metrics);
         let m = metrics.get(id as usize).ok_or(HostError::NotFound)?;
-        Ok((m.kind, m.envoy_id))
-    }
-
-    fn mirror(&self, id: u32, f: impl FnOnce(&AtomicI64)) {
-        if let Some(m) = locked(&self.metrics).get(id as usize) {
-            f(&m.mirror);
+        if m.kind == MetricKind::Histogram || (m.kind == MetricKind::Counter && delta < 0) {
+            return Err(HostError::BadArgument);
         }
-    }
-
-    pub(super) fn increment_metric(&self, id: u32, delta: i64) -> HostResult<()> {
-        let (kind, envoy_id) = self.metric(id)?;
-        let api = api().ok_or(HostError::InternalFailure)?;
-        let f = match kind {
-            MetricKind::Counter if delta >= 0 => api.http_filter_config_increment_counter,
-            MetricKind::Gauge if delta >= 0 => api.http_filter_config_increment_gauge,
-            MetricKind::Gauge => api.http_filter_config_decrement_gauge,
-            _ => return Err(HostError::BadArgument),
-        };
-        // SAFETY: an id this configuration defined; no labels.
-        let result = unsafe {
-            f(
-                self.config.0,
-                envoy_id,
-                std::ptr::null_mut(),
-                0,
-                delta.unsigned_abs(),
-            )
-        };
-        if result != abi::METRICS_SUCCESS {
-            return Err(HostError::Other(result));
+        m.mirror.fetch_add(delta, Ordering::Relaxed);
+        match m.envoy_id {
+            Some(envoy_id) => update(self.config.0, m.kind, envoy_id, Update::Add(delta)),
+            None => Ok(()),
         }
-        self.mirror(id, |m| {
-            m.fetch_add(delta, Ordering::Relaxed);
-        });
-        Ok(())
     }
 
     pub(super) fn record_metric(&self, id: u32, value: u64) -> HostResult<()> {
-        let (kind, envoy_id) = self.metric(id)?;
-        let api = api().ok_or(HostError::InternalFailure)?;
-        let f = match kind {
-            MetricKind::Gauge => api.http_filter_config_set_gauge,
-            MetricKind::Histogram => api.http_filter_config_record_histogram_value,
-            MetricKind::Counter => return Err(HostError::BadArgument),
-        };
-        // SAFETY: an id this configuration defined; no labels.
-        let result = unsafe { f(self.config.0, envoy_id, std::ptr::null_mut(), 0, value) };
-        if result != abi::METRICS_SUCCESS {
-            return Err(HostError::Other(result));
+        let metrics = locked(&self.metrics);
+        let m = metrics.get(id as usize).ok_or(HostError::NotFound)?;
+        if m.kind == MetricKind::Counter {
+            return Err(HostError::BadArgument);
         }
-        if kind == MetricKind::Gauge {
-            self.mirror(id, |m| {
-                m.store(i64::try_from(value).unwrap_or(i64::MAX), Ordering::Relaxed);
-            });
+        if m.kind == MetricKind::Gauge {
+            m.mirror
+                .store(i64::try_from(value).unwrap_or(i64::MAX), Ordering::Relaxed);
         }
-        Ok(())
+        match m.envoy_id {
+            Some(envoy_id) => update(self.config.0, m.kind, envoy_id, Update::Set(value)),
+            None => Ok(()),
+        }
     }
 
     pub(super) fn metric_value(&self, id: u32) -> HostResult<u64> {
@@ -390,6 +358,55 @@ impl Parts {
                 unsafe { (api.http_filter_config_scheduler_delete)(self.scheduler.0) };
             }
         }
+    }
+}
+
+fn define_in_envoy(config: Ptr, kind: MetricKind, name: &str) -> HostResult<usize> {
+    let api = api().ok_or(HostError::InternalFailure)?;
+    let define = match kind {
+        MetricKind::Counter => api.http_filter_config_define_counter,
+        MetricKind::Gauge => api.http_filter_config_define_gauge,
+        MetricKind::Histogram => api.http_filter_config_define_histogram,
+    };
+    let mut envoy_id = 0usize;
+    // SAFETY: the configuration's pointer; a name buffer for the call.
+    let result = unsafe {
+        define(
+            config,
+            ModuleBuffer::of(name.as_bytes()),
+            std::ptr::null_mut(),
+            0,
+            &mut envoy_id,
+        )
+    };
+    if result == abi::METRICS_SUCCESS {
+        Ok(envoy_id)
+    } else {
+        Err(HostError::Other(result))
+    }
+}
+
+enum Update {
+    Add(i64),
+    Set(u64),
+}
+
+fn update(config: Ptr, kind: MetricKind, envoy_id: usize, op: Update) -> HostResult<()> {
+    let api = api().ok_or(HostError::InternalFailure)?;
+    let (f, value) = match (kind, op) {
+        (MetricKind::Counter, Update::Add(d)) => (api.http_filter_config_increment_counter, d.unsigned_abs()),
+        (MetricKind::Gauge, Update::Add(d)) if d >= 0 => (api.http_filter_config_increment_gauge, d.unsigned_abs()),
+        (MetricKind::Gauge, Update::Add(d)) => (api.http_filter_config_decrement_gauge, d.unsigned_abs()),
+        (MetricKind::Gauge, Update::Set(v)) => (api.http_filter_config_set_gauge, v),
+        (MetricKind::Histogram, Update::Set(v)) => (api.http_filter_config_record_histogram_value, v),
+        _ => return Err(HostError::BadArgument),
+    };
+    // SAFETY: an id this configuration defined; no labels.
+    let result = unsafe { f(config, envoy_id, std::ptr::null_mut(), 0, value) };
+    if result == abi::METRICS_SUCCESS {
+        Ok(())
+    } else {
+        Err(HostError::Other(result))
     }
 }
 
