@@ -130,9 +130,10 @@ fn every_bad_config_is_refused_at_load_naming_its_path() {
                     // libportico.so reads the machine's name itself, as
                     // Envoy's own %HOSTNAME% does: nothing to refuse.
                     if !ok {
-                        failures.lock().unwrap().push(format!(
-                            "{filter} {config}: refused on the native backend"
-                        ));
+                        failures
+                            .lock()
+                            .unwrap()
+                            .push(format!("{filter} {config}: refused on the native backend"));
                     }
                     continue;
                 }

@@ -303,7 +303,10 @@ fn the_service_receives_the_same_descriptors_from_both_for_hostile_request_shape
     if Backend::current().shows_late_metrics() {
         assert_eq!(portico, native);
     } else {
-        assert_eq!(portico, None, "Envoy freezes a dynamic module's stats at load");
+        assert_eq!(
+            portico, None,
+            "Envoy freezes a dynamic module's stats at load"
+        );
     }
     assert!(native.unwrap_or(0) > 100);
 }
@@ -405,7 +408,10 @@ fn a_failing_slow_or_absent_service_is_handled_the_same() {
         if Backend::current().shows_late_metrics() {
             assert_eq!(p, n, "{name}");
         } else {
-            assert_eq!(p, None, "{name}: Envoy freezes a dynamic module's stats at load");
+            assert_eq!(
+                p, None,
+                "{name}: Envoy freezes a dynamic module's stats at load"
+            );
         }
         assert!(n.unwrap_or(0) > 0, "{name}");
     }

@@ -827,7 +827,10 @@ fn unknown_codes_and_broken_answers_are_handled_alike() {
         if Backend::current().shows_late_metrics() {
             assert_eq!(p.unwrap_or(0), n.unwrap_or(0), "{name}");
         } else {
-            assert_eq!(p, None, "{name}: Envoy freezes a dynamic module's stats at load");
+            assert_eq!(
+                p, None,
+                "{name}: Envoy freezes a dynamic module's stats at load"
+            );
         }
     }
 }
@@ -903,7 +906,10 @@ fn a_client_that_leaves_mid_call_is_forgotten_alike() {
         if Backend::current().shows_late_metrics() {
             assert_eq!(p.unwrap_or(0), n.unwrap_or(0), "{name}");
         } else {
-            assert_eq!(p, None, "{name}: Envoy freezes a dynamic module's stats at load");
+            assert_eq!(
+                p, None,
+                "{name}: Envoy freezes a dynamic module's stats at load"
+            );
         }
     }
 }

@@ -1,4 +1,4 @@
-//! The SDK's layers import one way (ARCHITECTURE.md): adapters (`wasm`,
+//! The SDK's layers import one way (ARCHITECTURE.md): adapters (`wasm`, `dynmod`,
 //! `testing`) → `engine` → `api` → Envoy's vocabulary and the host seam.
 //! This test reads every source file and fails on an import that points up,
 //! or from one adapter into another.
@@ -13,7 +13,7 @@ fn layer(module: &str) -> Option<u8> {
         "host" | "config" | "query" | "net" | "route_match" | "string_match" => Some(0),
         "api" => Some(1),
         "engine" => Some(2),
-        "wasm" | "testing" => Some(3),
+        "wasm" | "testing" | "dynmod" => Some(3),
         _ => None,
     }
 }

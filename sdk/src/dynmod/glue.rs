@@ -6,9 +6,7 @@ use super::abi::{self, api, EnvoyBuffer, EnvoyHeader, ModuleBuffer, ModuleHeader
 use super::grpc;
 use super::host::{copy_chunks, copy_headers, Current, DynHost, LocalReply};
 use super::lock::ReentrantLock;
-use super::shared::{
-    CallOwner, Parts, Reply, Synthetic, MAX_REPLY_BYTES, ROOT_ID, TICK_EVENT,
-};
+use super::shared::{CallOwner, Parts, Reply, Synthetic, MAX_REPLY_BYTES, ROOT_ID, TICK_EVENT};
 use crate::api::Plugin;
 use crate::engine::{Flow, RootRuntime, StreamRuntime};
 use crate::host::{Host, LogLevel};
@@ -229,9 +227,8 @@ impl<P: Plugin> AnyConfig for ConfigState<P> {
     }
 
     fn scheduled(&self, event: u64) {
-        match event {
-            TICK_EVENT => self.lock.with(|| self.root.on_tick(&self.root_host())),
-            _ => {}
+        if event == TICK_EVENT {
+            self.lock.with(|| self.root.on_tick(&self.root_host()));
         }
     }
 

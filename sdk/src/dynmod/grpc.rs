@@ -150,7 +150,11 @@ mod tests {
         assert_eq!(finish(&mut http).0, UNAVAILABLE);
         let mut missing = call(&[(":status", "200")], &[0, 0, 0, 0, 0], &[]);
         assert_eq!(finish(&mut missing).0, UNKNOWN);
-        let mut empty = call(&[(":status", "200")], &[0, 0, 0, 0, 0], &[("grpc-status", "0")]);
+        let mut empty = call(
+            &[(":status", "200")],
+            &[0, 0, 0, 0, 0],
+            &[("grpc-status", "0")],
+        );
         assert_eq!(finish(&mut empty), (0, 0), "an empty message is a message");
         let mut none = call(&[(":status", "200")], b"", &[("grpc-status", "0")]);
         assert_eq!(finish(&mut none).0, INTERNAL, "no message at all");

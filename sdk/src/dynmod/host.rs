@@ -686,7 +686,11 @@ impl Host for DynHost<'_> {
         // never zero.
         static BASE: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
         let base = BASE.get_or_init(std::time::Instant::now);
-        Some(u64::try_from(base.elapsed().as_nanos()).unwrap_or(u64::MAX).saturating_add(1))
+        Some(
+            u64::try_from(base.elapsed().as_nanos())
+                .unwrap_or(u64::MAX)
+                .saturating_add(1),
+        )
     }
 
     fn reaches(&self, context_id: u32) -> bool {

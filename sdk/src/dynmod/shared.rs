@@ -86,13 +86,15 @@ pub(super) struct Parts {
     scheduler: EnvoyPtr,
     store: Arc<Mutex<Store>>,
     metrics: Mutex<Vec<Metric>>,
-    calls: Mutex<(u32, HashMap<(CallOwner, u64), Call>)>,
+    /// The last token given, and the calls in flight by owner and Envoy id.
+    calls: Mutex<(u32, CallTable)>,
     schedulers: Mutex<HashMap<u32, EnvoyPtr>>,
     tick: Arc<(Mutex<Tick>, Condvar)>,
     ticker: Mutex<Option<JoinHandle<()>>>,
 }
 
 type Store = HashMap<String, (Vec<u8>, u32)>;
+type CallTable = HashMap<(CallOwner, u64), Call>;
 
 /// Shared data, one store per `filter_name` for the life of the process:
 /// as one `vm_id` per filter on wasm, a configuration pushed again (an LDS
@@ -170,7 +172,10 @@ impl Parts {
 
     pub(super) fn define_metric(&self, kind: MetricKind, name: &str) -> HostResult<u32> {
         let mut metrics = locked(&self.metrics);
-        if let Some(id) = metrics.iter().position(|m| m.kind == kind && m.name == name) {
+        if let Some(id) = metrics
+            .iter()
+            .position(|m| m.kind == kind && m.name == name)
+        {
             return u32::try_from(id).map_err(|_| HostError::BadArgument);
         }
         let id = u32::try_from(metrics.len()).map_err(|_| HostError::BadArgument)?;
@@ -394,11 +399,19 @@ enum Update {
 fn update(config: Ptr, kind: MetricKind, envoy_id: usize, op: Update) -> HostResult<()> {
     let api = api().ok_or(HostError::InternalFailure)?;
     let (f, value) = match (kind, op) {
-        (MetricKind::Counter, Update::Add(d)) => (api.http_filter_config_increment_counter, d.unsigned_abs()),
-        (MetricKind::Gauge, Update::Add(d)) if d >= 0 => (api.http_filter_config_increment_gauge, d.unsigned_abs()),
-        (MetricKind::Gauge, Update::Add(d)) => (api.http_filter_config_decrement_gauge, d.unsigned_abs()),
+        (MetricKind::Counter, Update::Add(d)) => {
+            (api.http_filter_config_increment_counter, d.unsigned_abs())
+        }
+        (MetricKind::Gauge, Update::Add(d)) if d >= 0 => {
+            (api.http_filter_config_increment_gauge, d.unsigned_abs())
+        }
+        (MetricKind::Gauge, Update::Add(d)) => {
+            (api.http_filter_config_decrement_gauge, d.unsigned_abs())
+        }
         (MetricKind::Gauge, Update::Set(v)) => (api.http_filter_config_set_gauge, v),
-        (MetricKind::Histogram, Update::Set(v)) => (api.http_filter_config_record_histogram_value, v),
+        (MetricKind::Histogram, Update::Set(v)) => {
+            (api.http_filter_config_record_histogram_value, v)
+        }
         _ => return Err(HostError::BadArgument),
     };
     // SAFETY: an id this configuration defined; no labels.
