@@ -115,6 +115,12 @@ impl P256Key {
         }
     }
 
+    /// The key as an uncompressed SEC1 point, for a native verifier.
+    #[cfg(feature = "native-crypto")]
+    pub(crate) fn sec1(&self) -> Vec<u8> {
+        self.key.to_encoded_point(false).as_bytes().to_vec()
+    }
+
     /// Checks a JWS signature: exactly 64 bytes of R‖S (never DER), both in
     /// 1..n, over SHA-256 of `message`.
     pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {

@@ -9,6 +9,8 @@
 //!   refuses repeated keys); `claims.rs`: the registered claims, type-checked;
 //! - `jwks.rs`: keys; `verify.rs`: choosing keys for a token and checking its
 //!   signature; `rsa_verify.rs`, `es256.rs`, `es_nist.rs`: the algorithms;
+//! - `native.rs` (feature `native-crypto`, the dynamic module): the same
+//!   checks through `ring`;
 //! - `error.rs`: the statuses;
 //! - `mint.rs` (feature `mint`): key pairs and token signing for tests,
 //!   benchmarks and `cargo xtask token`. The filter's `.wasm` does not link it.
@@ -20,6 +22,8 @@ pub mod es_nist;
 pub mod jwks;
 #[cfg(feature = "mint")]
 pub mod mint;
+#[cfg(feature = "native-crypto")]
+mod native;
 pub mod rsa_verify;
 pub mod strict_json;
 pub mod token;

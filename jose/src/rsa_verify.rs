@@ -104,6 +104,11 @@ pub struct RsaKey {
     /// Length of the modulus in bytes (= of a signature) and in bits.
     bytes: usize,
     bits: usize,
+    /// `n` and `e` as big-endian bytes, for a native verifier.
+    #[cfg(feature = "native-crypto")]
+    pub(crate) n_bytes: Vec<u8>,
+    #[cfg(feature = "native-crypto")]
+    pub(crate) e_bytes: Vec<u8>,
 }
 
 impl std::fmt::Debug for RsaKey {
@@ -192,6 +197,10 @@ impl RsaKey {
             e: e_value,
             bytes: n.len(),
             bits,
+            #[cfg(feature = "native-crypto")]
+            n_bytes: n.to_vec(),
+            #[cfg(feature = "native-crypto")]
+            e_bytes: e.to_vec(),
         })
     }
 

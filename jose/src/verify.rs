@@ -30,6 +30,28 @@ pub fn is_supported(alg: &str) -> bool {
 /// its own `alg`, if it has one, equals the token's; among those, only keys
 /// of the algorithm's family are ever used to verify.
 pub fn verify(token: &Jws<'_>, keys: &[Key]) -> Result<(), JwtError> {
+    verify_with(token, keys, Engine::DEFAULT)
+}
+
+/// Which code checks signatures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// Portico's own code and jwt-compact's: the `.wasm`'s.
+    Portable,
+    /// `ring` for RSA, P-256, P-384 and Ed25519 (feature `native-crypto`).
+    #[cfg(feature = "native-crypto")]
+    Native,
+}
+
+impl Engine {
+    #[cfg(feature = "native-crypto")]
+    pub const DEFAULT: Engine = Engine::Native;
+    #[cfg(not(feature = "native-crypto"))]
+    pub const DEFAULT: Engine = Engine::Portable;
+}
+
+/// [`verify`] with a chosen [`Engine`] (the conformance tests run both).
+pub fn verify_with(token: &Jws<'_>, keys: &[Key], engine: Engine) -> Result<(), JwtError> {
     let family = family(&token.alg).ok_or(JwtError::HeaderNotImplementedAlg)?;
     let mut matched = false;
     for key in keys {
@@ -50,6 +72,7 @@ pub fn verify(token: &Jws<'_>, keys: &[Key]) -> Result<(), JwtError> {
                 key,
                 token.signing_input.as_bytes(),
                 &token.signature,
+                engine,
             )
         {
             return Ok(());
@@ -75,7 +98,23 @@ fn with<A: Algorithm>(alg: A, key: &A::VerifyingKey, message: &[u8], signature: 
     }
 }
 
-fn check(alg: &str, key: &Key, message: &[u8], signature: &[u8]) -> bool {
+fn check(alg: &str, key: &Key, message: &[u8], signature: &[u8], engine: Engine) -> bool {
+    #[cfg(feature = "native-crypto")]
+    if engine == Engine::Native {
+        use crate::native;
+        match (&key.material, alg) {
+            (Material::Rsa(k), _) => {
+                return Scheme::from_alg(alg).is_some_and(|s| native::rsa(k, s, message, signature))
+            }
+            (Material::P256(k), "ES256") => return native::es256(k, message, signature),
+            (Material::P384(k), "ES384") => return native::es384(k, message, signature),
+            (Material::Ed25519(k), "EdDSA") => {
+                return native::ed25519(k.as_bytes(), message, signature)
+            }
+            _ => {}
+        }
+    }
+    let _ = engine;
     match (&key.material, alg) {
         (Material::Rsa(k), _) => {
             Scheme::from_alg(alg).is_some_and(|s| k.verify(s, message, signature))

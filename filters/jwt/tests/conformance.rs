@@ -8,10 +8,13 @@
 
 use portico::testing::TestHost;
 use portico_jose::jwks::{self, Limits};
+use portico_jose::verify::Engine;
 use portico_jose::{token, verify};
 use portico_jwt::JwtAuthn;
 use serde_json::{json, Value};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 fn corpora() -> Option<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpora");
@@ -68,8 +71,25 @@ fn verifies(jws: &Value, key: &Value) -> bool {
     let Ok(keys) = jwks::parse(&public_jwks(key), LIMITS) else {
         return false;
     };
-    token::parse_jws(text).is_ok_and(|t| verify::verify(&t, &keys).is_ok())
+    let Ok(token) = token::parse_jws(text) else {
+        return false;
+    };
+    // Both verifiers, the .wasm's and the .so's, on every vector.
+    let portable = verify::verify_with(&token, &keys, Engine::Portable).is_ok();
+    let native = verify::verify_with(&token, &keys, Engine::Native).is_ok();
+    COMPARED.fetch_add(1, Ordering::Relaxed);
+    if portable != native {
+        let head: String = text.chars().take(48).collect();
+        ENGINES_DIFFER.lock().unwrap().push(format!(
+            "{} ({head}…): portable {portable}, native {native}",
+            token.alg
+        ));
+    }
+    portable
 }
+
+static COMPARED: AtomicUsize = AtomicUsize::new(0);
+static ENGINES_DIFFER: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 struct Tally {
     corpus: &'static str,
@@ -289,6 +309,21 @@ fn public_vectors_agree_except_documented_deviations() {
         );
     }
     println!("(jwt_verify_lib: {skipped} vectors not run: the corpora do not include their keys)");
+    let compared = COMPARED.load(Ordering::Relaxed);
+    let differ = ENGINES_DIFFER.lock().unwrap().clone();
+    println!(
+        "portable and ring verifiers compared on {compared} vectors, {} disagreements",
+        differ.len()
+    );
+    assert!(
+        compared > 100,
+        "only {compared} vectors reached both verifiers"
+    );
+    assert!(
+        differ.is_empty(),
+        "the verifiers disagree:\n{}",
+        differ.join("\n")
+    );
     let deviations: Vec<String> = tallies
         .iter()
         .flat_map(|t| {

@@ -477,6 +477,7 @@ impl<P: Plugin> StreamRuntime<P> {
 
     /// The host called this stream back (see [`Host::schedule`]): runs the
     /// work kept for it, in the order it was made.
+    #[cfg_attr(not(feature = "dynamic-module"), allow(dead_code))]
     pub(crate) fn run_deferred(&self, host: &dyn Host) {
         let work = self.vm.deferred.borrow_mut().remove(&self.id);
         for f in work.into_iter().flatten() {
