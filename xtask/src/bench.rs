@@ -843,7 +843,7 @@ fn report(
     let _ = writeln!(out, "## Module sizes\n");
     let _ = writeln!(
         out,
-        "| filter | release `.wasm` | after `wasm-opt -Oz` | target |"
+        "| filter | `dist/` (release, `wasm-opt -O3`) | with `wasm-opt -Oz` | target |"
     );
     let _ = writeln!(out, "|---|---:|---:|---:|");
     let dist = workspace_root().join("dist");

@@ -276,12 +276,19 @@ fn build() -> Result<Vec<(String, PathBuf)>, String> {
     let dist = root.join("dist");
     std::fs::create_dir_all(&dist).map_err(|e| format!("create dist/: {e}"))?;
     let mut built = Vec::new();
+    let optimizer = wasm_opt_present();
+    if !optimizer {
+        eprintln!("xtask: wasm-opt (binaryen) not found: dist/ gets the modules as rustc wrote them, about 15% larger");
+    }
     println!("{:<32} {:>10}", "filter", "size");
     for name in names {
         let file = format!("portico_{name}.wasm");
         let from = release.join(&file);
         let to = dist.join(&file);
         std::fs::copy(&from, &to).map_err(|e| format!("copy {}: {e}", from.display()))?;
+        if optimizer {
+            wasm_opt(&to)?;
+        }
         let size = std::fs::metadata(&to).map(|m| m.len()).unwrap_or(0);
         println!(
             "{:<32} {:>7} KB",
@@ -312,6 +319,57 @@ fn build_module(root: &std::path::Path, dist: &std::path::Path) -> Result<(), St
     Ok(())
 }
 
+/// The wasm features rustc emits for wasm32-wasip1 and Envoy's V8 runs;
+/// a stripped module carries no `target_features` section to detect them from.
+const WASM_OPT_FEATURES: [&str; 6] = [
+    "--enable-bulk-memory",
+    "--enable-sign-ext",
+    "--enable-nontrapping-float-to-int",
+    "--enable-mutable-globals",
+    "--enable-multivalue",
+    "--enable-reference-types",
+];
+
+fn wasm_opt_present() -> bool {
+    Command::new("wasm-opt")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Debian's binaryen, for `wasm-opt` in [`build`].
+fn ensure_binaryen() -> Result<(), String> {
+    ensure_debian_tool(
+        "wasm-opt",
+        "--version",
+        "binaryen",
+        "The build shrinks each module with binaryen's wasm-opt",
+    )
+}
+
+/// Rewrites `file` with `wasm-opt -O3`: measured on the four filters, 12-14%
+/// smaller than rustc's output; -Oz saves 2-3% more but its quick-bench rows
+/// (EdDSA, the chain) came out slower, and -O3 keeps V8's speed.
+fn wasm_opt(file: &std::path::Path) -> Result<(), String> {
+    let out = Command::new("wasm-opt")
+        .arg("-O3")
+        .args(WASM_OPT_FEATURES)
+        .arg(file)
+        .arg("-o")
+        .arg(file)
+        .output()
+        .map_err(|e| format!("wasm-opt {}: cannot start: {e}", file.display()))?;
+    if !out.status.success() {
+        return Err(format!(
+            "wasm-opt {}: failed ({}): {}",
+            file.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(())
+}
+
 fn test() -> Result<(), String> {
     let started = Instant::now();
     ensure_wasm_target()?;
@@ -319,6 +377,7 @@ fn test() -> Result<(), String> {
     ensure_envoy()?;
     ensure_docker_compose()?;
     ensure_redis()?;
+    ensure_binaryen()?;
     build()?;
     run(
         "docker-compose.yml is valid (docker-compose config -q)",
