@@ -101,6 +101,11 @@ fn bootstrap_with_rls(filters: Vec<Value>, upstream: Option<u16>, rls: Option<u1
     .to_string()
 }
 
+/// The same filter from `dist/libportico.so` (Envoy's dynamic modules).
+fn so(name: &str, config: &Value) -> Value {
+    portico_harness::bootstrap::module_filter(&format!("portico.{name}"), name, &config.to_string())
+}
+
 fn portico(name: &str, config: &Value) -> Value {
     let wasm = workspace_root()
         .join("dist")
@@ -213,6 +218,8 @@ struct Chains {
     native: Vec<Value>,
     three_modules: Vec<Value>,
     one_module: Vec<Value>,
+    /// The one-module chain from libportico.so.
+    so: Vec<Value>,
 }
 
 fn chains() -> Result<Chains, String> {
@@ -230,14 +237,13 @@ fn chains() -> Result<Chains, String> {
         portico("ratelimit", &ratelimit),
         portico("headers", &headers),
     ];
-    let one_module = vec![portico(
-        "edge",
-        &json!({"filters": [
-            {"name": "jwt", "config": jwt},
-            {"name": "ratelimit", "config": ratelimit},
-            {"name": "headers", "config": headers}
-        ]}),
-    )];
+    let edge_config = json!({"filters": [
+        {"name": "jwt", "config": jwt},
+        {"name": "ratelimit", "config": ratelimit},
+        {"name": "headers", "config": headers}
+    ]});
+    let one_module = vec![portico("edge", &edge_config)];
+    let so_chain = vec![so("edge", &edge_config)];
     let native = vec![
         native_jwt(&jwt),
         native_ratelimit(
@@ -249,11 +255,13 @@ fn chains() -> Result<Chains, String> {
         native,
         three_modules,
         one_module,
+        so: so_chain,
     })
 }
 
 const THREE_MODULES: &str = "portico chain, three modules";
 const ONE_MODULE: &str = "portico chain, one module (portico_edge)";
+const SO_CHAIN: &str = "portico chain, libportico.so (edge)";
 
 struct Target {
     name: &'static str,
@@ -423,6 +431,8 @@ pub fn run() -> Result<(), String> {
             "portico headers",
             vec![portico("headers", &headers_config())],
         ),
+        (".so headers", vec![so("headers", &headers_config())]),
+        (".so hello", vec![so("hello", &json!({"value": "v"}))]),
         (
             "native local_ratelimit",
             vec![native_ratelimit(&ratelimit_config())],
@@ -431,6 +441,7 @@ pub fn run() -> Result<(), String> {
             "portico ratelimit",
             vec![portico("ratelimit", &ratelimit_config())],
         ),
+        (".so ratelimit", vec![so("ratelimit", &ratelimit_config())]),
         (
             "native jwt_authn",
             vec![native_jwt(&jwt_config(&keys, false))],
@@ -447,9 +458,12 @@ pub fn run() -> Result<(), String> {
             "portico jwt, cache",
             vec![portico("jwt", &jwt_config(&keys, true))],
         ),
+        (".so jwt", vec![so("jwt", &jwt_config(&keys, false))]),
+        (".so jwt, cache", vec![so("jwt", &jwt_config(&keys, true))]),
         ("native chain", chains.native),
         (THREE_MODULES, chains.three_modules),
         (ONE_MODULE, chains.one_module),
+        (SO_CHAIN, chains.so),
         (
             "native ratelimit, global",
             vec![native(
@@ -526,6 +540,18 @@ pub fn run() -> Result<(), String> {
             native: Some("native header_mutation (5 ops)".into()),
         },
         Row {
+            label: ".so headers (5 ops)".into(),
+            target: ".so headers",
+            header: None,
+            native: Some("native header_mutation (5 ops)".into()),
+        },
+        Row {
+            label: ".so hello".into(),
+            target: ".so hello",
+            header: None,
+            native: Some("no filter (ceiling)".into()),
+        },
+        Row {
             label: "native local_ratelimit".into(),
             target: "native local_ratelimit",
             header: None,
@@ -534,6 +560,12 @@ pub fn run() -> Result<(), String> {
         Row {
             label: "portico ratelimit".into(),
             target: "portico ratelimit",
+            header: None,
+            native: Some("native local_ratelimit".into()),
+        },
+        Row {
+            label: ".so ratelimit".into(),
+            target: ".so ratelimit",
             header: None,
             native: Some("native local_ratelimit".into()),
         },
@@ -564,6 +596,12 @@ pub fn run() -> Result<(), String> {
                     "portico jwt"
                 },
                 header: header.clone(),
+                native: Some(native_label.clone()),
+            });
+            rows.push(Row {
+                label: format!(".so jwt {alg}{suffix}"),
+                target: if cache { ".so jwt, cache" } else { ".so jwt" },
+                header: header.clone(),
                 native: Some(native_label),
             });
         }
@@ -584,6 +622,12 @@ pub fn run() -> Result<(), String> {
     rows.push(Row {
         label: ONE_MODULE.into(),
         target: ONE_MODULE,
+        header: bearer.clone(),
+        native: Some("native chain".into()),
+    });
+    rows.push(Row {
+        label: SO_CHAIN.into(),
+        target: SO_CHAIN,
         header: bearer,
         native: Some("native chain".into()),
     });
@@ -823,6 +867,11 @@ fn report(
     let _ = writeln!(
         out,
         "\nMemory per wasm VM, estimated as (three-module chain RSS − no-filter RSS) / 3 filters / 2 VMs each: {per_vm:.1} MB.\n"
+    );
+    let so_extra = (rss(SO_CHAIN) - rss("no filter")) / 1024.0;
+    let _ = writeln!(
+        out,
+        "\nlibportico.so (the edge chain) over no filter: {so_extra:.1} MB for the whole process (one copy of the module and its state, shared by every worker).\n"
     );
     let started = |name: &str| {
         find(targets, name)
