@@ -40,6 +40,16 @@ pub fn module_filter(name: &str, filter_name: &str, config: &str) -> Value {
     })
 }
 
+/// The `envoy.filters.http.dynamic_modules` entry that runs `filter_name`
+/// of the dynamic module at `so` (a path, as [`crate::built_module`] finds
+/// a crate's) with `config`: for filter authors' own modules.
+pub fn so_filter(name: &str, so: &Path, filter_name: &str, config: &str) -> Value {
+    let mut filter = module_filter(name, filter_name, config);
+    filter["typed_config"]["dynamic_module_config"] =
+        json!({ "module": { "local": { "filename": so.display().to_string() } } });
+    filter
+}
+
 /// The `envoy.filters.http.wasm` entry that loads `wasm` with `config`,
 /// whatever the backend (tests of wasm-only behaviour: `failure_policy`,
 /// VM crashes).

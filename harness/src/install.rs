@@ -169,6 +169,23 @@ pub fn built_wasm(manifest_dir: impl AsRef<Path>, lib_name: &str) -> Result<Path
     }
 }
 
+/// A crate's own release dynamic module, for filter authors' integration
+/// tests: `built_module(env!("CARGO_MANIFEST_DIR"), "my_filter")` finds
+/// `release/libmy_filter.so` in the crate's [`target_dir`].
+pub fn built_module(manifest_dir: impl AsRef<Path>, lib_name: &str) -> Result<PathBuf, String> {
+    let path = target_dir(manifest_dir)?
+        .join("release")
+        .join(format!("lib{lib_name}.so"));
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(format!(
+            "{} is missing: run `cargo build --release` first",
+            path.display()
+        ))
+    }
+}
+
 /// The test-only probe filter (`integration-tests/probe`), as `cargo xtask build` leaves it.
 pub fn probe_wasm_path() -> Result<PathBuf, String> {
     let path = target_dir(workspace_root())?.join("wasm32-wasip1/release/portico_probe.wasm");

@@ -39,7 +39,8 @@ pub use backend::Backend;
 pub use client::{Echo, Reply, RequestBuilder};
 pub use envoy::{Envoy, Refusal};
 pub use install::{
-    built_wasm, ensure_envoy, find_envoy, probe_wasm_path, target_dir, wasm_path, workspace_root,
+    built_module, built_wasm, ensure_envoy, find_envoy, probe_wasm_path, target_dir, wasm_path,
+    workspace_root,
 };
 pub use upstream::{Answer, Upstream};
 

@@ -5,7 +5,8 @@
 //! so nothing in the page goes unchecked:
 //! - ` ```sh ` runs (`cargo new` in the scratch directory, the rest in the
 //!   new crate);
-//! - ` ```<lang> file=PATH ` writes the crate's file;
+//! - ` ```<lang> file=PATH ` writes the crate's file, ` ```<lang> file=PATH append `
+//!   adds the block to its end;
 //! - ` ```sh envoy ` starts Envoy on the page's `envoy.yaml`, on free ports;
 //! - ` ```sh curl ` runs against that Envoy, and its output must equal the
 //!   ` ```text output ` block after it.
@@ -100,6 +101,15 @@ pub fn run() -> Result<(), String> {
                     std::fs::create_dir_all(dir).map_err(|e| format!("{at}: {e}"))?;
                 }
                 std::fs::write(&path, &block.text)
+                    .map_err(|e| format!("{at}: write {}: {e}", path.display()))?;
+            }
+            [_, file, "append"] if file.starts_with("file=") => {
+                let path = crate_dir(&krate, &at)?.join(&file["file=".len()..]);
+                let mut text = std::fs::read_to_string(&path)
+                    .map_err(|e| format!("{at}: append to {}: {e}", path.display()))?;
+                text.push('\n');
+                text.push_str(&block.text);
+                std::fs::write(&path, text)
                     .map_err(|e| format!("{at}: write {}: {e}", path.display()))?;
             }
             ["sh", "envoy"] => {
