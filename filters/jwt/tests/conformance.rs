@@ -80,10 +80,13 @@ fn verifies(jws: &Value, key: &Value) -> bool {
     COMPARED.fetch_add(1, Ordering::Relaxed);
     if portable != native {
         let head: String = text.chars().take(48).collect();
-        ENGINES_DIFFER.lock().unwrap().push(format!(
-            "{} ({head}…): portable {portable}, native {native}",
-            token.alg
-        ));
+        ENGINES_DIFFER
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(format!(
+                "{} ({head}…): portable {portable}, native {native}",
+                token.alg
+            ));
     }
     portable
 }
