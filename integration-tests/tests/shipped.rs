@@ -48,7 +48,12 @@ fn shipped_configs_inline_the_dev_jwks() {
         dev::JWKS,
         dev::PRIVATE_KEY
     );
-    for name in ["edge.yaml", "edge-three-modules.yaml", "jwt.yaml"] {
+    for name in [
+        "edge.yaml",
+        "edge-native.yaml",
+        "edge-three-modules.yaml",
+        "jwt.yaml",
+    ] {
         let jwt = shipped::filter_config(&shipped::load(name).unwrap(), "jwt").unwrap();
         let provider = &jwt["providers"]["portico_dev"];
         let inline: Value =
@@ -86,11 +91,44 @@ fn edge_chain_authenticates_limits_per_user_and_rewrites() {
 }
 
 #[test]
+fn edge_chain_on_the_dynamic_module_authenticates_limits_per_user_and_rewrites() {
+    edge_chain_behaves_as_documented("edge-native.yaml");
+}
+
+#[test]
+fn edge_native_yaml_is_edge_yaml_on_libportico_so() {
+    let wasm = shipped::load("edge.yaml").unwrap();
+    let native = shipped::load("edge-native.yaml").unwrap();
+    assert_eq!(
+        shipped::module_config(&native, "edge"),
+        shipped::module_config(&wasm, "edge"),
+        "edge-native.yaml configures the chain differently from edge.yaml"
+    );
+    assert!(shipped::module_config(&native, "edge").is_some());
+    assert_eq!(shipped::module_names(&native), [shipped::MODULE_NAME]);
+    assert!(shipped::wasm_files(&native).is_empty());
+    let filter = &native["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
+        ["typed_config"]["http_filters"][0]["typed_config"];
+    assert_eq!(filter["filter_name"], "edge");
+    assert_eq!(
+        filter["filter_config"]["@type"],
+        "type.googleapis.com/google.protobuf.StringValue"
+    );
+    // Everything else, listener, routes and upstream, as in edge.yaml.
+    let strip = |mut config: Value| {
+        config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
+            ["typed_config"]["http_filters"][0] = Value::Null;
+        config
+    };
+    assert_eq!(strip(native), strip(wasm));
+}
+
+#[test]
 fn edge_chain_of_three_modules_authenticates_limits_per_user_and_rewrites() {
     edge_chain_behaves_as_documented("edge-three-modules.yaml");
 }
 
-/// What the comments of both edge files promise, in Envoy with two workers.
+/// What the comments of the edge files promise, in Envoy with two workers.
 fn edge_chain_behaves_as_documented(file: &str) {
     let upstream = Upstream::start();
     let envoy = shipped::start(file, upstream.port(), 2);
@@ -334,7 +372,12 @@ fn path_tricks_around_the_public_rule_get_401_from_the_shipped_configs() {
         "/HEALTHZ",
         "/healthzX",
     ];
-    for config in ["edge.yaml", "edge-three-modules.yaml", "jwt.yaml"] {
+    for config in [
+        "edge.yaml",
+        "edge-native.yaml",
+        "edge-three-modules.yaml",
+        "jwt.yaml",
+    ] {
         let upstream = Upstream::start();
         let envoy = shipped::start(config, upstream.port(), 1);
         let port = envoy.port("main");
