@@ -34,7 +34,8 @@ commands:
                    --native runs envoy/edge-native.yaml: the same chain on the dynamic
                    module dist/libportico.so instead of portico_edge.wasm.
   package          build, then write each filter as an OCI image layout (the Wasm artifact
-                   format Istio and Envoy Gateway pull) to dist/oci/portico_<name>/
+                   format Istio and Envoy Gateway pull) to dist/oci/portico_<name>/, and
+                   dist/libportico.so as an OCI artifact to dist/oci/libportico/
   token --sub NAME [--exp 1h] [--aud AUD]... [--iss ISSUER]
                    print a dev token signed with envoy/keys/dev-private.pem, which
                    the configs in envoy/ accept (--exp -1h mints an expired one)
