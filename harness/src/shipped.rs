@@ -2,7 +2,9 @@
 //!
 //! The files are written for `docker compose` (addresses `0.0.0.0`, admin on
 //! 9901, the listener on 10000, the upstream at `upstream:8080`, filters under
-//! [`WASM_MOUNT`]). Rendering parses the file and changes only those values, so
+//! [`WASM_MOUNT`], or, for `edge-native.yaml`, the dynamic module `portico`
+//! that Envoy finds in `$ENVOY_DYNAMIC_MODULES_SEARCH_PATH`, which
+//! [`crate::Envoy`] sets to `dist/`). Rendering parses the file and changes only those values, so
 //! the demo and the tests run exactly the filters and filter configurations
 //! users get. A file that stops fitting that shape is an error, not a
 //! silently different run.
@@ -15,9 +17,15 @@ use std::path::Path;
 pub const WASM_MOUNT: &str = "/opt/portico/wasm/";
 /// Where docker-compose.yml mounts `envoy/` in the Envoy container.
 pub const CONFIG_MOUNT: &str = "/etc/portico/envoy/";
+/// Where docker-compose.yml mounts `libportico.so` in the Envoy container
+/// (its `ENVOY_DYNAMIC_MODULES_SEARCH_PATH`).
+pub const MODULE_MOUNT: &str = "/opt/portico/lib/";
+/// The dynamic module every shipped native config loads: `libportico.so`.
+pub const MODULE_NAME: &str = "portico";
 /// Every Envoy config `envoy/` ships.
-pub const FILES: [&str; 7] = [
+pub const FILES: [&str; 8] = [
     "edge.yaml",
+    "edge-native.yaml",
     "edge-three-modules.yaml",
     "edge-global.yaml",
     "jwt.yaml",
@@ -54,6 +62,20 @@ pub fn wasm_files(config: &Value) -> Vec<String> {
             .and_then(Value::as_str)
         {
             found.push(f.to_string());
+        }
+    });
+    found
+}
+
+/// Every dynamic module a config loads (`dynamic_module_config.name`).
+pub fn module_names(config: &Value) -> Vec<String> {
+    let mut found = Vec::new();
+    visit(config, &mut |v| {
+        if let Some(name) = v
+            .pointer("/dynamic_module_config/name")
+            .and_then(Value::as_str)
+        {
+            found.push(name.to_string());
         }
     });
     found
@@ -97,6 +119,19 @@ pub fn render_config(
 ) -> Result<String, String> {
     let dir = wasm_dir.display().to_string();
     visit_mut(&mut config, &mut |v| {
+        if let Some(module) = v
+            .pointer("/dynamic_module_config/name")
+            .and_then(Value::as_str)
+        {
+            // Found through ENVOY_DYNAMIC_MODULES_SEARCH_PATH (dist/ here),
+            // where only libportico.so is.
+            if module != MODULE_NAME {
+                return Err(format!(
+                    "{name}: dynamic module {module}: only {MODULE_NAME} (lib{MODULE_NAME}.so) is built"
+                ));
+            }
+            return Ok(());
+        }
         let Some(file) = v.pointer_mut("/vm_config/code/local/filename") else {
             return Ok(());
         };
@@ -174,7 +209,7 @@ fn set_address(value: &mut Value, pointer: &str, port: u16, name: &str) -> Resul
 }
 
 /// The JSON configuration a filter gets in a shipped file: the
-/// `StringValue` of the wasm filter `portico.<filter>`, or else the
+/// `StringValue` of the filter `portico.<filter>` (wasm or dynamic module), or else the
 /// `config` of the member `filter` of the one-module edge chain
 /// (`portico.edge`, whose configuration is `{"filters": [{"name", "config"}]}`).
 pub fn filter_config(config: &Value, filter: &str) -> Option<Value> {
@@ -189,7 +224,8 @@ pub fn filter_config(config: &Value, filter: &str) -> Option<Value> {
     })
 }
 
-/// The configuration of the wasm filter `portico.<module>` in a shipped file.
+/// The configuration of the filter `portico.<module>` in a shipped file: the
+/// wasm filter's `configuration` or the dynamic module filter's `filter_config`.
 pub fn module_config(config: &Value, module: &str) -> Option<Value> {
     let wanted = format!("portico.{module}");
     let mut found = None;
@@ -197,6 +233,7 @@ pub fn module_config(config: &Value, module: &str) -> Option<Value> {
         if found.is_none() && v.get("name").and_then(Value::as_str) == Some(wanted.as_str()) {
             found = v
                 .pointer("/typed_config/config/configuration/value")
+                .or_else(|| v.pointer("/typed_config/filter_config/value"))
                 .and_then(Value::as_str)
                 .and_then(|text| serde_json::from_str(text).ok());
         }

@@ -1,12 +1,14 @@
 //! `docker-compose.yml` without a Docker engine: every path it mounts exists,
 //! the Envoy configs it can run load their filters from where it mounts
 //! them, the build service produces exactly those files, and the Envoy image
-//! is the version the tests run. (`cargo xtask test` also runs
+//! is the version the tests run; the `native` profile builds libportico.so
+//! on the Envoy image's own base and mounts it where `edge-native.yaml`
+//! looks for it. (`cargo xtask test` also runs
 //! `docker-compose config -q` on the file.)
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing)]
 
 use portico_harness::install::ENVOY_VERSION;
-use portico_harness::shipped::{self, CONFIG_MOUNT, FILES, WASM_MOUNT};
+use portico_harness::shipped::{self, CONFIG_MOUNT, FILES, MODULE_MOUNT, MODULE_NAME, WASM_MOUNT};
 use portico_harness::workspace_root;
 use serde_json::Value;
 
@@ -123,8 +125,14 @@ fn envoy_runs_the_shipped_configs_with_the_built_filters() {
         .unwrap();
     for name in FILES {
         assert!(workspace_root().join("envoy").join(name).is_file());
-        let files = shipped::wasm_files(&shipped::load(name).unwrap());
-        assert!(!files.is_empty(), "{name} loads no filter");
+        let config = shipped::load(name).unwrap();
+        let files = shipped::wasm_files(&config);
+        // A config on the dynamic module (edge-native.yaml) runs in the
+        // `native` profile, checked below.
+        assert!(
+            !files.is_empty() || !shipped::module_names(&config).is_empty(),
+            "{name} loads no filter"
+        );
         for file in files {
             let wasm = file
                 .strip_prefix(WASM_MOUNT)
@@ -198,4 +206,87 @@ fn the_global_profile_wires_envoy_to_the_rate_limit_service() {
         std::fs::read_to_string(workspace_root().join("envoy/ratelimit/config.yaml")).unwrap();
     let parsed: portico_rls::engine::Config = serde_yaml::from_str(&text).unwrap();
     assert_eq!(parsed.domain, "edge");
+}
+
+#[test]
+fn the_native_profile_builds_the_module_for_the_envoy_image_and_mounts_it() {
+    let compose = compose();
+    let services = &compose["services"];
+    for name in ["build-native", "envoy-native"] {
+        assert_eq!(
+            services[name]["profiles"],
+            serde_json::json!(["native"]),
+            "{name} runs only with --profile native"
+        );
+    }
+    let envoy = &services["envoy-native"];
+    assert_eq!(
+        envoy["image"].as_str(),
+        Some(format!("envoyproxy/envoy:v{ENVOY_VERSION}").as_str())
+    );
+    let command: Vec<&str> = envoy["command"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let config_arg = command.iter().skip_while(|a| **a != "-c").nth(1).unwrap();
+    let file = config_arg.strip_prefix(CONFIG_MOUNT).unwrap();
+    assert!(FILES.contains(&file), "{file} is not a shipped config");
+    let config = shipped::load(file).unwrap();
+    assert!(shipped::wasm_files(&config).is_empty(), "{file} loads wasm");
+    let modules = shipped::module_names(&config);
+    assert!(!modules.is_empty(), "{file} loads no dynamic module");
+    assert!(
+        modules.iter().all(|m| m == MODULE_NAME),
+        "{file}: {modules:?}"
+    );
+    // Envoy looks for lib<name>.so in ENVOY_DYNAMIC_MODULES_SEARCH_PATH,
+    // a volume build-native fills.
+    let lib_dir = MODULE_MOUNT.trim_end_matches('/');
+    assert_eq!(
+        envoy["environment"]["ENVOY_DYNAMIC_MODULES_SEARCH_PATH"].as_str(),
+        Some(lib_dir)
+    );
+    let envoy_mounts = mounts(envoy);
+    assert!(envoy_mounts.contains(&("./envoy".into(), CONFIG_MOUNT.trim_end_matches('/').into())));
+    let volume = envoy_mounts
+        .iter()
+        .find(|(_, target)| target == lib_dir)
+        .map(|(source, _)| source.clone())
+        .expect("envoy-native mounts the module volume");
+    let build = &services["build-native"];
+    let (_, build_out) = mounts(build)
+        .into_iter()
+        .find(|(source, _)| *source == volume)
+        .expect("build-native writes the volume envoy-native reads");
+    assert_eq!(
+        build["depends_on"],
+        Value::Null,
+        "build-native needs nothing running"
+    );
+    assert!(envoy["depends_on"]["build-native"]["condition"] == "service_completed_successfully");
+
+    // The Dockerfile builds on the Envoy image's base (Ubuntu 22.04, glibc
+    // 2.35), builds the module and copies it, as Envoy names it, there.
+    let dockerfile = build["build"]["dockerfile"].as_str().unwrap();
+    assert_eq!(build["build"]["context"].as_str(), Some("."));
+    let text = std::fs::read_to_string(workspace_root().join(dockerfile)).unwrap();
+    let from: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("FROM "))
+        .collect();
+    assert_eq!(
+        from,
+        ["ubuntu:22.04"],
+        "{dockerfile}: build on the base of envoyproxy/envoy:v{ENVOY_VERSION}, so its glibc loads the module"
+    );
+    assert!(text.contains("cargo build --locked --release -p portico-module"));
+    assert!(text.contains("/out/libportico.so"));
+    assert!(
+        text.contains(&format!(
+            r#"CMD ["cp", "/out/lib{MODULE_NAME}.so", "{build_out}/"]"#
+        )),
+        "{dockerfile} does not copy lib{MODULE_NAME}.so to {build_out}"
+    );
 }

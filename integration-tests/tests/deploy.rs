@@ -1,11 +1,13 @@
 //! The deployment examples of `docs/deploy/`: Istio `WasmPlugin`s, an Envoy
-//! Gateway `EnvoyExtensionPolicy` and a plain Envoy snippet. No Kubernetes
+//! Gateway `EnvoyExtensionPolicy` and a plain Envoy snippet, each also with
+//! `libportico.so` (the Envoy Gateway `dynamicModules` registry and
+//! `dynamicModule` policy, the plain Envoy dynamic-module snippet). No Kubernetes
 //! runs here, so each resource is checked for the fields those APIs define,
 //! and every filter configuration in them is loaded into the built filter in
 //! Envoy (`--mode validate`), which refuses a config the filter refuses.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing)]
 
-use portico_harness::bootstrap::{wasm_filter, Bootstrap};
+use portico_harness::bootstrap::{module_filter, wasm_filter, Bootstrap};
 use portico_harness::shipped::WASM_MOUNT;
 use portico_harness::{wasm_path, workspace_root, Envoy};
 use serde::Deserialize;
@@ -199,4 +201,129 @@ fn bootstrap_with_bad_provider(dist: &str) -> String {
             vec![wasm_filter("portico.jwt", &wasm, &config.to_string())],
         )
         .render()
+}
+
+/// Loads `config` into the filter `filter` of `libportico.so` in Envoy's
+/// validate mode, whatever the backend of the run.
+fn assert_module_filter_accepts(filter: &str, config: &Value, context: &str) {
+    let bootstrap = Bootstrap::new(9)
+        .listener(
+            "main",
+            vec![module_filter(
+                &format!("portico.{filter}"),
+                filter,
+                &config.to_string(),
+            )],
+        )
+        .render();
+    let (ok, output) = Envoy::validate(&bootstrap);
+    assert!(
+        ok,
+        "{context}: libportico.so's {filter} refused its config:\n{output}"
+    );
+}
+
+#[test]
+fn envoy_gateway_dynamic_module_is_well_formed_and_its_config_loads() {
+    let docs = documents("envoy-gateway-native.yaml");
+    assert_eq!(docs.len(), 2);
+    let proxy = &docs[0];
+    assert_eq!(proxy["apiVersion"], "gateway.envoyproxy.io/v1alpha1");
+    assert_eq!(proxy["kind"], "EnvoyProxy");
+    let registry = proxy["spec"]["dynamicModules"].as_array().unwrap();
+    assert_eq!(registry.len(), 1);
+    let entry = &registry[0];
+    assert_only_fields(
+        entry,
+        &["name", "source", "doNotClose", "loadGlobally"],
+        "dynamicModules[]",
+    );
+    assert_eq!(entry["name"], "portico");
+    assert_only_fields(&entry["source"], &["type", "local", "remote"], "source");
+    assert_eq!(entry["source"]["type"], "Local");
+    let path = entry["source"]["local"]["path"].as_str().unwrap();
+    assert!(path.ends_with("/libportico.so"), "{path}");
+    // The file is in a volume the proxy container mounts.
+    let mounts = proxy["spec"]["provider"]["kubernetes"]["envoyDeployment"]["container"]
+        ["volumeMounts"]
+        .as_array()
+        .unwrap();
+    assert!(
+        mounts.iter().any(|m| path
+            .strip_prefix(m["mountPath"].as_str().unwrap())
+            .is_some_and(|rest| rest.starts_with('/'))),
+        "{path} is in no mounted volume"
+    );
+
+    let policy = &docs[1];
+    assert_eq!(policy["kind"], "EnvoyExtensionPolicy");
+    assert_only_fields(
+        &policy["spec"],
+        &[
+            "targetRef",
+            "targetRefs",
+            "targetSelectors",
+            "wasm",
+            "extProc",
+            "lua",
+            "dynamicModule",
+        ],
+        "spec",
+    );
+    for module in policy["spec"]["dynamicModule"].as_array().unwrap() {
+        assert_only_fields(
+            module,
+            &["name", "filterName", "config", "terminalFilter", "backends"],
+            "dynamicModule[]",
+        );
+        assert_eq!(
+            module["name"], entry["name"],
+            "the policy names a module the EnvoyProxy registers"
+        );
+        let filter = module["filterName"].as_str().unwrap();
+        assert!(
+            portico_harness::backend::MODULE_FILTERS.contains(&filter),
+            "{filter} is not a filter of libportico.so"
+        );
+        assert_module_filter_accepts(filter, &module["config"], "EnvoyExtensionPolicy");
+    }
+}
+
+#[test]
+fn plain_envoy_dynamic_module_snippet_validates_in_a_bootstrap() {
+    let docs = documents("envoy-native-snippet.yaml");
+    let snippet = &docs[0];
+    let filters = snippet["http_filters"].as_array().unwrap().clone();
+    for filter in &filters {
+        let typed = &filter["typed_config"];
+        assert_eq!(typed["dynamic_module_config"]["name"], "portico");
+        assert_eq!(
+            typed["filter_config"]["@type"],
+            "type.googleapis.com/google.protobuf.StringValue"
+        );
+    }
+    let hcm = &snippet["http_connection_manager"];
+    assert_eq!(hcm["normalize_path"], true);
+    assert_eq!(hcm["merge_slashes"], true);
+    assert_eq!(
+        hcm["path_with_escaped_slashes_action"],
+        "UNESCAPE_AND_REDIRECT"
+    );
+    let bootstrap = Bootstrap::new(9)
+        .hcm_settings(hcm.clone())
+        .listener("main", filters.clone());
+    let (ok, output) = Envoy::validate(&bootstrap.render());
+    assert!(ok, "{output}");
+    // A broken config must fail the same check, with the module's message.
+    let mut broken = filters;
+    let text = broken[0]["typed_config"]["filter_config"]["value"]
+        .as_str()
+        .unwrap()
+        .replace(r#""provider_name": "idp""#, r#""provider_name": "nope""#);
+    broken[0]["typed_config"]["filter_config"]["value"] = text.into();
+    let bootstrap = Bootstrap::new(9)
+        .hcm_settings(hcm.clone())
+        .listener("main", broken);
+    let (ok, output) = Envoy::validate(&bootstrap.render());
+    assert!(!ok && output.contains("rules[1].requires"), "{output}");
 }

@@ -107,6 +107,15 @@ fn shipped_configs_never_fail_open() {
             .as_array()
             .unwrap()
         {
+            if filter
+                .pointer("/typed_config/dynamic_module_config")
+                .is_some()
+            {
+                // A dynamic module has no VM to fail open around: a bad
+                // configuration is refused at load, a crash is Envoy's.
+                filters += 1;
+                continue;
+            }
             let Some(plugin) = filter.pointer("/typed_config/config") else {
                 continue;
             };

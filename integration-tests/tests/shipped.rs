@@ -48,7 +48,12 @@ fn shipped_configs_inline_the_dev_jwks() {
         dev::JWKS,
         dev::PRIVATE_KEY
     );
-    for name in ["edge.yaml", "edge-three-modules.yaml", "jwt.yaml"] {
+    for name in [
+        "edge.yaml",
+        "edge-native.yaml",
+        "edge-three-modules.yaml",
+        "jwt.yaml",
+    ] {
         let jwt = shipped::filter_config(&shipped::load(name).unwrap(), "jwt").unwrap();
         let provider = &jwt["providers"]["portico_dev"];
         let inline: Value =
@@ -86,11 +91,44 @@ fn edge_chain_authenticates_limits_per_user_and_rewrites() {
 }
 
 #[test]
+fn edge_chain_on_the_dynamic_module_authenticates_limits_per_user_and_rewrites() {
+    edge_chain_behaves_as_documented("edge-native.yaml");
+}
+
+#[test]
+fn edge_native_yaml_is_edge_yaml_on_libportico_so() {
+    let wasm = shipped::load("edge.yaml").unwrap();
+    let native = shipped::load("edge-native.yaml").unwrap();
+    assert_eq!(
+        shipped::module_config(&native, "edge"),
+        shipped::module_config(&wasm, "edge"),
+        "edge-native.yaml configures the chain differently from edge.yaml"
+    );
+    assert!(shipped::module_config(&native, "edge").is_some());
+    assert_eq!(shipped::module_names(&native), [shipped::MODULE_NAME]);
+    assert!(shipped::wasm_files(&native).is_empty());
+    let filter = &native["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
+        ["typed_config"]["http_filters"][0]["typed_config"];
+    assert_eq!(filter["filter_name"], "edge");
+    assert_eq!(
+        filter["filter_config"]["@type"],
+        "type.googleapis.com/google.protobuf.StringValue"
+    );
+    // Everything else, listener, routes and upstream, as in edge.yaml.
+    let strip = |mut config: Value| {
+        config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
+            ["typed_config"]["http_filters"][0] = Value::Null;
+        config
+    };
+    assert_eq!(strip(native), strip(wasm));
+}
+
+#[test]
 fn edge_chain_of_three_modules_authenticates_limits_per_user_and_rewrites() {
     edge_chain_behaves_as_documented("edge-three-modules.yaml");
 }
 
-/// What the comments of both edge files promise, in Envoy with two workers.
+/// What the comments of the edge files promise, in Envoy with two workers.
 fn edge_chain_behaves_as_documented(file: &str) {
     let upstream = Upstream::start();
     let envoy = shipped::start(file, upstream.port(), 2);
@@ -334,7 +372,12 @@ fn path_tricks_around_the_public_rule_get_401_from_the_shipped_configs() {
         "/HEALTHZ",
         "/healthzX",
     ];
-    for config in ["edge.yaml", "edge-three-modules.yaml", "jwt.yaml"] {
+    for config in [
+        "edge.yaml",
+        "edge-native.yaml",
+        "edge-three-modules.yaml",
+        "jwt.yaml",
+    ] {
         let upstream = Upstream::start();
         let envoy = shipped::start(config, upstream.port(), 1);
         let port = envoy.port("main");
@@ -378,18 +421,34 @@ fn path_tricks_around_the_public_rule_get_401_from_the_shipped_configs() {
 /// (seconds to the next refill, read a moment apart; compared within 1 s).
 #[test]
 fn the_one_module_edge_answers_exactly_as_the_three_module_chain() {
-    let mut one = shipped::load("edge.yaml").unwrap();
-    let three = shipped::load("edge-three-modules.yaml").unwrap();
+    chains_answer_alike("edge.yaml", "edge-three-modules.yaml");
+}
+
+/// The edge chain on libportico.so (`envoy/edge-native.yaml`) beside the
+/// same chain as portico_edge.wasm (`envoy/edge.yaml`), in one Envoy: the
+/// parity of the two backends, request for request.
+#[test]
+fn the_native_edge_answers_exactly_as_the_wasm_edge() {
+    chains_answer_alike("edge.yaml", "edge-native.yaml");
+}
+
+/// `left` on the listener `main` and `right` on `other`, in one Envoy, sent
+/// the same requests.
+fn chains_answer_alike(left: &str, right: &str) {
+    let mut one = shipped::load(left).unwrap();
+    let other = shipped::load(right).unwrap();
     // Same filter configurations, member for member.
     for filter in ["jwt", "ratelimit", "headers"] {
         assert_eq!(
             shipped::filter_config(&one, filter),
-            shipped::module_config(&three, filter),
-            "{filter}: edge.yaml and edge-three-modules.yaml configure it differently"
+            shipped::filter_config(&other, filter),
+            "{filter}: {left} and {right} configure it differently"
         );
     }
-    let mut listener = three["static_resources"]["listeners"][0].clone();
-    listener["name"] = "three".into();
+    let native = |config: &Value| !shipped::module_names(config).is_empty();
+    let natives = [native(&one), native(&other)];
+    let mut listener = other["static_resources"]["listeners"][0].clone();
+    listener["name"] = "other".into();
     one["static_resources"]["listeners"]
         .as_array_mut()
         .unwrap()
@@ -401,7 +460,8 @@ fn the_one_module_edge_answers_exactly_as_the_three_module_chain() {
         upstream: upstream.port(),
         rls: 0,
     };
-    let config = shipped::render_config("edge.yaml + three", one, &dist(), Some(ports)).unwrap();
+    let config =
+        shipped::render_config(&format!("{left} + {right}"), one, &dist(), Some(ports)).unwrap();
     let envoy = Envoy::start(&config, 1);
 
     let alice = dev::token(&Claims::new("alice")).unwrap();
@@ -561,7 +621,7 @@ fn the_one_module_edge_answers_exactly_as_the_three_module_chain() {
             }
             request.body(body.as_bytes().to_vec()).send()
         };
-        let (one_reply, three_reply) = (send("main"), send("three"));
+        let (one_reply, three_reply) = (send("main"), send("other"));
         let (one_n, three_n) = (normalise(&one_reply), normalise(&three_reply));
         let what = format!(
             "{method} {path} {:?}",
@@ -573,7 +633,7 @@ fn the_one_module_edge_answers_exactly_as_the_three_module_chain() {
         assert_eq!(
             (&one_n.0, &one_n.1, &one_n.2),
             (&three_n.0, &three_n.1, &three_n.2),
-            "{what}: the one-module edge (left) and the three modules (right) differ"
+            "{what}: {left} (left) and {right} (right) differ"
         );
         assert_eq!(
             one_n.3.is_some(),
@@ -605,15 +665,22 @@ fn the_one_module_edge_answers_exactly_as_the_three_module_chain() {
     ] {
         assert_eq!(
             raw_get(envoy.port("main"), trick),
-            raw_get(envoy.port("three"), trick),
+            raw_get(envoy.port("other"), trick),
             "{trick}"
         );
     }
-    // Both chains counted alike (Envoy sums a custom metric over the VMs defining it).
+    // Both chains counted alike (Envoy sums a custom metric over the VMs
+    // defining it; a dynamic module's metrics have a prefix of their own).
     let limited = statuses.iter().filter(|s| **s == 429).count() as u64;
-    assert_eq!(
-        envoy.stat("wasmcustom.per_user.http_local_rate_limit.enforced"),
-        Some(2 * limited),
-        "each chain counted its own 429s"
-    );
+    for (prefix, is_native) in [("wasmcustom", false), ("dynamicmodulescustom", true)] {
+        let chains = natives.iter().filter(|n| **n == is_native).count() as u64;
+        let counted = envoy
+            .stat(&format!("{prefix}.per_user.http_local_rate_limit.enforced"))
+            .unwrap_or(0);
+        assert_eq!(
+            counted,
+            chains * limited,
+            "{prefix}: each chain counted its own 429s"
+        );
+    }
 }

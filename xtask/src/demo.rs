@@ -4,7 +4,8 @@
 //! checks each against what the demo says it does. `--global` runs
 //! `envoy/edge-global.yaml`, whose per-user limit a Rate Limit Service
 //! holds: Portico's test service (`rls/`) with `envoy/ratelimit/config.yaml`,
-//! counting in a local redis-server.
+//! counting in a local redis-server. `--native` runs `envoy/edge-native.yaml`:
+//! the same chain on the dynamic module `dist/libportico.so`.
 
 use portico_harness::dev::{self, Claims};
 use portico_harness::{shipped, workspace_root, Envoy, Upstream};
@@ -30,7 +31,25 @@ struct Line {
     expect: Expect,
 }
 
-fn lines(base: &str, admin: &str, global: bool) -> Vec<Line> {
+fn lines(base: &str, admin: &str, global: bool, native: bool) -> Vec<Line> {
+    // Envoy prefixes a wasm filter's metrics `wasmcustom.`, a dynamic module's
+    // `dynamicmodulescustom.`.
+    let (filter, enforced): (&str, &str) = if native {
+        (
+            "dynamicmodulescustom",
+            "dynamicmodulescustom.per_user.http_local_rate_limit.enforced: 1",
+        )
+    } else if global {
+        (
+            "wasmcustom",
+            "wasmcustom.cluster.upstream.ratelimit.per_user.over_limit: 1",
+        )
+    } else {
+        (
+            "wasmcustom",
+            "wasmcustom.per_user.http_local_rate_limit.enforced: 1",
+        )
+    };
     let auth = |who: &str| format!("-H \"authorization: Bearer ${who}\"");
     vec![
         Line {
@@ -72,12 +91,8 @@ fn lines(base: &str, admin: &str, global: bool) -> Vec<Line> {
         },
         Line {
             comment: "the filters' metrics",
-            command: format!("curl -s '{admin}/stats?filter=wasmcustom'"),
-            expect: Expect::Contains(if global {
-                "wasmcustom.cluster.upstream.ratelimit.per_user.over_limit: 1"
-            } else {
-                "wasmcustom.per_user.http_local_rate_limit.enforced: 1"
-            }),
+            command: format!("curl -s '{admin}/stats?filter={filter}'"),
+            expect: Expect::Contains(enforced),
         },
     ]
 }
@@ -98,7 +113,7 @@ fn start_service() -> Result<Service, String> {
     Ok(Service { _redis: redis, rls })
 }
 
-pub fn run(smoke: bool, global: bool) -> Result<(), String> {
+pub fn run(smoke: bool, global: bool, native: bool) -> Result<(), String> {
     let upstream = Upstream::start();
     let service = global.then(start_service).transpose()?;
     let (listen, admin) = if smoke { (0, 0) } else { (10000, 9901) };
@@ -110,6 +125,8 @@ pub fn run(smoke: bool, global: bool) -> Result<(), String> {
     };
     let file = if global {
         "edge-global.yaml"
+    } else if native {
+        "edge-native.yaml"
     } else {
         "edge.yaml"
     };
@@ -129,7 +146,7 @@ pub fn run(smoke: bool, global: bool) -> Result<(), String> {
     .map(|(name, token)| format!("export {name}={token}"))
     .collect::<Vec<_>>()
     .join("\n");
-    let lines = lines(&base, &admin, global);
+    let lines = lines(&base, &admin, global, native);
     if smoke {
         if global {
             // The service counts in fixed minutes: keep the run inside one.
@@ -153,6 +170,11 @@ pub fn run(smoke: bool, global: bool) -> Result<(), String> {
         );
     } else {
         println!("JWT validation -> 5 requests per user per minute -> header rewriting, in front of an echo upstream.");
+    }
+    if native {
+        println!(
+            "The chain runs in dist/libportico.so, a dynamic module, instead of portico_edge.wasm."
+        );
     }
     println!("Tokens minted just now with envoy/keys/dev-private.pem (`cargo xtask token --sub NAME` mints more):\n");
     println!("{exports}\n");

@@ -31,8 +31,11 @@ commands:
                    --global runs envoy/edge-global.yaml instead: the per-user limit
                    asked of a Rate Limit Service (Portico's test service on a local
                    redis-server, installed if missing) that several Envoys could share.
+                   --native runs envoy/edge-native.yaml: the same chain on the dynamic
+                   module dist/libportico.so instead of portico_edge.wasm.
   package          build, then write each filter as an OCI image layout (the Wasm artifact
-                   format Istio and Envoy Gateway pull) to dist/oci/portico_<name>/
+                   format Istio and Envoy Gateway pull) to dist/oci/portico_<name>/, and
+                   dist/libportico.so as an OCI artifact to dist/oci/libportico/
   token --sub NAME [--exp 1h] [--aud AUD]... [--iss ISSUER]
                    print a dev token signed with envoy/keys/dev-private.pem, which
                    the configs in envoy/ accept (--exp -1h mints an expired one)
@@ -62,6 +65,7 @@ fn main() -> ExitCode {
         Some("demo") => demo(
             args.iter().any(|a| a == "--smoke"),
             args.iter().any(|a| a == "--global"),
+            args.iter().any(|a| a == "--native"),
         ),
         Some("package") => {
             build().and_then(|built| package::package(&built, &workspace_root().join("dist")))
@@ -431,8 +435,9 @@ fn test() -> Result<(), String> {
             .args(["test", "-p", "integration-tests"])
             .env("PORTICO_BACKEND", "native"),
     )?;
-    demo::run(true, false)?;
-    demo::run(true, true)?;
+    demo::run(true, false, false)?;
+    demo::run(true, true, false)?;
+    demo::run(true, false, true)?;
     walkthrough::run()?;
     difffuzz::short_run()?;
     conformance::run_suite(&[])?;
@@ -444,12 +449,15 @@ fn test() -> Result<(), String> {
     Ok(())
 }
 
-fn demo(smoke: bool, global: bool) -> Result<(), String> {
+fn demo(smoke: bool, global: bool, native: bool) -> Result<(), String> {
+    if global && native {
+        return Err("demo: --global and --native are two different configs; pick one".into());
+    }
     ensure_wasm_target()?;
     ensure_envoy()?;
     if global {
         ensure_redis()?;
     }
     build()?;
-    demo::run(smoke, global)
+    demo::run(smoke, global, native)
 }
