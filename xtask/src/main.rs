@@ -431,8 +431,10 @@ fn test() -> Result<(), String> {
     )?;
     run(
         "integration tests again, filters as dist/libportico.so (PORTICO_BACKEND=native)",
+        // `--workspace`, as the first run: the same feature set, so
+        // nothing is compiled again; the test-host suites just run twice.
         cargo()
-            .args(["test", "-p", "integration-tests"])
+            .args(["test", "--workspace", "--test", "*"])
             .env("PORTICO_BACKEND", "native"),
     )?;
     demo::run(true, false, false)?;
