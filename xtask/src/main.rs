@@ -41,9 +41,10 @@ commands:
                    the configs in envoy/ accept (--exp -1h mints an expired one)
   bench            Portico against Envoy's native filters, interleaved rounds with wrk;
                    writes BENCHMARKS.md (about 6 minutes)
-  soak [--minutes N | --seconds N]
+  soak [--minutes N | --seconds N] [--native]
                    the edge chain under steady valid, invalid and hostile load (default
-                   10 minutes): no 5xx, right 4xx, no VM crash, RSS growth under 5%
+                   10 minutes): no 5xx, right 4xx, no VM crash, RSS growth under 5%;
+                   --native soaks envoy/edge-native.yaml (dist/libportico.so)
   difffuzz [--minutes N | --seconds N | --cases N] [--filter jwt|headers|ratelimit]
            [--seed S] [--case I] [--findings DIR] [--verbose]
                    differential fuzzing: seeded hostile requests to Portico and to Envoy's
@@ -75,11 +76,11 @@ fn main() -> ExitCode {
             .and_then(|()| ensure_envoy().map(|_| ()))
             .and_then(|()| build().map(|_| ()))
             .and_then(|()| bench::run()),
-        Some("soak") => soak::parse_duration(args.get(1..).unwrap_or_default()).and_then(|d| {
+        Some("soak") => soak::parse(args.get(1..).unwrap_or_default()).and_then(|(d, native)| {
             ensure_wasm_target()?;
             ensure_envoy()?;
             build()?;
-            soak::run(d)
+            soak::run(d, native)
         }),
         Some("difffuzz") => {
             return match difffuzz::parse(args.get(1..).unwrap_or_default()).and_then(|o| {
@@ -443,7 +444,8 @@ fn test() -> Result<(), String> {
     walkthrough::run()?;
     difffuzz::short_run()?;
     conformance::run_suite(&[])?;
-    soak::run(std::time::Duration::from_secs(60))?;
+    soak::run(std::time::Duration::from_secs(60), false)?;
+    soak::run(std::time::Duration::from_secs(30), true)?;
     eprintln!(
         "xtask: all checks passed in {:.0}s",
         started.elapsed().as_secs_f64()

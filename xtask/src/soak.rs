@@ -110,7 +110,8 @@ struct Tally {
     transport_errors: Vec<String>,
 }
 
-pub fn run(duration: Duration) -> Result<(), String> {
+/// `native`: the edge chain from `dist/libportico.so` (`envoy/edge-native.yaml`).
+pub fn run(duration: Duration, native: bool) -> Result<(), String> {
     let upstream = Upstream::start();
     let ports = shipped::Ports {
         listen: 0,
@@ -118,7 +119,13 @@ pub fn run(duration: Duration) -> Result<(), String> {
         upstream: upstream.port(),
         rls: 0,
     };
-    let config = shipped::render("edge.yaml", &workspace_root().join("dist"), Some(ports))?;
+    let file = if native {
+        "edge-native.yaml"
+    } else {
+        "edge.yaml"
+    };
+    eprintln!("xtask: soak: envoy/{file}");
+    let config = shipped::render(file, &workspace_root().join("dist"), Some(ports))?;
     let envoy = Envoy::start(&config, 2);
     let address = format!("127.0.0.1:{}", envoy.port("main"));
     eprintln!("xtask: soak: minting {USERS} user tokens");
@@ -315,6 +322,13 @@ async fn drive(
 }
 
 /// `--minutes N` or `--seconds N`; 10 minutes by default.
+/// The soak's duration, and whether `--native` was given.
+pub fn parse(args: &[String]) -> Result<(Duration, bool), String> {
+    let native = args.iter().any(|a| a == "--native");
+    let rest: Vec<String> = args.iter().filter(|a| *a != "--native").cloned().collect();
+    parse_duration(&rest).map(|d| (d, native))
+}
+
 pub fn parse_duration(args: &[String]) -> Result<Duration, String> {
     match args {
         [] => Ok(Duration::from_secs(600)),
@@ -328,6 +342,6 @@ pub fn parse_duration(args: &[String]) -> Result<Duration, String> {
                 n
             }))
         }
-        _ => Err("usage: cargo xtask soak [--minutes N | --seconds N]".into()),
+        _ => Err("usage: cargo xtask soak [--minutes N | --seconds N] [--native]".into()),
     }
 }
