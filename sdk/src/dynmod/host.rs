@@ -388,18 +388,17 @@ impl Host for DynHost<'_> {
     }
 
     fn property(&self, path: &[&str]) -> HostResult<Option<Vec<u8>>> {
-        let joined = path.join(".");
-        match joined.as_str() {
-            "source.address" => self.attribute_string(attribute::SOURCE_ADDRESS),
-            "source.port" => self.attribute_int(attribute::SOURCE_PORT),
-            "destination.address" => self.attribute_string(attribute::DESTINATION_ADDRESS),
-            "destination.port" => self.attribute_int(attribute::DESTINATION_PORT),
-            "connection.id" => self.attribute_int(attribute::CONNECTION_ID),
-            "request.id" => self.attribute_string(attribute::REQUEST_ID),
-            "request.protocol" => self.attribute_string(attribute::REQUEST_PROTOCOL),
-            "request.time" => self.attribute_int(attribute::REQUEST_TIME),
-            "xds.route_name" => self.attribute_string(attribute::XDS_ROUTE_NAME),
-            "xds.cluster_name" => {
+        match path {
+            ["source", "address"] => self.attribute_string(attribute::SOURCE_ADDRESS),
+            ["source", "port"] => self.attribute_int(attribute::SOURCE_PORT),
+            ["destination", "address"] => self.attribute_string(attribute::DESTINATION_ADDRESS),
+            ["destination", "port"] => self.attribute_int(attribute::DESTINATION_PORT),
+            ["connection", "id"] => self.attribute_int(attribute::CONNECTION_ID),
+            ["request", "id"] => self.attribute_string(attribute::REQUEST_ID),
+            ["request", "protocol"] => self.attribute_string(attribute::REQUEST_PROTOCOL),
+            ["request", "time"] => self.attribute_int(attribute::REQUEST_TIME),
+            ["xds", "route_name"] => self.attribute_string(attribute::XDS_ROUTE_NAME),
+            ["xds", "cluster_name"] => {
                 let api = self.api()?;
                 let filter = self.filter()?;
                 let mut out = EnvoyBuffer::NULL;
@@ -411,13 +410,13 @@ impl Host for DynHost<'_> {
                     self.attribute_string(attribute::XDS_CLUSTER_NAME)
                 }
             }
-            "plugin_name" => Ok(Some(self.parts.filter_name.as_bytes().to_vec())),
-            _ if path.len() == 1 => {
+            ["plugin_name"] => Ok(Some(self.parts.filter_name.as_bytes().to_vec())),
+            [name] => {
                 // Filter state set by `set_filter_state`, under the key the
                 // wasm host uses, so access logs read it the same way.
                 let api = self.api()?;
                 let filter = self.filter()?;
-                let key = format!("wasm.{joined}");
+                let key = format!("wasm.{name}");
                 let mut out = EnvoyBuffer::NULL;
                 // SAFETY: a live stream and an out-pointer.
                 if unsafe {
