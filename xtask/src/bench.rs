@@ -25,10 +25,16 @@ use std::time::{Duration, Instant};
 const ROUNDS: usize = 9;
 const RUN_SECONDS: u64 = 1;
 
-/// `PORTICO_BENCH_QUICK=1`: one round of one second, to check the setup.
+/// `PORTICO_BENCH_QUICK=1`: one round of one second, to check the setup;
+/// `PORTICO_BENCH_ROUNDS=n`: n rounds.
 fn plan() -> (usize, u64) {
     if std::env::var_os("PORTICO_BENCH_QUICK").is_some() {
         (1, 1)
+    } else if let Some(n) = std::env::var("PORTICO_BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        (n, RUN_SECONDS)
     } else {
         (ROUNDS, RUN_SECONDS)
     }
@@ -477,6 +483,47 @@ pub fn run() -> Result<(), String> {
             vec![portico("ratelimit", &global_config())],
         ),
     ];
+    // `PORTICO_BENCH_ONLY=chain,headers`: only the configurations whose
+    // name holds one of the words (and the ceiling), printed, not written
+    // to BENCHMARKS.md: for measuring one change without the whole run.
+    let only: Option<Vec<String>> = std::env::var("PORTICO_BENCH_ONLY")
+        .ok()
+        .map(|v| v.split(',').map(str::to_string).collect());
+    let configs: Vec<_> = configs
+        .into_iter()
+        .filter(|(name, _)| {
+            only.as_ref().is_none_or(|words| {
+                *name == "no filter" || words.iter().any(|w| name.contains(w.as_str()))
+            })
+        })
+        .collect();
+    // With `PORTICO_BENCH_ONLY`, `PORTICO_BENCH_BASELINE=dir` adds a twin of
+    // every row that loads a module from dist/, loading it from `dir`
+    // instead (a copy of dist/ from before a change): before and after in
+    // the same interleaved rounds.
+    let baseline = std::env::var("PORTICO_BENCH_BASELINE")
+        .ok()
+        .filter(|_| only.is_some());
+    let mut configs = configs;
+    if let Some(dir) = &baseline {
+        let dist = format!("{}/", workspace_root().join("dist").display());
+        let dir = format!("{}/", dir.trim_end_matches('/'));
+        let twins: Vec<(&'static str, Vec<Value>)> = configs
+            .iter()
+            .filter(|(_, filters)| Value::Array(filters.clone()).to_string().contains(&dist))
+            .filter_map(|(name, filters)| {
+                let text = Value::Array(filters.clone())
+                    .to_string()
+                    .replace(&dist, &dir);
+                let Ok(Value::Array(twin)) = serde_json::from_str(&text) else {
+                    return None;
+                };
+                let label: &'static str = Box::leak(format!("{name} [baseline]").into_boxed_str());
+                Some((label, twin))
+            })
+            .collect();
+        configs.extend(twins);
+    }
     // One Rate Limit Service (with its Redis) for both global rows.
     crate::ensure_redis()?;
     let redis = portico_rls::Redis::start()?;
@@ -644,6 +691,23 @@ pub fn run() -> Result<(), String> {
         native: Some("native ratelimit, global (RLS + Redis)".into()),
     });
 
+    if only.is_some() {
+        rows.retain(|row| targets.iter().any(|t| t.name == row.target));
+        let twins: Vec<Row> = rows
+            .iter()
+            .filter_map(|row| {
+                let twin = format!("{} [baseline]", row.target);
+                let target = targets.iter().find(|t| t.name == twin)?.name;
+                Some(Row {
+                    label: format!("{} [baseline]", row.label),
+                    target,
+                    header: row.header.clone(),
+                    native: row.native.clone(),
+                })
+            })
+            .collect();
+        rows.extend(twins);
+    }
     let ticks = clock_ticks_per_second();
     // Warm each target once (V8 tiers up, caches fill), then measure in interleaved rounds.
     for row in &rows {
@@ -685,6 +749,22 @@ pub fn run() -> Result<(), String> {
             }
             samples.entry(row.label.clone()).or_default().push(sample);
         }
+    }
+    if only.is_some() {
+        for row in &rows {
+            let Some(list) = samples.get(&row.label) else {
+                continue;
+            };
+            let rps = median(list.iter().map(|s| s.rps).collect());
+            let cpu = median(list.iter().map(|s| s.cpu_ms_per_k).collect());
+            let vs = row
+                .native
+                .as_deref()
+                .map(|n| paired(&samples, &row.label, n))
+                .unwrap_or_default();
+            println!("| {} | {rps:.0} | {vs} | {cpu:.1} |", row.label);
+        }
+        return Ok(());
     }
     let report = report(&rows, &samples, &targets)?;
     let path = workspace_root().join("BENCHMARKS.md");

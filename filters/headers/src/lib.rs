@@ -59,6 +59,7 @@ impl Plugin for HeaderRewriter {
         HeaderFilter {
             rule: None,
             captured: Vec::new(),
+            pending: None,
         }
     }
 }
@@ -68,6 +69,10 @@ impl Plugin for HeaderRewriter {
 pub struct HeaderFilter {
     rule: Option<usize>,
     captured: Vec<Option<String>>,
+    /// The request side's counts, added with the response side's: one
+    /// host call per counter and request instead of two (each costs about
+    /// a microsecond in V8). Counted in `on_done` if no response came.
+    pending: Option<(Tally, bool)>,
 }
 
 impl HttpFilter for HeaderFilter {
@@ -109,7 +114,7 @@ impl HttpFilter for HeaderFilter {
                 .map(|name| headers.get(name))
                 .collect();
         }
-        plugin.count(s.env(), tally, rule.is_some());
+        self.pending = Some((tally, rule.is_some()));
         Ok(Action::Continue)
     }
 
@@ -136,8 +141,17 @@ impl HttpFilter for HeaderFilter {
                 op.apply(&headers, &source, &mut scratch, &mut tally);
             }
         }
-        plugin.count(s.env(), tally, false);
+        let (request, rule_matched) = self.pending.take().unwrap_or_default();
+        tally.applied += request.applied;
+        tally.dropped += request.dropped;
+        plugin.count(s.env(), tally, rule_matched);
         Ok(Action::Continue)
+    }
+
+    fn on_done(&mut self, plugin: &HeaderRewriter, s: &mut Stream<'_, Self>) {
+        if let Some((tally, rule_matched)) = self.pending.take() {
+            plugin.count(s.env(), tally, rule_matched);
+        }
     }
 }
 

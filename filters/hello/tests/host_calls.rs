@@ -6,7 +6,7 @@ use portico::testing::TestHost;
 use std::collections::BTreeMap;
 
 #[test]
-fn a_forwarded_request_reads_path_once_and_writes_two_headers() {
+fn a_forwarded_request_reads_the_headers_once_and_writes_two() {
     let host = TestHost::new();
     let vm = host
         .vm::<portico_hello::Hello>(r#"{"value": "v"}"#)
@@ -14,6 +14,10 @@ fn a_forwarded_request_reads_path_once_and_writes_two_headers() {
     vm.get("/x").send();
     host.take_host_calls();
     assert_eq!(vm.get("/x").send().status(), 200);
-    let expected = BTreeMap::from([("header", 1), ("increment_metric", 1), ("set_header", 2)]);
+    let expected = BTreeMap::from([
+        ("header_pairs", 1),
+        ("increment_metric", 1),
+        ("set_header", 2),
+    ]);
     assert_eq!(host.host_calls(), expected);
 }

@@ -7,9 +7,12 @@
 //! - `calls.rs`: callouts in flight, root and streams in one registry;
 //! - `timers.rs`: root and stream timers on the host's one tick;
 //! - `reply.rs`: reading a reply from the host;
+//! - `hook_host.rs`: header maps and the clock read once per hook;
 //! - this file: the VM, its root context and its streams.
 
 mod calls;
+#[cfg(any(target_arch = "wasm32", test, feature = "testing"))]
+mod hook_host;
 mod reply;
 mod streams;
 mod timers;
@@ -31,6 +34,9 @@ use std::rc::Rc;
 use std::time::Duration;
 use streams::{StreamCell, StreamRegistry, StreamState};
 use timers::{nanos, Owner, Timers};
+
+#[cfg(any(target_arch = "wasm32", test, feature = "testing"))]
+pub(crate) use hook_host::HookHost;
 
 /// At most this many timers fire in one tick, so a timer that re-arms itself
 /// with no delay cannot hold the worker forever.

@@ -42,6 +42,8 @@
 //! ```
 
 mod exchange;
+#[cfg(test)]
+mod hook_host_agrees;
 mod state;
 mod stream;
 
@@ -520,6 +522,13 @@ impl<P: Plugin> VmInner<P> {
         out
     }
 
+    /// [`Self::at`] for one of the VM's hooks, with the host as the wasm
+    /// adapter wraps it for a hook (see `engine::HookHost`), so the host
+    /// calls counted here are the ones a `.wasm` makes.
+    fn hook<T>(&self, id: u32, f: impl FnOnce(&dyn crate::host::Host) -> T) -> T {
+        self.at(id, |h| f(&crate::engine::HookHost::new(h)))
+    }
+
     fn stream(&self, id: u32) -> Option<Rc<StreamRuntime<P>>> {
         self.streams.borrow().get(&id).cloned()
     }
@@ -527,16 +536,16 @@ impl<P: Plugin> VmInner<P> {
 
 impl<P: Plugin> VmDriver for VmInner<P> {
     fn tick(&self) {
-        self.at(self.host.root, |h| self.root.on_tick(h));
+        self.hook(self.host.root, |h| self.root.on_tick(h));
     }
 
     fn deliver_grpc(&self, call: &PendingCall, status: u32, size: usize) {
         if call.owner == self.host.root {
-            self.at(call.owner, |h| {
+            self.hook(call.owner, |h| {
                 self.root.on_grpc_call_response(h, call.id, status, size)
             });
         } else if let Some(stream) = self.stream(call.owner) {
-            self.at(call.owner, |h| {
+            self.hook(call.owner, |h| {
                 stream.on_grpc_call_response(h, call.id, status, size)
             });
         }
@@ -545,12 +554,12 @@ impl<P: Plugin> VmDriver for VmInner<P> {
     fn deliver(&self, call: &PendingCall, sizes: [usize; 3]) {
         let [headers, body, trailers] = sizes;
         if call.owner == self.host.root {
-            self.at(call.owner, |h| {
+            self.hook(call.owner, |h| {
                 self.root
                     .on_http_call_response(h, call.id, headers, body, trailers)
             });
         } else if let Some(stream) = self.stream(call.owner) {
-            self.at(call.owner, |h| {
+            self.hook(call.owner, |h| {
                 stream.on_http_call_response(h, call.id, headers, body, trailers)
             });
         }

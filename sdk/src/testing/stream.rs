@@ -83,9 +83,9 @@ impl<P: Plugin> TestStream<P> {
         f(data)
     }
 
-    fn run(&self, f: impl FnOnce(&StreamRuntime<P>, &super::state::VmHost) -> Flow) -> Flow {
+    fn run(&self, f: impl FnOnce(&StreamRuntime<P>, &dyn crate::host::Host) -> Flow) -> Flow {
         let flow = match &self.runtime {
-            Some(rt) => self.vm.at(self.id, |h| f(rt, h)),
+            Some(rt) => self.vm.hook(self.id, |h| f(rt, h)),
             None => Flow::Continue,
         };
         match self.data(|d| d.stopped_by_reply_to.take()) {
@@ -360,7 +360,7 @@ impl<P: Plugin> TestStream<P> {
             }
         });
         if let Some(rt) = &self.runtime {
-            self.vm.at(self.id, |h| rt.on_done(h));
+            self.vm.hook(self.id, |h| rt.on_done(h));
         }
         // Envoy cancels the callouts of a stream that ended: their replies
         // never reach the filter.

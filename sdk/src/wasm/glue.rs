@@ -3,7 +3,7 @@
 
 use super::host::WasmHost;
 use crate::api::Plugin;
-use crate::engine::{Flow, RootRuntime, StreamRuntime};
+use crate::engine::{Flow, HookHost, RootRuntime, StreamRuntime};
 use crate::host::{BufferType, Host, LogLevel};
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType};
@@ -67,8 +67,13 @@ impl<P: Plugin> Context for WasmRoot<P> {
         body_size: usize,
         num_trailers: usize,
     ) {
-        self.runtime
-            .on_http_call_response(&WasmHost, token, num_headers, body_size, num_trailers);
+        self.runtime.on_http_call_response(
+            &HookHost::new(&WasmHost),
+            token,
+            num_headers,
+            body_size,
+            num_trailers,
+        );
     }
 
     fn on_grpc_call_response(&mut self, token: u32, status: u32, size: usize) {
@@ -79,7 +84,7 @@ impl<P: Plugin> Context for WasmRoot<P> {
 impl<P: Plugin> WasmRoot<P> {
     fn grpc_reply(&self, token: u32, status: u32, size: usize) {
         self.runtime
-            .on_grpc_call_response(&WasmHost, token, status, size);
+            .on_grpc_call_response(&HookHost::new(&WasmHost), token, status, size);
     }
 }
 
@@ -95,7 +100,7 @@ impl<P: Plugin> RootContext for WasmRoot<P> {
     }
 
     fn on_tick(&mut self) {
-        self.runtime.on_tick(&WasmHost);
+        self.runtime.on_tick(&HookHost::new(&WasmHost));
     }
 
     fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
@@ -140,45 +145,51 @@ impl<P: Plugin> Context for WasmStream<P> {
         num_trailers: usize,
     ) {
         if let Some(rt) = &self.runtime {
-            rt.on_http_call_response(&WasmHost, token, num_headers, body_size, num_trailers);
+            rt.on_http_call_response(
+                &HookHost::new(&WasmHost),
+                token,
+                num_headers,
+                body_size,
+                num_trailers,
+            );
         }
     }
 
     fn on_grpc_call_response(&mut self, token: u32, status: u32, size: usize) {
         if let Some(rt) = &self.runtime {
-            rt.on_grpc_call_response(&WasmHost, token, status, size);
+            rt.on_grpc_call_response(&HookHost::new(&WasmHost), token, status, size);
         }
     }
 }
 
 impl<P: Plugin> HttpContext for WasmStream<P> {
     fn on_http_request_headers(&mut self, _: usize, end_of_stream: bool) -> Action {
-        self.run(|rt| rt.on_request_headers(&WasmHost, end_of_stream))
+        self.run(|rt| rt.on_request_headers(&HookHost::new(&WasmHost), end_of_stream))
     }
 
     fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        self.run(|rt| rt.on_request_body(&WasmHost, body_size, end_of_stream))
+        self.run(|rt| rt.on_request_body(&HookHost::new(&WasmHost), body_size, end_of_stream))
     }
 
     fn on_http_request_trailers(&mut self, _: usize) -> Action {
-        self.run(|rt| rt.on_request_trailers(&WasmHost))
+        self.run(|rt| rt.on_request_trailers(&HookHost::new(&WasmHost)))
     }
 
     fn on_http_response_headers(&mut self, _: usize, end_of_stream: bool) -> Action {
-        self.run(|rt| rt.on_response_headers(&WasmHost, end_of_stream))
+        self.run(|rt| rt.on_response_headers(&HookHost::new(&WasmHost), end_of_stream))
     }
 
     fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        self.run(|rt| rt.on_response_body(&WasmHost, body_size, end_of_stream))
+        self.run(|rt| rt.on_response_body(&HookHost::new(&WasmHost), body_size, end_of_stream))
     }
 
     fn on_http_response_trailers(&mut self, _: usize) -> Action {
-        self.run(|rt| rt.on_response_trailers(&WasmHost))
+        self.run(|rt| rt.on_response_trailers(&HookHost::new(&WasmHost)))
     }
 
     fn on_log(&mut self) {
         if let Some(rt) = &self.runtime {
-            rt.on_done(&WasmHost);
+            rt.on_done(&HookHost::new(&WasmHost));
         }
     }
 }
