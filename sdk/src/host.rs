@@ -120,6 +120,15 @@ pub trait Host {
     fn now(&self) -> SystemTime;
 
     fn header_pairs(&self, map: MapType) -> HostResult<Pairs>;
+    /// Calls `f` with every header of `map`, in order: what
+    /// [`Host::header_pairs`] returns, without copying it where the host
+    /// already holds a copy (see `engine::HookHost`).
+    fn each_header(&self, map: MapType, f: &mut dyn FnMut(&str, &[u8])) -> HostResult<()> {
+        for (k, v) in self.header_pairs(map)? {
+            f(&k, &v);
+        }
+        Ok(())
+    }
     fn header(&self, map: MapType, name: &str) -> HostResult<Option<Vec<u8>>>;
     fn set_header(&self, map: MapType, name: &str, value: &[u8]) -> HostResult<()>;
     fn add_header(&self, map: MapType, name: &str, value: &[u8]) -> HostResult<()>;

@@ -141,7 +141,7 @@ impl Op {
             }
             Op::RemoveOnMatch(matcher) => {
                 let mut doomed: Vec<String> = Vec::new();
-                for (name, _) in headers.all() {
+                for name in headers.names() {
                     // Pseudo-headers are never removed: without `:path` or
                     // `:status` Envoy cannot forward the message at all. Nor
                     // are `host` and the framing headers (see `names::protected`).

@@ -37,14 +37,23 @@ impl<'a> Headers<'a> {
     /// Every value of `name`, in order.
     pub fn get_all(&self, name: &str) -> Vec<String> {
         // Envoy's single-value call returns only the first value, hence the
-        // whole map; only the matching values are converted.
-        self.host
-            .header_pairs(self.map)
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| into_string(v))
-            .collect()
+        // whole map; only the matching values are copied.
+        let mut values = Vec::new();
+        let _ = self.host.each_header(self.map, &mut |k, v| {
+            if k.eq_ignore_ascii_case(name) {
+                values.push(String::from_utf8_lossy(v).into_owned());
+            }
+        });
+        values
+    }
+
+    /// Every header name, in order, once per value (pseudo-headers first).
+    pub fn names(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        let _ = self
+            .host
+            .each_header(self.map, &mut |k, _| names.push(k.to_string()));
+        names
     }
 
     pub fn contains(&self, name: &str) -> bool {

@@ -125,6 +125,18 @@ impl Host for HookHost<'_> {
         }
     }
 
+    fn each_header(&self, map: MapType, f: &mut dyn FnMut(&str, &[u8])) -> HostResult<()> {
+        let seen = self.with_map(map, |pairs| {
+            for (k, v) in pairs {
+                f(k, v);
+            }
+        });
+        match seen {
+            Some(()) => Ok(()),
+            None => self.inner.each_header(map, f),
+        }
+    }
+
     fn header(&self, map: MapType, name: &str) -> HostResult<Option<Vec<u8>>> {
         if name == "host" {
             // Envoy answers `host` from `:authority` in request maps.

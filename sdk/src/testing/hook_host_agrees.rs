@@ -116,6 +116,15 @@ fn reads_through_the_copy_match_the_host_after_any_writes() {
                 "{} then read all",
                 ctx()
             );
+            let mut seen = Vec::new();
+            let visited =
+                cached.each_header(map, &mut |k, v| seen.push((k.to_string(), v.to_vec())));
+            assert_eq!(
+                visited.map(|()| seen),
+                plain.header_pairs(map),
+                "{} then visit all",
+                ctx()
+            );
             steps += 1;
         }
     }
