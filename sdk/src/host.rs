@@ -120,6 +120,11 @@ pub trait Host {
     fn now(&self) -> SystemTime;
 
     fn header_pairs(&self, map: MapType) -> HostResult<Pairs>;
+    /// The whole map, indexed in place: what [`Host::header_pairs`]
+    /// returns, without an allocation per pair where the host can avoid it.
+    fn header_map(&self, map: MapType) -> HostResult<HeaderBuf> {
+        self.header_pairs(map).map(|p| HeaderBuf::from_pairs(&p))
+    }
     /// Calls `f` with every header of `map`, in order: what
     /// [`Host::header_pairs`] returns, without copying it where the host
     /// already holds a copy (see `engine::HookHost`).
@@ -219,5 +224,78 @@ pub trait Host {
     /// where the engine runs the work it kept for it.
     fn schedule(&self, _context_id: u32) -> HostResult<()> {
         Err(HostError::Unimplemented)
+    }
+}
+
+/// A header map as the proxy-wasm ABI encodes it (a `u32` count, a `u32`
+/// key and value length per pair, then each key and value followed by a
+/// NUL), read in place: one buffer and an index of where each pair lies,
+/// instead of two allocations per pair. See [`Host::header_map`].
+#[derive(Debug, Clone, Default)]
+pub struct HeaderBuf {
+    data: Vec<u8>,
+    /// Per pair: key start, key end, value start, value end.
+    index: Vec<[usize; 4]>,
+}
+
+impl HeaderBuf {
+    /// Indexes an encoded map. `None` if a length points outside the
+    /// buffer (data from the host is checked, never trusted).
+    pub fn decode(data: Vec<u8>) -> Option<HeaderBuf> {
+        if data.is_empty() {
+            return Some(HeaderBuf::default());
+        }
+        let read = |at: usize| -> Option<usize> {
+            let bytes: [u8; 4] = data.get(at..at.checked_add(4)?)?.try_into().ok()?;
+            usize::try_from(u32::from_le_bytes(bytes)).ok()
+        };
+        let count = read(0)?;
+        // Each pair needs at least 10 bytes; refuse counts the buffer cannot hold.
+        if count > data.len() / 10 + 1 {
+            return None;
+        }
+        let mut index = Vec::with_capacity(count);
+        let mut pos = 4usize.checked_add(count.checked_mul(8)?)?;
+        for i in 0..count {
+            let at = 4 + i * 8;
+            let (klen, vlen) = (read(at)?, read(at + 4)?);
+            let key = (pos, pos.checked_add(klen)?);
+            pos = key.1.checked_add(1)?;
+            let value = (pos, pos.checked_add(vlen)?);
+            pos = value.1.checked_add(1)?;
+            if value.1 > data.len() {
+                return None;
+            }
+            index.push([key.0, key.1, value.0, value.1]);
+        }
+        Some(HeaderBuf { data, index })
+    }
+
+    /// Encodes owned pairs (for hosts that hold their maps as pairs).
+    pub fn from_pairs(pairs: &[(String, Vec<u8>)]) -> HeaderBuf {
+        let mut data = Vec::new();
+        let mut index = Vec::with_capacity(pairs.len());
+        for (k, v) in pairs {
+            let ks = data.len();
+            data.extend_from_slice(k.as_bytes());
+            let vs = data.len();
+            data.extend_from_slice(v);
+            index.push([ks, vs, vs, data.len()]);
+        }
+        HeaderBuf { data, index }
+    }
+
+    /// The pairs in order, as bytes.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
+        self.index.iter().filter_map(|[ks, ke, vs, ve]| {
+            Some((self.data.get(*ks..*ke)?, self.data.get(*vs..*ve)?))
+        })
+    }
+
+    /// Owned pairs; a key that is not UTF-8 is read lossily.
+    pub fn to_pairs(&self) -> Pairs {
+        self.iter()
+            .map(|(k, v)| (String::from_utf8_lossy(k).into_owned(), v.to_vec()))
+            .collect()
     }
 }

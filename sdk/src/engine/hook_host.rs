@@ -7,7 +7,9 @@
 //! ratelimit and headers each asking for what they need). Here the first
 //! read of a map fetches it whole with one call, later reads in the same
 //! hook are answered from that copy, and the filter's own writes are
-//! applied to the copy as Envoy applies them to the map.
+//! applied to the copy as Envoy applies them to the map (`header_copy.rs`:
+//! the map is read in place, the writes kept per name, so a fetch costs no
+//! allocation per header).
 //!
 //! Nothing else can change a header map while the VM runs one hook (Envoy
 //! runs one filter at a time on a worker), so the copy stays true until the
@@ -21,8 +23,10 @@
 //! host counts the host calls a `.wasm` makes. The dynamic module does not:
 //! its header reads are plain memory reads through the ABI.
 
+use super::header_copy::HeaderCopy;
 use crate::host::{
-    BufferType, Direction, GrpcCall, Host, HostResult, LogLevel, MapType, MetricKind, Pairs,
+    BufferType, Direction, GrpcCall, HeaderBuf, Host, HostResult, LogLevel, MapType, MetricKind,
+    Pairs,
 };
 use std::cell::{Cell, RefCell};
 use std::time::{Duration, SystemTime};
@@ -44,7 +48,7 @@ fn slot(map: MapType) -> usize {
 /// A [`Host`] for the length of one hook (see the module's documentation).
 pub(crate) struct HookHost<'a> {
     inner: &'a dyn Host,
-    maps: RefCell<[Option<Pairs>; MAPS]>,
+    maps: RefCell<[Option<HeaderCopy>; MAPS]>,
     now: Cell<Option<SystemTime>>,
 }
 
@@ -60,20 +64,20 @@ impl<'a> HookHost<'a> {
     /// Runs `f` on the copy of `map`, fetching it first. `None` when the
     /// host would not give the whole map (a map this phase does not have):
     /// the caller then asks the host itself, which answers as it would have.
-    fn with_map<T>(&self, map: MapType, f: impl FnOnce(&Pairs) -> T) -> Option<T> {
+    fn with_map<T>(&self, map: MapType, f: impl FnOnce(&mut HeaderCopy) -> T) -> Option<T> {
         let mut maps = self.maps.try_borrow_mut().ok()?;
         let entry = maps.get_mut(slot(map))?;
         if entry.is_none() {
-            *entry = Some(self.inner.header_pairs(map).ok()?);
+            *entry = Some(HeaderCopy::new(self.inner.header_map(map).ok()?));
         }
-        entry.as_ref().map(f)
+        entry.as_mut().map(f)
     }
 
     /// Applies a write the host accepted to the copy of `map`, if there is one.
-    fn edit(&self, map: MapType, f: impl FnOnce(&mut Pairs)) {
+    fn edit(&self, map: MapType, f: impl FnOnce(&mut HeaderCopy)) {
         if let Ok(mut maps) = self.maps.try_borrow_mut() {
-            if let Some(Some(pairs)) = maps.get_mut(slot(map)) {
-                f(pairs);
+            if let Some(Some(copy)) = maps.get_mut(slot(map)) {
+                f(copy);
             }
         }
     }
@@ -119,19 +123,21 @@ impl Host for HookHost<'_> {
     }
 
     fn header_pairs(&self, map: MapType) -> HostResult<Pairs> {
-        match self.with_map(map, Pairs::clone) {
+        match self.with_map(map, |copy| copy.to_pairs()) {
             Some(pairs) => Ok(pairs),
             None => self.inner.header_pairs(map),
         }
     }
 
+    fn header_map(&self, map: MapType) -> HostResult<HeaderBuf> {
+        match self.with_map(map, |copy| HeaderBuf::from_pairs(&copy.to_pairs())) {
+            Some(buf) => Ok(buf),
+            None => self.inner.header_map(map),
+        }
+    }
+
     fn each_header(&self, map: MapType, f: &mut dyn FnMut(&str, &[u8])) -> HostResult<()> {
-        let seen = self.with_map(map, |pairs| {
-            for (k, v) in pairs {
-                f(k, v);
-            }
-        });
-        match seen {
+        match self.with_map(map, |copy| copy.each(f)) {
             Some(()) => Ok(()),
             None => self.inner.each_header(map, f),
         }
@@ -143,13 +149,7 @@ impl Host for HookHost<'_> {
             return self.inner.header(map, name);
         }
         // Envoy's map returns the first value of a repeated header.
-        let found = self.with_map(map, |pairs| {
-            pairs
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.clone())
-        });
-        match found {
+        match self.with_map(map, |copy| copy.first(name).map(<[u8]>::to_vec)) {
             Some(value) => Ok(value),
             None => self.inner.header(map, name),
         }
@@ -159,25 +159,9 @@ impl Host for HookHost<'_> {
         let result = self.inner.set_header(map, name, value);
         if result.is_err() || unmodelled(name) {
             self.forget(map);
-            return result;
+        } else {
+            self.edit(map, |copy| copy.set(name, value));
         }
-        // Envoy's setCopy: the first value replaced in place, the others dropped.
-        self.edit(map, |pairs| {
-            match pairs.iter().position(|(k, _)| k.eq_ignore_ascii_case(name)) {
-                Some(first) => {
-                    if let Some(slot) = pairs.get_mut(first) {
-                        slot.1 = value.to_vec();
-                    }
-                    let mut i = 0;
-                    pairs.retain(|(k, _)| {
-                        let keep = i == first || !k.eq_ignore_ascii_case(name);
-                        i += 1;
-                        keep
-                    });
-                }
-                None => pairs.push((name.to_string(), value.to_vec())),
-            }
-        });
         result
     }
 
@@ -191,11 +175,11 @@ impl Host for HookHost<'_> {
         // value into the existing entry for its inline headers and appends
         // for the others; which is which is not modelled here.
         let mut joined = false;
-        self.edit(map, |pairs| {
-            if pairs.iter().any(|(k, _)| k.eq_ignore_ascii_case(name)) {
+        self.edit(map, |copy| {
+            if copy.has(name) {
                 joined = true;
             } else {
-                pairs.push((name.to_string(), value.to_vec()));
+                copy.arrive(name, value);
             }
         });
         if joined {
@@ -209,19 +193,14 @@ impl Host for HookHost<'_> {
         // map is fetched to know: one call, as the removal would have been,
         // and the copy then answers the reads that usually follow (only a
         // removal of a header that is there costs a call more).
-        let absent = self.with_map(map, |pairs| {
-            !pairs.iter().any(|(k, _)| k.eq_ignore_ascii_case(name))
-        });
-        if absent == Some(true) && !unmodelled(name) {
+        if !unmodelled(name) && self.with_map(map, |copy| copy.has(name)) == Some(false) {
             return Ok(());
         }
         let result = self.inner.remove_header(map, name);
         if result.is_err() || unmodelled(name) {
             self.forget(map);
         } else {
-            self.edit(map, |pairs| {
-                pairs.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
-            });
+            self.edit(map, |copy| copy.remove(name));
         }
         result
     }

@@ -12,6 +12,8 @@
 
 mod calls;
 #[cfg(any(target_arch = "wasm32", test, feature = "testing"))]
+mod header_copy;
+#[cfg(any(target_arch = "wasm32", test, feature = "testing"))]
 mod hook_host;
 mod reply;
 mod streams;

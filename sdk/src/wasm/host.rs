@@ -172,6 +172,13 @@ impl Host for WasmHost {
         pairs::decode(&bytes).ok_or(HostError::SerializationFailure)
     }
 
+    fn header_map(&self, map: MapType) -> HostResult<HeaderBuf> {
+        let (mut data, mut size) = (null_mut(), 0usize);
+        status(unsafe { proxy_get_header_map_pairs(map as u32, &mut data, &mut size) })?;
+        let bytes = unsafe { take(data, size) };
+        HeaderBuf::decode(bytes).ok_or(HostError::SerializationFailure)
+    }
+
     fn header(&self, map: MapType, name: &str) -> HostResult<Option<Vec<u8>>> {
         let (mut data, mut size) = (null_mut(), 0usize);
         let code = unsafe {
