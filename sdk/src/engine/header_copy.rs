@@ -25,6 +25,16 @@ pub(super) struct HeaderCopy {
     /// Names written in this hook, lower-case, in the order of their last
     /// arrival at the end of the map.
     writes: Vec<(String, State)>,
+    /// Writes not yet made on the host, in order (see `HookHost::flush`).
+    pub(super) pending: Vec<Write>,
+}
+
+/// A write to make on the host.
+#[derive(Clone)]
+pub(super) enum Write {
+    Set(String, Vec<u8>),
+    Add(String, Vec<u8>),
+    Remove(String),
 }
 
 impl HeaderCopy {
@@ -32,7 +42,33 @@ impl HeaderCopy {
         HeaderCopy {
             sent,
             writes: Vec::new(),
+            pending: Vec::new(),
         }
+    }
+
+    /// Applies `write` as Envoy applies it to the map and holds it for
+    /// the host (a removal of what is not there needs nothing). False,
+    /// with nothing changed, where this model cannot say what Envoy does:
+    /// an add to a name already there (Envoy joins it into the entry for
+    /// its inline headers, appends it for the others).
+    pub(super) fn apply(&mut self, write: Write) -> bool {
+        match &write {
+            Write::Set(name, value) => self.set(name, value),
+            Write::Add(name, value) => {
+                if self.has(name) {
+                    return false;
+                }
+                self.arrive(name, value);
+            }
+            Write::Remove(name) => {
+                if !self.has(name) {
+                    return true;
+                }
+                self.remove(name);
+            }
+        }
+        self.pending.push(write);
+        true
     }
 
     fn written(&self, name: &str) -> Option<usize> {
@@ -95,7 +131,7 @@ impl HeaderCopy {
     }
 
     /// `name` was set to `value` (Envoy's `replace`).
-    pub(super) fn set(&mut self, name: &str, value: &[u8]) {
+    fn set(&mut self, name: &str, value: &[u8]) {
         if self.has(name) {
             let state = match self.written(name).and_then(|i| self.writes.get_mut(i)) {
                 Some((_, state @ State::End(_))) => {
@@ -116,7 +152,7 @@ impl HeaderCopy {
     }
 
     /// `name`, absent, was added or set: it goes after everything else.
-    pub(super) fn arrive(&mut self, name: &str, value: &[u8]) {
+    fn arrive(&mut self, name: &str, value: &[u8]) {
         if let Some(i) = self.written(name) {
             self.writes.remove(i);
         }
@@ -125,7 +161,7 @@ impl HeaderCopy {
     }
 
     /// Every value of `name` was removed.
-    pub(super) fn remove(&mut self, name: &str) {
+    fn remove(&mut self, name: &str) {
         match self.written(name).and_then(|i| self.writes.get_mut(i)) {
             Some((_, state)) => *state = State::Removed,
             None => self
