@@ -5,17 +5,18 @@
 //! and doubling 256 times. Both points are known before any token arrives
 //! (the generator, and the key once its JWKS is loaded), and nothing in a
 //! verification is secret, so here each point gets a fixed-base table and the
-//! sum costs about 130 point additions and no doublings: several times faster
-//! in V8, where field arithmetic is slow.
+//! sum costs about 120 point additions and no doublings.
 //!
-//! The field and point arithmetic is still p256's; only the order of
-//! operations is ours.
+//! The field and point arithmetic is `p256_arith.rs` (p256's own emulates
+//! 128-bit products on wasm32); signature parsing, the scalars and the key's
+//! validation stay p256's.
 
+use crate::p256_arith::{to_affine_all, Affine, Fe, Jacobian};
+use p256::ecdsa::signature::Verifier;
 use p256::ecdsa::{Signature, VerifyingKey};
 use p256::elliptic_curve::ops::{Invert, Reduce};
-use p256::elliptic_curve::point::AffineCoordinates;
-use p256::elliptic_curve::Group;
-use p256::{FieldBytes, ProjectivePoint, Scalar, U256};
+use p256::elliptic_curve::sec1::ToEncodedPoint;
+use p256::{ProjectivePoint, Scalar, U256};
 use sha2::{Digest, Sha256};
 use std::cell::OnceCell;
 use std::sync::OnceLock;
@@ -27,43 +28,51 @@ const WINDOWS: usize = 65;
 const PER_WINDOW: usize = 8;
 const TABLE_LEN: usize = WINDOWS * PER_WINDOW;
 
-/// `table[w·8 + j-1] = j·16^w·P` for a point `P`: 520 points, about 50 KB.
-/// They stay projective: p256 0.13 offers no batch inversion, and one
-/// inversion per point would cost more to build than affine points save
-/// (a mixed addition is about 10% cheaper than a full one).
-struct Table(Box<[ProjectivePoint; TABLE_LEN]>);
+/// `table[w·8 + j-1] = j·16^w·P` for a point `P`: 520 affine points, 33 KB,
+/// made affine with a single inversion, so that a verification's additions
+/// are mixed ones.
+struct Table(Vec<Affine>);
 
 impl Table {
-    fn new(point: ProjectivePoint) -> Table {
-        let mut projective = [ProjectivePoint::IDENTITY; TABLE_LEN];
-        let mut b1 = point;
-        for window in projective.chunks_exact_mut(PER_WINDOW) {
+    /// `None` for a point the arithmetic cannot take (not for a valid key).
+    fn new(point: &ProjectivePoint) -> Option<Table> {
+        let encoded = point.to_affine().to_encoded_point(false);
+        let (Some(x), Some(y)) = (encoded.x(), encoded.y()) else {
+            return None;
+        };
+        let b1 = Affine {
+            x: Fe::from_bytes(&(*x).into())?,
+            y: Fe::from_bytes(&(*y).into())?,
+        };
+        let mut points = Vec::with_capacity(TABLE_LEN);
+        let mut b1 = Jacobian::from(b1);
+        for _ in 0..WINDOWS {
             let b2 = b1.double();
-            let b3 = b2 + b1;
+            let b3 = b2.add(&b1);
             let b4 = b2.double();
-            let b5 = b4 + b1;
+            let b5 = b4.add(&b1);
             let b6 = b3.double();
-            let b7 = b6 + b1;
+            let b7 = b6.add(&b1);
             let b8 = b4.double();
-            window.copy_from_slice(&[b1, b2, b3, b4, b5, b6, b7, b8]);
+            points.extend_from_slice(&[b1, b2, b3, b4, b5, b6, b7, b8]);
             b1 = b8.double();
         }
-        Table(Box::new(projective))
+        to_affine_all(&points).map(Table)
     }
 
     /// Adds `k·P` to `acc`, `k` given as signed digits.
-    fn add_multiple(&self, acc: &mut ProjectivePoint, digits: &[i8; WINDOWS]) {
+    fn add_multiple(&self, acc: &mut Jacobian, digits: &[i8; WINDOWS]) {
         for (w, &d) in digits.iter().enumerate() {
             if d == 0 {
                 continue;
             }
             let index = w * PER_WINDOW + usize::from(d.unsigned_abs()) - 1;
             if let Some(p) = self.0.get(index) {
-                if d > 0 {
-                    *acc += p;
+                *acc = if d > 0 {
+                    acc.add_affine(p)
                 } else {
-                    *acc += &-*p;
-                }
+                    acc.add_affine(&p.neg())
+                };
             }
         }
     }
@@ -94,17 +103,18 @@ fn signed_digits(k: &Scalar) -> [i8; WINDOWS] {
     digits
 }
 
-fn generator_table() -> &'static Table {
+fn generator_table() -> Option<&'static Table> {
     // A VM is one thread; the table is built on the first ES256 token.
-    static G: OnceLock<Table> = OnceLock::new();
-    G.get_or_init(|| Table::new(ProjectivePoint::generator()))
+    static G: OnceLock<Option<Table>> = OnceLock::new();
+    G.get_or_init(|| Table::new(&ProjectivePoint::GENERATOR))
+        .as_ref()
 }
 
 /// A P-256 public key from a JWKS; its table is built on first use, so keys
 /// that never sign a token cost nothing.
 pub struct P256Key {
     key: VerifyingKey,
-    table: OnceCell<Table>,
+    table: OnceCell<Option<Table>>,
 }
 
 impl P256Key {
@@ -131,21 +141,21 @@ impl P256Key {
             return false;
         };
         let (r, s) = sig.split_scalars();
+        let table = self
+            .table
+            .get_or_init(|| Table::new(&ProjectivePoint::from(*self.key.as_affine())));
+        let (Some(table), Some(g)) = (table.as_ref(), generator_table()) else {
+            // Not reached for a valid key; p256's own verifier then.
+            return self.key.verify(message, &sig).is_ok();
+        };
         let z = <Scalar as Reduce<U256>>::reduce_bytes(&Sha256::digest(message));
         let s_inv = *Invert::invert_vartime(&s);
         let u1 = z * s_inv;
         let u2 = *r * s_inv;
-        let table = self
-            .table
-            .get_or_init(|| Table::new(ProjectivePoint::from(*self.key.as_affine())));
-        let mut sum = ProjectivePoint::IDENTITY;
-        generator_table().add_multiple(&mut sum, &signed_digits(&u1));
+        let mut sum = Jacobian::IDENTITY;
+        g.add_multiple(&mut sum, &signed_digits(&u1));
         table.add_multiple(&mut sum, &signed_digits(&u2));
-        if bool::from(sum.is_identity()) {
-            return false;
-        }
-        let x: FieldBytes = sum.to_affine().x();
-        <Scalar as Reduce<U256>>::reduce_bytes(&x) == *r
+        sum.x_is(&r.to_bytes().into())
     }
 }
 
@@ -153,6 +163,7 @@ impl P256Key {
 mod tests {
     #![allow(clippy::indexing_slicing, clippy::expect_used)]
     use super::*;
+    use p256::elliptic_curve::Group;
 
     fn from_digits(d: &[i8; WINDOWS]) -> Scalar {
         let sixteen = Scalar::from(16u64);
@@ -181,20 +192,130 @@ mod tests {
         }
     }
 
+    /// Affine coordinates of a p256 point as our field elements.
+    fn ours(p: &ProjectivePoint) -> Affine {
+        let e = p.to_affine().to_encoded_point(false);
+        Affine {
+            x: Fe::from_bytes(&(*e.x().unwrap()).into()).unwrap(),
+            y: Fe::from_bytes(&(*e.y().unwrap()).into()).unwrap(),
+        }
+    }
+
+    fn affine(p: &Jacobian) -> Affine {
+        to_affine_all(&[*p]).expect("not the identity")[0]
+    }
+
     #[test]
     fn tables_multiply_like_the_generic_code() {
-        let g = ProjectivePoint::generator();
-        let table = generator_table();
+        let g = ProjectivePoint::GENERATOR;
+        let table = generator_table().expect("generator table");
+        // Every entry: j·16^w·G.
+        let mut base = g;
+        for w in 0..WINDOWS {
+            let mut multiple = base;
+            for j in 0..PER_WINDOW {
+                assert_eq!(
+                    table.0[w * PER_WINDOW + j],
+                    ours(&multiple),
+                    "{j}+1 · 16^{w}"
+                );
+                multiple += base;
+            }
+            for _ in 0..4 {
+                base = base.double();
+            }
+        }
         let mut k = Scalar::from(0x1234_5678_9abc_def0u64);
         for _ in 0..20 {
-            let mut sum = ProjectivePoint::IDENTITY;
+            let mut sum = Jacobian::IDENTITY;
             table.add_multiple(&mut sum, &signed_digits(&k));
-            assert_eq!(sum, g * k);
+            assert_eq!(affine(&sum), ours(&(g * k)));
             k = k * k + Scalar::from(0x9e37_79b9u64);
         }
-        let mut zero = ProjectivePoint::IDENTITY;
+        let mut zero = Jacobian::IDENTITY;
         table.add_multiple(&mut zero, &signed_digits(&Scalar::ZERO));
-        assert!(bool::from(zero.is_identity()));
+        assert!(zero.is_identity());
+        // Tables of other points, and both tables summed as in a verification.
+        let mut q = g * Scalar::from(0xfeed_f00d_u64);
+        for _ in 0..4 {
+            let key_table = Table::new(&q).expect("key table");
+            let (u1, u2) = (k, k * k + Scalar::ONE);
+            let mut sum = Jacobian::IDENTITY;
+            table.add_multiple(&mut sum, &signed_digits(&u1));
+            key_table.add_multiple(&mut sum, &signed_digits(&u2));
+            assert_eq!(affine(&sum), ours(&(g * u1 + q * u2)));
+            k = k * k + Scalar::from(7u64);
+            q *= k;
+        }
+        // k·G + (-k)·G: the last addition meets the opposite point.
+        let mut cancel = Jacobian::IDENTITY;
+        table.add_multiple(&mut cancel, &signed_digits(&k));
+        table.add_multiple(&mut cancel, &signed_digits(&-k));
+        assert!(cancel.is_identity());
+    }
+
+    /// The cases the incomplete formulas leave out: the identity, a point
+    /// plus itself, a point plus its opposite; and mixed against full addition.
+    #[test]
+    fn additions_handle_their_special_cases() {
+        let g = ProjectivePoint::GENERATOR;
+        let (a1, a2, a3) = (ours(&g), ours(&g.double()), ours(&(g.double() + g)));
+        let j1 = Jacobian::from(a1);
+        assert_eq!(affine(&Jacobian::IDENTITY.add_affine(&a1)), a1);
+        assert_eq!(affine(&j1.add_affine(&a1)), a2);
+        assert!(j1.add_affine(&a1.neg()).is_identity());
+        assert_eq!(affine(&j1.double()), a2);
+        assert!(Jacobian::IDENTITY.double().is_identity());
+        // A point with Z ≠ 1: 2G as computed, plus G, plus -2G.
+        let j2 = j1.double();
+        assert_eq!(affine(&j2.add_affine(&a1)), a3);
+        assert_eq!(affine(&j2.add(&j1)), a3);
+        assert_eq!(affine(&j2.add(&j2)), ours(&g.double().double()));
+        assert!(j2.add_affine(&a2.neg()).is_identity());
+        assert!(j2.add(&Jacobian::from(a2.neg())).is_identity());
+        assert_eq!(affine(&j2.add_affine(&a2)), ours(&g.double().double()));
+        assert_eq!(affine(&j2.add(&Jacobian::IDENTITY)), a2);
+        assert_eq!(affine(&Jacobian::IDENTITY.add(&j2)), a2);
+        assert!(to_affine_all(&[j1, Jacobian::IDENTITY]).is_none());
+    }
+
+    /// ECDSA's check of x mod n against r, including x in [n, p) (which no
+    /// signature search would find: about one point in 2^128).
+    #[test]
+    fn x_coordinate_check_covers_x_above_n() {
+        use crate::p256_arith::Fe;
+        let be = |hex: &str| -> [u8; 32] {
+            let mut out = [0u8; 32];
+            let bytes: Vec<u8> = (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+                .collect();
+            out[32 - bytes.len()..].copy_from_slice(&bytes);
+            out
+        };
+        let n = be("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551");
+        let z = Fe::from_bytes(&be("0123456789abcdef0123456789abcdef0123456789abcdef")).unwrap();
+        let point = |x: &Fe| Jacobian {
+            x: x.mul(&z.square()),
+            y: Fe::ONE,
+            z,
+        };
+        let fe = |b: &[u8; 32]| Fe::from_bytes(b).unwrap();
+        let small = be("4319055358e8617b0c46353d039cdaad"); // p - n - 1
+        let n_fe = fe(&n);
+        // x = r, and x = r + n (< p) both match r.
+        assert!(point(&fe(&small)).x_is(&small));
+        assert!(point(&fe(&small).add(&n_fe)).x_is(&small));
+        assert!(!point(&fe(&small).add(&Fe::ONE)).x_is(&small));
+        // r = p - n: r + n = p ≡ 0, which is not x = p - n.
+        let edge = be("4319055358e8617b0c46353d039cdaae");
+        assert!(!point(&Fe::ZERO).x_is(&edge));
+        assert!(point(&fe(&edge)).x_is(&edge));
+        // A large r: only x = r.
+        let big = be("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632550");
+        assert!(point(&fe(&big)).x_is(&big));
+        assert!(!point(&fe(&big).add(&Fe::ONE)).x_is(&big));
+        assert!(!Jacobian::IDENTITY.x_is(&big));
     }
 }
 
