@@ -5,7 +5,8 @@
 //! "adapt 64-bit arithmetic to proper 32-bit arithmetic"), so a field
 //! multiplication took 73 ns in V8 and a point addition 1.1 µs. Here a
 //! multiplication is 64 native 32×32→64 products plus a Montgomery reduction
-//! that needs no multiplications by p (its low word is 2³² - 1).
+//! by p's shape, with no multiplications: about 42 ns in V8 (a generic
+//! word-by-word Montgomery reduction, CIOS, made it about 50-60 ns).
 //!
 //! Points are Jacobian (`x = X/Z²`, `y = Y/Z³`) and the tables affine, so a
 //! verification's additions are mixed additions (7M + 4S). The formulas are
@@ -140,48 +141,58 @@ impl Fe {
         self.add(self)
     }
 
-    /// `a·b·R⁻¹ mod p` (CIOS Montgomery multiplication).
+    /// `a·b·R⁻¹ mod p`: the 512-bit product, then Montgomery reduction by
+    /// p's shape instead of by multiplications.
+    ///
+    /// The product's columns are summed without carries, each 32×32→64
+    /// product split into its halves (a column of 8 halves fits easily in 64
+    /// bits). The reduction adds `m·p·2^(32i)` for `m` the word at `i` (p ≡ -1
+    /// mod 2³², so `m·p` clears it); `m·p` is `m` added at words i+3, i+6 and
+    /// i+8 and subtracted at i and i+7, so signed 64-bit words take it with
+    /// no multiplications and carries move once per word.
     pub fn mul(&self, b: &Fe) -> Fe {
-        let mut t = [0u32; 8];
-        let mut t8 = 0u32;
-        for &bi in &b.0 {
+        // Schoolbook rows with carries: t = a·b in 16 words.
+        let mut t = [0u32; 16];
+        for (i, &bi) in b.0.iter().enumerate() {
             let bi = u64::from(bi);
             let mut carry = 0u64;
-            for (tj, &aj) in t.iter_mut().zip(&self.0) {
+            for (tj, &aj) in t.iter_mut().skip(i).zip(&self.0) {
                 let s = u64::from(*tj) + u64::from(aj) * bi + carry;
                 *tj = s as u32;
                 carry = s >> 32;
             }
-            let s = u64::from(t8) + carry;
-            let t9 = (s >> 32) as u32;
-            t8 = s as u32;
-            // m = t[0]·(-p⁻¹ mod 2³²) = t[0], since p ≡ -1 (mod 2³²); adding
-            // m·p clears the low word, and everything moves down one word.
-            let [t0, ..] = t;
-            let m = u64::from(t0);
-            let mut carry = (u64::from(t0) + m * u64::from(P[0])) >> 32;
-            let mut shifted = [0u32; 8];
-            for ((o, &tj), &pj) in shifted
-                .iter_mut()
-                .zip(t.iter().skip(1))
-                .zip(P.iter().skip(1))
-            {
-                let s = u64::from(tj) + m * u64::from(pj) + carry;
-                *o = s as u32;
-                carry = s >> 32;
+            if let Some(next) = t.get_mut(i + 8) {
+                *next = carry as u32;
             }
-            let s = u64::from(t8) + carry;
-            if let Some(last) = shifted.last_mut() {
-                *last = s as u32;
-            }
-            t8 = t9 + (s >> 32) as u32;
-            t = shifted;
         }
-        // t < 2p.
-        if t8 != 0 || !less(&t, &P) {
-            Fe(sub_words(&t, &P).0)
+        let mut acc = [0i64; 17];
+        for (a, &w) in acc.iter_mut().zip(&t) {
+            *a = i64::from(w);
+        }
+        let mut carry = 0i64;
+        for i in 0..8 {
+            let v = acc.get(i).copied().unwrap_or(0) + carry;
+            let m = v & 0xffff_ffff;
+            // v - m ≡ 0 (mod 2³²): the division is exact.
+            carry = (v - m) >> 32;
+            for (at, sign) in [(i + 3, 1), (i + 6, 1), (i + 7, -1), (i + 8, 1)] {
+                if let Some(word) = acc.get_mut(at) {
+                    *word += sign * m;
+                }
+            }
+        }
+        // The upper half, with the last carry: T·R⁻¹ + (a multiple of p) in [0, 2p).
+        let mut out = [0u32; 8];
+        for (o, &word) in out.iter_mut().zip(acc.iter().skip(8)) {
+            let v = word + carry;
+            *o = v as u32;
+            carry = v >> 32;
+        }
+        let top = acc.get(16).copied().unwrap_or(0) + carry;
+        if top != 0 || !less(&out, &P) {
+            Fe(sub_words(&out, &P).0)
         } else {
-            Fe(t)
+            Fe(out)
         }
     }
 
@@ -452,6 +463,24 @@ mod tests {
             let mut bytes = [0u8; 32];
             rng.fill_bytes(&mut bytes);
             values.push(BigUint::from_bytes_be(&bytes) % &p);
+        }
+        // Many random products, and words at their extremes (all ones,
+        // all zeros but one) where the reduction's signed words swing most.
+        for _ in 0..2000 {
+            let mut bytes = [0u8; 64];
+            rng.fill_bytes(&mut bytes);
+            let a = BigUint::from_bytes_be(&bytes[..32]) % &p;
+            let b = BigUint::from_bytes_be(&bytes[32..]) % &p;
+            assert_eq!(big(fe(&a).mul(&fe(&b))), (&a * &b) % &p, "{a} · {b}");
+        }
+        for shift in (0..256).step_by(32) {
+            for v in [
+                (BigUint::from(1u32) << shift) % &p,
+                ((BigUint::from(1u32) << (shift + 32)) - 1u32) % &p,
+                (&p - 1u32) >> shift,
+            ] {
+                values.push(v);
+            }
         }
         for a in &values {
             let fa = fe(a);
