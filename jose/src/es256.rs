@@ -8,13 +8,14 @@
 //! sum costs about 105 point additions and no doublings.
 //!
 //! The field and point arithmetic is `p256_arith.rs` (p256's own emulates
-//! 128-bit products on wasm32); signature parsing, the scalars and the key's
+//! 128-bit products on wasm32), and so is the inverse of `s`; signature
+//! parsing, the other scalar arithmetic and the key's
 //! validation stay p256's.
 
-use crate::p256_arith::{to_affine_all, Affine, Fe, Jacobian};
+use crate::p256_arith::{invert_mod_n, to_affine_all, Affine, Fe, Jacobian};
 use p256::ecdsa::signature::Verifier;
 use p256::ecdsa::{Signature, VerifyingKey};
-use p256::elliptic_curve::ops::{Invert, Reduce};
+use p256::elliptic_curve::ops::Reduce;
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use p256::{ProjectivePoint, Scalar, U256};
 use sha2::{Digest, Sha256};
@@ -171,7 +172,11 @@ impl P256Key {
             return self.key.verify(message, &sig).is_ok();
         };
         let z = <Scalar as Reduce<U256>>::reduce_bytes(&Sha256::digest(message));
-        let s_inv = *Invert::invert_vartime(&s);
+        // s is in 1..n (checked by `from_slice`), so it has an inverse.
+        let Some(s_inv) = invert_mod_n(&s.to_bytes().into()) else {
+            return false;
+        };
+        let s_inv = <Scalar as Reduce<U256>>::reduce_bytes(&s_inv.into());
         let u1 = z * s_inv;
         let u2 = *r * s_inv;
         let mut sum = Jacobian::IDENTITY;
@@ -285,6 +290,34 @@ mod tests {
         table.add_multiple(&mut cancel, &signed_digits(&k, G_BITS));
         table.add_multiple(&mut cancel, &signed_digits(&-k, G_BITS));
         assert!(cancel.is_identity());
+    }
+
+    /// The scalar inverse against p256's, at the edges and at random.
+    #[test]
+    fn scalar_inverses_agree_with_p256() {
+        use p256::elliptic_curve::ops::Invert;
+        let mut k = Scalar::from(0x0123_4567_89ab_cdefu64);
+        let mut samples = vec![
+            Scalar::ONE,
+            Scalar::from(2u64),
+            -Scalar::ONE,
+            -Scalar::from(2u64),
+        ];
+        for _ in 0..200 {
+            samples.push(k);
+            k = k * k + Scalar::from(0x9e37_79b9_7f4a_7c15u64);
+        }
+        for s in samples {
+            let ours = invert_mod_n(&s.to_bytes().into()).expect("nonzero");
+            let theirs = Invert::invert_vartime(&s).unwrap();
+            assert_eq!(ours, <[u8; 32]>::from(theirs.to_bytes()), "{s:?}");
+        }
+        assert!(invert_mod_n(&[0; 32]).is_none());
+        assert!(invert_mod_n(&[0xff; 32]).is_none());
+        let n: [u8; 32] = (-Scalar::ONE).to_bytes().into();
+        let mut at_n = n;
+        at_n[31] += 1; // n - 1 + 1 (its last byte is 0x50)
+        assert!(invert_mod_n(&at_n).is_none());
     }
 
     /// The cases the incomplete formulas leave out: the identity, a point
