@@ -5,106 +5,139 @@
 //! and doubling 256 times. Both points are known before any token arrives
 //! (the generator, and the key once its JWKS is loaded), and nothing in a
 //! verification is secret, so here each point gets a fixed-base table and the
-//! sum costs about 130 point additions and no doublings: several times faster
-//! in V8, where field arithmetic is slow.
+//! sum costs about 105 point additions and no doublings.
 //!
-//! The field and point arithmetic is still p256's; only the order of
-//! operations is ours.
+//! The field and point arithmetic is `p256_arith.rs` (p256's own emulates
+//! 128-bit products on wasm32), and so is the inverse of `s`; signature
+//! parsing, the other scalar arithmetic and the key's
+//! validation stay p256's.
 
+use crate::p256_arith::{invert_mod_n, to_affine_all, Affine, Fe, Jacobian};
+use p256::ecdsa::signature::Verifier;
 use p256::ecdsa::{Signature, VerifyingKey};
-use p256::elliptic_curve::ops::{Invert, Reduce};
-use p256::elliptic_curve::point::AffineCoordinates;
-use p256::elliptic_curve::Group;
-use p256::{FieldBytes, ProjectivePoint, Scalar, U256};
+use p256::elliptic_curve::ops::Reduce;
+use p256::elliptic_curve::sec1::ToEncodedPoint;
+use p256::{ProjectivePoint, Scalar, U256};
 use sha2::{Digest, Sha256};
 use std::cell::OnceCell;
 use std::sync::OnceLock;
 
-/// Signed radix-16 digits: a 256-bit scalar needs 65 of them (the carry out
-/// of the top nibble makes the 65th).
-const WINDOWS: usize = 65;
-/// Digits lie in -8..=8; a window stores 1·B … 8·B and negates for the rest.
-const PER_WINDOW: usize = 8;
-const TABLE_LEN: usize = WINDOWS * PER_WINDOW;
+/// Window widths in bits. The generator's table is built once per VM, so it
+/// takes wider windows: 43 additions per verification instead of 65, for
+/// 1376 points (88 KB) instead of 520. A key's table, one per key, keeps 4.
+const G_BITS: u32 = 6;
+const KEY_BITS: u32 = 4;
+/// Signed digits of a 256-bit scalar: 65 at 4 bits (the carry out of the
+/// top nibble makes the 65th), fewer for wider windows.
+const MAX_WINDOWS: usize = 65;
 
-/// `table[w·8 + j-1] = j·16^w·P` for a point `P`: 520 points, about 50 KB.
-/// They stay projective: p256 0.13 offers no batch inversion, and one
-/// inversion per point would cost more to build than affine points save
-/// (a mixed addition is about 10% cheaper than a full one).
-struct Table(Box<[ProjectivePoint; TABLE_LEN]>);
+/// Windows of `bits` bits for a 256-bit scalar with its carry:
+/// `⌈257/bits⌉`, so that the top digit never carries (see `signed_digits`).
+fn windows(bits: u32) -> usize {
+    257usize.div_ceil(bits as usize)
+}
+
+/// `table[w·h + j-1] = j·2^(bits·w)·P` for a point `P`, `j` in `1..=h` with
+/// `h = 2^(bits-1)`; made affine with a single inversion, so that a
+/// verification's additions are mixed ones.
+struct Table {
+    bits: u32,
+    points: Vec<Affine>,
+}
 
 impl Table {
-    fn new(point: ProjectivePoint) -> Table {
-        let mut projective = [ProjectivePoint::IDENTITY; TABLE_LEN];
-        let mut b1 = point;
-        for window in projective.chunks_exact_mut(PER_WINDOW) {
-            let b2 = b1.double();
-            let b3 = b2 + b1;
-            let b4 = b2.double();
-            let b5 = b4 + b1;
-            let b6 = b3.double();
-            let b7 = b6 + b1;
-            let b8 = b4.double();
-            window.copy_from_slice(&[b1, b2, b3, b4, b5, b6, b7, b8]);
-            b1 = b8.double();
+    /// `None` for a point the arithmetic cannot take (not for a valid key).
+    fn new(point: &ProjectivePoint, bits: u32) -> Option<Table> {
+        let encoded = point.to_affine().to_encoded_point(false);
+        let (Some(x), Some(y)) = (encoded.x(), encoded.y()) else {
+            return None;
+        };
+        let b1 = Affine {
+            x: Fe::from_bytes(&(*x).into())?,
+            y: Fe::from_bytes(&(*y).into())?,
+        };
+        let half = 1usize << (bits - 1);
+        let mut points = Vec::with_capacity(windows(bits) * half);
+        let mut base = Jacobian::from(b1);
+        for _ in 0..windows(bits) {
+            let mut window: Vec<Jacobian> = Vec::with_capacity(half);
+            window.push(base);
+            for j in 2..=half {
+                // Even multiples by doubling (cheaper), odd ones by adding the base.
+                let next = if j % 2 == 0 {
+                    window.get(j / 2 - 1).map(Jacobian::double)
+                } else {
+                    window.last().map(|p| p.add(&base))
+                };
+                window.push(next?);
+            }
+            base = window.last()?.double();
+            points.extend_from_slice(&window);
         }
-        Table(Box::new(projective))
+        to_affine_all(&points).map(|points| Table { bits, points })
     }
 
-    /// Adds `k·P` to `acc`, `k` given as signed digits.
-    fn add_multiple(&self, acc: &mut ProjectivePoint, digits: &[i8; WINDOWS]) {
+    /// Adds `k·P` to `acc`, `k` given as signed digits of this table's width.
+    fn add_multiple(&self, acc: &mut Jacobian, digits: &[i8; MAX_WINDOWS]) {
+        let half = 1usize << (self.bits - 1);
         for (w, &d) in digits.iter().enumerate() {
             if d == 0 {
                 continue;
             }
-            let index = w * PER_WINDOW + usize::from(d.unsigned_abs()) - 1;
-            if let Some(p) = self.0.get(index) {
-                if d > 0 {
-                    *acc += p;
+            let index = w * half + usize::from(d.unsigned_abs()) - 1;
+            if let Some(p) = self.points.get(index) {
+                *acc = if d > 0 {
+                    acc.add_affine(p)
                 } else {
-                    *acc += &-*p;
-                }
+                    acc.add_affine(&p.neg())
+                };
             }
         }
     }
 }
 
-/// Recodes a scalar into signed radix-16 digits, least significant first.
-fn signed_digits(k: &Scalar) -> [i8; WINDOWS] {
+/// Recodes a scalar into `windows(bits)` signed digits in
+/// `-2^(bits-1)..=2^(bits-1)`, least significant first (`bits` ≤ 7).
+///
+/// The top window starts at bit `(W-1)·bits ≥ 257 - bits`, so its bits are
+/// below `2^(bits-1)` and with a carry in it stays in range: no carry out.
+fn signed_digits(k: &Scalar, bits: u32) -> [i8; MAX_WINDOWS] {
     let bytes = k.to_bytes();
-    let mut digits = [0i8; WINDOWS];
-    let mut carry = 0i8;
-    let nibbles = bytes
-        .iter()
-        .rev()
-        .flat_map(|b| [(b & 0x0f) as i8, (b >> 4) as i8]);
-    for (slot, nibble) in digits.iter_mut().zip(nibbles) {
-        let d = nibble + carry;
-        if d > 8 {
-            *slot = d - 16;
-            carry = 1;
+    let bit = |i: usize| -> i16 {
+        let byte = bytes
+            .len()
+            .checked_sub(1 + i / 8)
+            .and_then(|at| bytes.get(at));
+        byte.map_or(0, |b| i16::from((b >> (i % 8)) & 1))
+    };
+    let (radix, half) = (1i16 << bits, 1i16 << (bits - 1));
+    let mut digits = [0i8; MAX_WINDOWS];
+    let mut carry = 0i16;
+    for (w, slot) in digits.iter_mut().take(windows(bits)).enumerate() {
+        let start = w * bits as usize;
+        let chunk = (0..bits as usize).fold(0i16, |acc, b| acc | bit(start + b) << b);
+        let d = chunk + carry;
+        (*slot, carry) = if d > half {
+            ((d - radix) as i8, 1)
         } else {
-            *slot = d;
-            carry = 0;
-        }
-    }
-    if let Some(last) = digits.last_mut() {
-        *last = carry;
+            (d as i8, 0)
+        };
     }
     digits
 }
 
-fn generator_table() -> &'static Table {
+fn generator_table() -> Option<&'static Table> {
     // A VM is one thread; the table is built on the first ES256 token.
-    static G: OnceLock<Table> = OnceLock::new();
-    G.get_or_init(|| Table::new(ProjectivePoint::generator()))
+    static G: OnceLock<Option<Table>> = OnceLock::new();
+    G.get_or_init(|| Table::new(&ProjectivePoint::GENERATOR, G_BITS))
+        .as_ref()
 }
 
 /// A P-256 public key from a JWKS; its table is built on first use, so keys
 /// that never sign a token cost nothing.
 pub struct P256Key {
     key: VerifyingKey,
-    table: OnceCell<Table>,
+    table: OnceCell<Option<Table>>,
 }
 
 impl P256Key {
@@ -131,21 +164,25 @@ impl P256Key {
             return false;
         };
         let (r, s) = sig.split_scalars();
-        let z = <Scalar as Reduce<U256>>::reduce_bytes(&Sha256::digest(message));
-        let s_inv = *Invert::invert_vartime(&s);
-        let u1 = z * s_inv;
-        let u2 = *r * s_inv;
         let table = self
             .table
-            .get_or_init(|| Table::new(ProjectivePoint::from(*self.key.as_affine())));
-        let mut sum = ProjectivePoint::IDENTITY;
-        generator_table().add_multiple(&mut sum, &signed_digits(&u1));
-        table.add_multiple(&mut sum, &signed_digits(&u2));
-        if bool::from(sum.is_identity()) {
+            .get_or_init(|| Table::new(&ProjectivePoint::from(*self.key.as_affine()), KEY_BITS));
+        let (Some(table), Some(g)) = (table.as_ref(), generator_table()) else {
+            // Not reached for a valid key; p256's own verifier then.
+            return self.key.verify(message, &sig).is_ok();
+        };
+        let z = <Scalar as Reduce<U256>>::reduce_bytes(&Sha256::digest(message));
+        // s is in 1..n (checked by `from_slice`), so it has an inverse.
+        let Some(s_inv) = invert_mod_n(&s.to_bytes().into()) else {
             return false;
-        }
-        let x: FieldBytes = sum.to_affine().x();
-        <Scalar as Reduce<U256>>::reduce_bytes(&x) == *r
+        };
+        let s_inv = <Scalar as Reduce<U256>>::reduce_bytes(&s_inv.into());
+        let u1 = z * s_inv;
+        let u2 = *r * s_inv;
+        let mut sum = Jacobian::IDENTITY;
+        g.add_multiple(&mut sum, &signed_digits(&u1, G_BITS));
+        table.add_multiple(&mut sum, &signed_digits(&u2, KEY_BITS));
+        sum.x_is(&r.to_bytes().into())
     }
 }
 
@@ -153,12 +190,13 @@ impl P256Key {
 mod tests {
     #![allow(clippy::indexing_slicing, clippy::expect_used)]
     use super::*;
+    use p256::elliptic_curve::Group;
 
-    fn from_digits(d: &[i8; WINDOWS]) -> Scalar {
-        let sixteen = Scalar::from(16u64);
+    fn from_digits(d: &[i8; MAX_WINDOWS], bits: u32) -> Scalar {
+        let radix = Scalar::from(1u64 << bits);
         d.iter().rev().fold(Scalar::ZERO, |acc, &x| {
             let digit = Scalar::from(u64::from(x.unsigned_abs()));
-            acc * sixteen + if x < 0 { -digit } else { digit }
+            acc * radix + if x < 0 { -digit } else { digit }
         })
     }
 
@@ -170,31 +208,180 @@ mod tests {
             Scalar::from(8u64),
             Scalar::from(9u64),
             Scalar::from(0x8888_8888u64),
+            Scalar::from(0x2082_0820_8208_2082u64),
+            Scalar::from(u64::MAX),
             -Scalar::ONE,
             -Scalar::from(7u64),
             Scalar::from(u64::MAX) * Scalar::from(u64::MAX) * Scalar::from(0xdead_beefu64),
         ];
-        for k in samples {
-            let d = signed_digits(&k);
-            assert!(d.iter().all(|&x| (-8..=8).contains(&x)), "{d:?}");
-            assert_eq!(from_digits(&d), k);
+        for bits in [KEY_BITS, 5, G_BITS, 7] {
+            let half = 1i8 << (bits - 1);
+            for k in samples {
+                let d = signed_digits(&k, bits);
+                assert!(d.iter().all(|&x| (-half..=half).contains(&x)), "{d:?}");
+                assert!(d[windows(bits)..].iter().all(|&x| x == 0));
+                assert_eq!(from_digits(&d, bits), k, "{bits} bits");
+            }
         }
+    }
+
+    /// Affine coordinates of a p256 point as our field elements.
+    fn ours(p: &ProjectivePoint) -> Affine {
+        let e = p.to_affine().to_encoded_point(false);
+        Affine {
+            x: Fe::from_bytes(&(*e.x().unwrap()).into()).unwrap(),
+            y: Fe::from_bytes(&(*e.y().unwrap()).into()).unwrap(),
+        }
+    }
+
+    fn affine(p: &Jacobian) -> Affine {
+        to_affine_all(&[*p]).expect("not the identity")[0]
     }
 
     #[test]
     fn tables_multiply_like_the_generic_code() {
-        let g = ProjectivePoint::generator();
-        let table = generator_table();
+        let g = ProjectivePoint::GENERATOR;
+        let table = generator_table().expect("generator table");
+        let key_table = Table::new(&g, KEY_BITS).expect("4-bit table");
+        // Every entry: j·2^(bits·w)·G.
+        for t in [table, &key_table] {
+            let half = 1usize << (t.bits - 1);
+            assert_eq!(t.points.len(), windows(t.bits) * half);
+            let mut base = g;
+            for w in 0..windows(t.bits) {
+                let mut multiple = base;
+                for j in 0..half {
+                    let label = format!("{}·2^({}·{w})", j + 1, t.bits);
+                    assert_eq!(t.points[w * half + j], ours(&multiple), "{label}");
+                    multiple += base;
+                }
+                for _ in 0..t.bits {
+                    base = base.double();
+                }
+            }
+        }
         let mut k = Scalar::from(0x1234_5678_9abc_def0u64);
         for _ in 0..20 {
-            let mut sum = ProjectivePoint::IDENTITY;
-            table.add_multiple(&mut sum, &signed_digits(&k));
-            assert_eq!(sum, g * k);
+            let mut sum = Jacobian::IDENTITY;
+            table.add_multiple(&mut sum, &signed_digits(&k, G_BITS));
+            assert_eq!(affine(&sum), ours(&(g * k)));
+            let mut sum = Jacobian::IDENTITY;
+            key_table.add_multiple(&mut sum, &signed_digits(&k, KEY_BITS));
+            assert_eq!(affine(&sum), ours(&(g * k)));
             k = k * k + Scalar::from(0x9e37_79b9u64);
         }
-        let mut zero = ProjectivePoint::IDENTITY;
-        table.add_multiple(&mut zero, &signed_digits(&Scalar::ZERO));
-        assert!(bool::from(zero.is_identity()));
+        let mut zero = Jacobian::IDENTITY;
+        table.add_multiple(&mut zero, &signed_digits(&Scalar::ZERO, G_BITS));
+        assert!(zero.is_identity());
+        // Tables of other points, and both tables summed as in a verification.
+        let mut q = g * Scalar::from(0xfeed_f00d_u64);
+        for _ in 0..4 {
+            let key_table = Table::new(&q, KEY_BITS).expect("key table");
+            let (u1, u2) = (k, k * k + Scalar::ONE);
+            let mut sum = Jacobian::IDENTITY;
+            table.add_multiple(&mut sum, &signed_digits(&u1, G_BITS));
+            key_table.add_multiple(&mut sum, &signed_digits(&u2, KEY_BITS));
+            assert_eq!(affine(&sum), ours(&(g * u1 + q * u2)));
+            k = k * k + Scalar::from(7u64);
+            q *= k;
+        }
+        // k·G + (-k)·G: the last addition meets the opposite point.
+        let mut cancel = Jacobian::IDENTITY;
+        table.add_multiple(&mut cancel, &signed_digits(&k, G_BITS));
+        table.add_multiple(&mut cancel, &signed_digits(&-k, G_BITS));
+        assert!(cancel.is_identity());
+    }
+
+    /// The scalar inverse against p256's, at the edges and at random.
+    #[test]
+    fn scalar_inverses_agree_with_p256() {
+        use p256::elliptic_curve::ops::Invert;
+        let mut k = Scalar::from(0x0123_4567_89ab_cdefu64);
+        let mut samples = vec![
+            Scalar::ONE,
+            Scalar::from(2u64),
+            -Scalar::ONE,
+            -Scalar::from(2u64),
+        ];
+        for _ in 0..200 {
+            samples.push(k);
+            k = k * k + Scalar::from(0x9e37_79b9_7f4a_7c15u64);
+        }
+        for s in samples {
+            let ours = invert_mod_n(&s.to_bytes().into()).expect("nonzero");
+            let theirs = Invert::invert_vartime(&s).unwrap();
+            assert_eq!(ours, <[u8; 32]>::from(theirs.to_bytes()), "{s:?}");
+        }
+        assert!(invert_mod_n(&[0; 32]).is_none());
+        assert!(invert_mod_n(&[0xff; 32]).is_none());
+        let n: [u8; 32] = (-Scalar::ONE).to_bytes().into();
+        let mut at_n = n;
+        at_n[31] += 1; // n - 1 + 1 (its last byte is 0x50)
+        assert!(invert_mod_n(&at_n).is_none());
+    }
+
+    /// The cases the incomplete formulas leave out: the identity, a point
+    /// plus itself, a point plus its opposite; and mixed against full addition.
+    #[test]
+    fn additions_handle_their_special_cases() {
+        let g = ProjectivePoint::GENERATOR;
+        let (a1, a2, a3) = (ours(&g), ours(&g.double()), ours(&(g.double() + g)));
+        let j1 = Jacobian::from(a1);
+        assert_eq!(affine(&Jacobian::IDENTITY.add_affine(&a1)), a1);
+        assert_eq!(affine(&j1.add_affine(&a1)), a2);
+        assert!(j1.add_affine(&a1.neg()).is_identity());
+        assert_eq!(affine(&j1.double()), a2);
+        assert!(Jacobian::IDENTITY.double().is_identity());
+        // A point with Z ≠ 1: 2G as computed, plus G, plus -2G.
+        let j2 = j1.double();
+        assert_eq!(affine(&j2.add_affine(&a1)), a3);
+        assert_eq!(affine(&j2.add(&j1)), a3);
+        assert_eq!(affine(&j2.add(&j2)), ours(&g.double().double()));
+        assert!(j2.add_affine(&a2.neg()).is_identity());
+        assert!(j2.add(&Jacobian::from(a2.neg())).is_identity());
+        assert_eq!(affine(&j2.add_affine(&a2)), ours(&g.double().double()));
+        assert_eq!(affine(&j2.add(&Jacobian::IDENTITY)), a2);
+        assert_eq!(affine(&Jacobian::IDENTITY.add(&j2)), a2);
+        assert!(to_affine_all(&[j1, Jacobian::IDENTITY]).is_none());
+    }
+
+    /// ECDSA's check of x mod n against r, including x in [n, p) (which no
+    /// signature search would find: about one point in 2^128).
+    #[test]
+    fn x_coordinate_check_covers_x_above_n() {
+        use crate::p256_arith::Fe;
+        let be = |hex: &str| -> [u8; 32] {
+            let mut out = [0u8; 32];
+            let bytes: Vec<u8> = (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+                .collect();
+            out[32 - bytes.len()..].copy_from_slice(&bytes);
+            out
+        };
+        let n = be("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551");
+        let z = Fe::from_bytes(&be("0123456789abcdef0123456789abcdef0123456789abcdef")).unwrap();
+        let point = |x: &Fe| Jacobian {
+            x: x.mul(&z.square()),
+            y: Fe::ONE,
+            z,
+        };
+        let fe = |b: &[u8; 32]| Fe::from_bytes(b).unwrap();
+        let small = be("4319055358e8617b0c46353d039cdaad"); // p - n - 1
+        let n_fe = fe(&n);
+        // x = r, and x = r + n (< p) both match r.
+        assert!(point(&fe(&small)).x_is(&small));
+        assert!(point(&fe(&small).add(&n_fe)).x_is(&small));
+        assert!(!point(&fe(&small).add(&Fe::ONE)).x_is(&small));
+        // r = p - n: r + n = p ≡ 0, which is not x = p - n.
+        let edge = be("4319055358e8617b0c46353d039cdaae");
+        assert!(!point(&Fe::ZERO).x_is(&edge));
+        assert!(point(&fe(&edge)).x_is(&edge));
+        // A large r: only x = r.
+        let big = be("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632550");
+        assert!(point(&fe(&big)).x_is(&big));
+        assert!(!point(&fe(&big).add(&Fe::ONE)).x_is(&big));
+        assert!(!Jacobian::IDENTITY.x_is(&big));
     }
 }
 

@@ -8,7 +8,7 @@
 //! - `token.rs`: a JWS split and decoded (`strict_json.rs`: JSON that
 //!   refuses repeated keys); `claims.rs`: the registered claims, type-checked;
 //! - `jwks.rs`: keys; `verify.rs`: choosing keys for a token and checking its
-//!   signature; `rsa_verify.rs`, `es256.rs`, `es_nist.rs`: the algorithms;
+//!   signature; `rsa_verify.rs`, `es256.rs` (on `p256_arith.rs`), `es_nist.rs`: the algorithms;
 //! - `native.rs` (feature `native-crypto`, the dynamic module): the same
 //!   checks through `ring`;
 //! - `error.rs`: the statuses;
@@ -24,6 +24,7 @@ pub mod jwks;
 pub mod mint;
 #[cfg(feature = "native-crypto")]
 mod native;
+mod p256_arith;
 pub mod rsa_verify;
 pub mod strict_json;
 pub mod token;

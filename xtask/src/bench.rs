@@ -1014,6 +1014,7 @@ fn wasm_opt(file: &std::path::Path) -> Option<u64> {
             "--enable-nontrapping-float-to-int",
             "--enable-multivalue",
             "--enable-reference-types",
+            "--enable-simd",
             "-o",
         ])
         .arg(&out)

@@ -326,13 +326,15 @@ fn build_module(root: &std::path::Path, dist: &std::path::Path) -> Result<(), St
 
 /// The wasm features rustc emits for wasm32-wasip1 and Envoy's V8 runs;
 /// a stripped module carries no `target_features` section to detect them from.
-const WASM_OPT_FEATURES: [&str; 6] = [
+/// SIMD: `jose/src/rsa_verify.rs` enables it on its hot functions.
+const WASM_OPT_FEATURES: [&str; 7] = [
     "--enable-bulk-memory",
     "--enable-sign-ext",
     "--enable-nontrapping-float-to-int",
     "--enable-mutable-globals",
     "--enable-multivalue",
     "--enable-reference-types",
+    "--enable-simd",
 ];
 
 fn wasm_opt_present() -> bool {
