@@ -70,7 +70,9 @@ macro_rules! string_type {
 
 mod duration;
 mod header;
+mod locate;
 mod non_empty;
+mod probe;
 mod regex;
 pub mod route_match;
 mod stat_prefix;
@@ -119,7 +121,17 @@ impl ConfigError {
     /// reports it at the path of the value being deserialized, followed by
     /// this error's own (relative) path.
     pub fn into_de<E: serde::de::Error>(self) -> E {
-        E::custom(format_args!("{MARK}{}{MARK}{}", self.path, self.message))
+        self.carried(locate::Raised::Other)
+    }
+
+    /// This error as a deserializer's, marked with how it was raised.
+    pub(crate) fn carried<E: serde::de::Error>(self, raised: locate::Raised) -> E {
+        E::custom(format_args!(
+            "{}{MARK}{}{MARK}{}{MARK}",
+            raised.mark(),
+            self.path,
+            self.message
+        ))
     }
 }
 
@@ -163,11 +175,18 @@ where
     D: Deserializer<'de>,
     R: Deserialize<'de>,
 {
-    let raw = R::deserialize(deserializer)?;
-    check(raw).map_err(ConfigError::into_de)
+    let entries = std::cell::Cell::new(None);
+    let raw = R::deserialize(probe::Counting {
+        de: deserializer,
+        entries: &entries,
+    })?;
+    check(raw).map_err(|err| err.carried(locate::Raised::Compiled(entries.get())))
 }
 
-/// Marks a message carried by [`ConfigError::into_de`]: `MARK path MARK message`.
+/// Separates the parts of a message carried by [`ConfigError::into_de`]:
+/// `how MARK path MARK message MARK`, where `how` says how it was raised
+/// ([`locate::Raised::mark`]) and the closing MARK keeps serde_json from
+/// reading a position out of the message itself.
 const MARK: char = '\u{1}';
 
 /// Joins JSON path segments: `join_path("rules[0]", "match")` is `rules[0].match`,
@@ -194,28 +213,49 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ConfigError> {
     };
     let _document = DocumentGuard::enter(text);
     let mut de = serde_json::Deserializer::from_slice(text);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
-        let mut path = err.path().to_string();
-        if path.is_empty() || path == "?" {
-            // A syntax error can leave no usable path: point at the document.
-            path = ".".into();
-        } else if let Some(known) = path.strip_suffix(".?") {
-            // ... or end in a segment it could not name: the value around it.
-            path = known.to_string();
-        }
-        let inner = err.into_inner();
-        let text = describe_json_error(&inner);
-        match text
-            .strip_prefix(MARK)
-            .and_then(|rest| rest.split_once(MARK))
-        {
-            Some((relative, message)) => ConfigError::at(join_path(&path, relative), message),
-            None => ConfigError::at(path, text),
-        }
-    })?;
+    let value = T::deserialize(&mut de).map_err(|err| refusal(text, &err))?;
     de.end()
         .map_err(|err| ConfigError::at(".", describe_json_error(&err)))?;
     Ok(value)
+}
+
+/// The [`ConfigError`] for `err`, met reading `doc`.
+fn refusal(doc: &[u8], err: &serde_json::Error) -> ConfigError {
+    let described = describe_json_error(err);
+    let carried = described.split_once(MARK).and_then(|(mark, rest)| {
+        let raised = locate::Raised::from_mark(mark)?;
+        let (relative, rest) = rest.split_once(MARK)?;
+        let (message, position) = rest.split_once(MARK)?;
+        Some((raised, relative, message, position))
+    });
+    let Some((raised, relative, message, position)) = carried else {
+        return ConfigError::at(locate::path(doc, err, &described, None), described);
+    };
+    let path = locate::path(doc, err, message, Some((raised, relative)));
+    // The closing MARK kept serde_json from reading a position out of the
+    // message itself, as it does from one that ends "at line L column C"
+    // (a nested JSON error quoted): that one is what the message shows.
+    let message = match own_position(message) {
+        Some((head, line, column)) if line > 0 => format!("{head} (line {line}, column {column})"),
+        Some((head, _, _)) => format!("{head}{position}"),
+        None => format!("{message}{position}"),
+    };
+    ConfigError::at(join_path(&path, relative), message)
+}
+
+/// A message's own trailing `" at line L column C"`, read as serde_json
+/// reads it from a custom error's message: the text before it, L and C.
+fn own_position(message: &str) -> Option<(&str, usize, usize)> {
+    let cut = message.rfind(" at line ")?;
+    let head = message.get(..cut)?;
+    let rest = message.get(cut + " at line ".len()..)?;
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let (line, rest) = rest.split_at_checked(digits)?;
+    let column = rest.strip_prefix(" column ")?;
+    if !column.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((head, line.parse().ok()?, column.parse().ok()?))
 }
 
 fn describe_json_error(err: &serde_json::Error) -> String {

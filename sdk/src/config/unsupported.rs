@@ -1,8 +1,9 @@
 //! Envoy fields Portico knows and does not support: refused where they are
 //! written, with the reason, never ignored and never "unknown field".
 
+use super::locate::Raised;
 use super::ConfigError;
-use serde::de::{Deserializer, IgnoredAny};
+use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use std::fmt;
 use std::marker::PhantomData;
@@ -32,8 +33,71 @@ impl<W> Unsupported<W> {
 
 impl<'de, W: Why> Deserialize<'de> for Unsupported<W> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        IgnoredAny::deserialize(deserializer)?;
-        Err(ConfigError::here(W::WHY).into_de())
+        // Read like `IgnoredAny`, noting what kind of value it was: the
+        // error's path is found from where serde_json reports it, and that
+        // can be just after an object or just after its last entry.
+        let (kind, entries) = deserializer.deserialize_any(Kind)?;
+        Err(ConfigError::here(W::WHY).carried(Raised::Read(kind, entries)))
+    }
+}
+
+/// Reads and drops any value: `{` for an object, `[` for an array, 0
+/// otherwise, and how many entries it had.
+struct Kind;
+
+impl<'de> Visitor<'de> for Kind {
+    type Value = (u8, usize);
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(u8, usize), E> {
+        Ok((0, 0))
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(u8, usize), E> {
+        Ok((0, 0))
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(u8, usize), E> {
+        Ok((0, 0))
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(u8, usize), E> {
+        Ok((0, 0))
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<(u8, usize), E> {
+        Ok((0, 0))
+    }
+
+    fn visit_unit<E>(self) -> Result<(u8, usize), E> {
+        Ok((0, 0))
+    }
+
+    fn visit_none<E>(self) -> Result<(u8, usize), E> {
+        Ok((0, 0))
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(u8, usize), D::Error> {
+        d.deserialize_any(Kind)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(u8, usize), A::Error> {
+        let mut n = 0usize;
+        while seq.next_element::<IgnoredAny>()?.is_some() {
+            n = n.saturating_add(1);
+        }
+        Ok((b'[', n))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(u8, usize), A::Error> {
+        let mut n = 0usize;
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {
+            n = n.saturating_add(1);
+        }
+        Ok((b'{', n))
     }
 }
 
