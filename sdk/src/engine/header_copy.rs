@@ -25,16 +25,6 @@ pub(super) struct HeaderCopy {
     /// Names written in this hook, lower-case, in the order of their last
     /// arrival at the end of the map.
     writes: Vec<(String, State)>,
-    /// Writes not yet made on the host, in order (see `HookHost::flush`).
-    pub(super) pending: Vec<Write>,
-}
-
-/// A write to make on the host.
-#[derive(Clone)]
-pub(super) enum Write {
-    Set(String, Vec<u8>),
-    Add(String, Vec<u8>),
-    Remove(String),
 }
 
 impl HeaderCopy {
@@ -42,33 +32,7 @@ impl HeaderCopy {
         HeaderCopy {
             sent,
             writes: Vec::new(),
-            pending: Vec::new(),
         }
-    }
-
-    /// Applies `write` as Envoy applies it to the map and holds it for
-    /// the host (a removal of what is not there needs nothing). False,
-    /// with nothing changed, where this model cannot say what Envoy does:
-    /// an add to a name already there (Envoy joins it into the entry for
-    /// its inline headers, appends it for the others).
-    pub(super) fn apply(&mut self, write: Write) -> bool {
-        match &write {
-            Write::Set(name, value) => self.set(name, value),
-            Write::Add(name, value) => {
-                if self.has(name) {
-                    return false;
-                }
-                self.arrive(name, value);
-            }
-            Write::Remove(name) => {
-                if !self.has(name) {
-                    return true;
-                }
-                self.remove(name);
-            }
-        }
-        self.pending.push(write);
-        true
     }
 
     fn written(&self, name: &str) -> Option<usize> {
@@ -131,7 +95,7 @@ impl HeaderCopy {
     }
 
     /// `name` was set to `value` (Envoy's `replace`).
-    fn set(&mut self, name: &str, value: &[u8]) {
+    pub(super) fn set(&mut self, name: &str, value: &[u8]) {
         if self.has(name) {
             let state = match self.written(name).and_then(|i| self.writes.get_mut(i)) {
                 Some((_, state @ State::End(_))) => {
@@ -152,7 +116,7 @@ impl HeaderCopy {
     }
 
     /// `name`, absent, was added or set: it goes after everything else.
-    fn arrive(&mut self, name: &str, value: &[u8]) {
+    pub(super) fn arrive(&mut self, name: &str, value: &[u8]) {
         if let Some(i) = self.written(name) {
             self.writes.remove(i);
         }
@@ -161,7 +125,7 @@ impl HeaderCopy {
     }
 
     /// Every value of `name` was removed.
-    fn remove(&mut self, name: &str) {
+    pub(super) fn remove(&mut self, name: &str) {
         match self.written(name).and_then(|i| self.writes.get_mut(i)) {
             Some((_, state)) => *state = State::Removed,
             None => self
