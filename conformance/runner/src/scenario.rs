@@ -55,6 +55,25 @@ impl Req {
         self.headers.push((name.into(), value.into()));
         self
     }
+
+    /// The headers as the client puts them on the wire.
+    pub fn wire_headers(&self) -> Vec<(String, String)> {
+        as_hyper_sends(&self.headers)
+    }
+}
+
+/// Headers in the order hyper sends them: its `HeaderMap` keeps a name's
+/// values together, names in the order they first came.
+pub fn as_hyper_sends(headers: &[(String, String)]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::with_capacity(headers.len());
+    for (k, v) in headers {
+        let at = out
+            .iter()
+            .rposition(|(o, _)| o.eq_ignore_ascii_case(k))
+            .map_or(out.len(), |i| i + 1);
+        out.insert(at, (k.clone(), v.clone()));
+    }
+    out
 }
 
 #[derive(Clone, Debug)]
@@ -212,6 +231,20 @@ pub fn text(bytes: &[u8]) -> String {
     format!("{:?}", String::from_utf8_lossy(bytes))
 }
 
+/// The compared header names in the order they first came: the sorted
+/// lines above say what arrived, this says where. Both receivers are
+/// hyper, whose map keeps only each name's first position.
+pub fn compared_order(s: &Scenario, headers: &[(String, String)]) -> String {
+    let mut names: Vec<String> = Vec::new();
+    for (k, _) in headers.iter().filter(|(k, _)| s.compared(k)) {
+        let k = k.to_ascii_lowercase();
+        if !names.contains(&k) {
+            names.push(k);
+        }
+    }
+    names.join(",")
+}
+
 /// Headers to compare, sorted by name (values of one name keep their order).
 pub fn compared_headers(s: &Scenario, headers: &[(String, String)]) -> Vec<String> {
     let mut picked: Vec<(String, String)> = headers
@@ -240,6 +273,10 @@ pub fn render_client(s: &Scenario, i: usize, out: &ClientOutcome, lines: &mut Ob
             for h in compared_headers(s, headers) {
                 lines.push(format!("req{i} client header {h}"));
             }
+            lines.push(format!(
+                "req{i} client order {}",
+                compared_order(s, headers)
+            ));
             lines.push(format!("req{i} client body {}", text(body)));
             for h in compared_headers(s, trailers) {
                 lines.push(format!("req{i} client trailer {h}"));
@@ -253,6 +290,7 @@ pub fn render_received(s: &Scenario, what: &str, r: &Received, lines: &mut Obser
     for h in compared_headers(s, &r.headers) {
         lines.push(format!("{what} header {h}"));
     }
+    lines.push(format!("{what} order {}", compared_order(s, &r.headers)));
     lines.push(format!("{what} body {}", text(&r.body)));
     for h in compared_headers(s, &r.trailers) {
         lines.push(format!("{what} trailer {h}"));

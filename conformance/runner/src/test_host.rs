@@ -183,7 +183,7 @@ fn send(vm: &TestVm<ScriptPlugin>, req: &crate::scenario::Req) -> Ex {
     let mut r = vm
         .request(&req.method, &req.path)
         .header(":authority", "portico.test");
-    for (k, v) in &req.headers {
+    for (k, v) in &req.wire_headers() {
         r = r.header(k, v);
     }
     let a = upstream::answer(&req.path, &req.headers, req.body.as_bytes());

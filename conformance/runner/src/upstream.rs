@@ -133,7 +133,8 @@ pub fn answer(path: &str, headers: &[(String, String)], body: &[u8]) -> Answer {
             status: first(headers, "x-up-status")
                 .and_then(|s| s.parse().ok())
                 .unwrap_or(200),
-            headers: extra,
+            // As the upstream (hyper) sends them.
+            headers: crate::scenario::as_hyper_sends(&extra),
             body: first(headers, "x-up-body")
                 .unwrap_or("upstream-body")
                 .as_bytes()

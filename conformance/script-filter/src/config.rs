@@ -100,6 +100,11 @@ pub enum Op {
         map: String,
         name: String,
     },
+    /// Reports the map's pseudo-headers and `x-c-*` names, in the map's
+    /// order (the other headers are Envoy's own and differ per request).
+    Order {
+        map: String,
+    },
     /// Reports the body of this phase so far.
     Body,
     SetBody {

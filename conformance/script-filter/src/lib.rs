@@ -210,6 +210,16 @@ impl ScriptFilter {
                     h.remove(name);
                 }
             }
+            Op::Order { map } => {
+                let names = Self::headers(s, map).map(|h| {
+                    h.names()
+                        .into_iter()
+                        .filter(|k| k.starts_with(':') || k.starts_with("x-c-"))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                });
+                self.report(&format!("order {map} = {names:?}"));
+            }
             Op::Body => {
                 let body = s.body();
                 self.report(&format!("body size={} {}", s.body_size(), text(&body)));

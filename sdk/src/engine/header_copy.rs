@@ -12,11 +12,9 @@ use crate::host::{HeaderBuf, Pairs};
 enum State {
     /// Removed: no value.
     Removed,
-    /// One value, where the name's first value was (Envoy's `setCopy` on a
-    /// name that is there replaces that value and drops the others).
-    InPlace(Vec<u8>),
-    /// One value, after the map's other headers (a name that was absent
-    /// when it was set or added). Such names keep the order they came in.
+    /// One value, after the map's other headers: Envoy's `setCopy` removes
+    /// every value and adds the new one at the end, and an add of an
+    /// absent name goes there too. Such names keep the order they came in.
     End(Vec<u8>),
 }
 
@@ -52,7 +50,7 @@ impl HeaderCopy {
     pub(super) fn first(&self, name: &str) -> Option<&[u8]> {
         match self.written(name).and_then(|i| self.writes.get(i)) {
             Some((_, State::Removed)) => None,
-            Some((_, State::InPlace(v) | State::End(v))) => Some(v),
+            Some((_, State::End(v))) => Some(v),
             None => self.sent_first(name),
         }
     }
@@ -63,22 +61,12 @@ impl HeaderCopy {
 
     /// Every header in the map's order.
     pub(super) fn each(&self, f: &mut dyn FnMut(&str, &[u8])) {
-        let mut emitted = vec![false; self.writes.len()];
         for (k, v) in self.sent.iter() {
             let key = String::from_utf8_lossy(k);
-            match self.written(&key) {
-                None => f(&key, v),
-                Some(i) => {
-                    if let (Some((_, State::InPlace(new))), Some(done)) =
-                        (self.writes.get(i), emitted.get_mut(i))
-                    {
-                        if !*done {
-                            *done = true;
-                            f(&key, new);
-                        }
-                    }
-                    // Removed, or moved to the end: the sent values are gone.
-                }
+            // A written name's sent values are gone (removed, or moved to
+            // the end).
+            if self.written(&key).is_none() {
+                f(&key, v);
             }
         }
         for (k, state) in &self.writes {
@@ -94,29 +82,10 @@ impl HeaderCopy {
         pairs
     }
 
-    /// `name` was set to `value` (Envoy's `replace`).
+    /// `name` was set to `value` (Envoy's `replace`), or added while
+    /// absent: it goes after everything else (pinned by the `order-*`
+    /// conformance scenarios).
     pub(super) fn set(&mut self, name: &str, value: &[u8]) {
-        if self.has(name) {
-            let state = match self.written(name).and_then(|i| self.writes.get_mut(i)) {
-                Some((_, state @ State::End(_))) => {
-                    *state = State::End(value.to_vec());
-                    return;
-                }
-                Some((_, state)) => state,
-                None => {
-                    self.writes
-                        .push((name.to_ascii_lowercase(), State::InPlace(value.to_vec())));
-                    return;
-                }
-            };
-            *state = State::InPlace(value.to_vec());
-        } else {
-            self.arrive(name, value);
-        }
-    }
-
-    /// `name`, absent, was added or set: it goes after everything else.
-    pub(super) fn arrive(&mut self, name: &str, value: &[u8]) {
         if let Some(i) = self.written(name) {
             self.writes.remove(i);
         }

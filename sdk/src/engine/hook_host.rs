@@ -179,7 +179,7 @@ impl Host for HookHost<'_> {
             if copy.has(name) {
                 joined = true;
             } else {
-                copy.arrive(name, value);
+                copy.set(name, value);
             }
         });
         if joined {

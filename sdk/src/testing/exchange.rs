@@ -25,10 +25,12 @@ impl<'v, P: Plugin> Request<'v, P> {
     pub(crate) fn new(vm: &'v TestVm<P>, method: &str, path: &str) -> Self {
         Request {
             vm,
+            // In the order Envoy's HTTP/1 codec builds them (`host` is
+            // read first, `:scheme` is added last).
             headers: vec![
-                (":method".into(), method.into()),
-                (":path".into(), path.into()),
                 (":authority".into(), "example.com".into()),
+                (":path".into(), path.into()),
+                (":method".into(), method.into()),
                 (":scheme".into(), "http".into()),
             ],
             body: Vec::new(),
@@ -46,9 +48,21 @@ impl<'v, P: Plugin> Request<'v, P> {
     pub fn header(mut self, name: &str, value: &str) -> Self {
         let name = name.to_ascii_lowercase();
         if name.starts_with(':') {
-            self.headers.retain(|(k, _)| *k != name);
+            // In place: Envoy keeps pseudo-headers ahead of the others.
+            match self.headers.iter_mut().find(|(k, _)| *k == name) {
+                Some(slot) => slot.1 = value.into(),
+                None => {
+                    let at = self
+                        .headers
+                        .iter()
+                        .position(|(k, _)| !k.starts_with(':'))
+                        .unwrap_or(self.headers.len());
+                    self.headers.insert(at, (name, value.into()));
+                }
+            }
+        } else {
+            self.headers.push((name, value.into()));
         }
-        self.headers.push((name, value.into()));
         self
     }
 

@@ -238,7 +238,22 @@ pub(crate) fn add_merging(m: &mut Vec<(String, Vec<u8>)>, name: &str, value: &[u
             return;
         }
     }
-    m.push((name.to_string(), value.to_vec()));
+    insert_header(m, name, value);
+}
+
+/// Where Envoy's map puts an added header: a pseudo-header after the other
+/// pseudo-headers, anything else at the end.
+pub(crate) fn insert_header(m: &mut Vec<(String, Vec<u8>)>, name: &str, value: &[u8]) {
+    let entry = (name.to_string(), value.to_vec());
+    if name.starts_with(':') {
+        let at = m
+            .iter()
+            .position(|(k, _)| !k.starts_with(':'))
+            .unwrap_or(m.len());
+        m.insert(at, entry);
+    } else {
+        m.push(entry);
+    }
 }
 
 fn check_header_name(name: &str) -> HostResult<()> {
@@ -294,21 +309,11 @@ impl Host for VmHost {
         self.tally("set_header");
         check_header_name(name)?;
         self.map_mut(map, |m| {
-            // Envoy's setCopy: replaces the first value in place, drops the others.
-            match m.iter().position(|(k, _)| k == name) {
-                Some(first) => {
-                    if let Some(slot) = m.get_mut(first) {
-                        slot.1 = value.to_vec();
-                    }
-                    let mut i = 0;
-                    m.retain(|(k, _)| {
-                        let keep = k != name || i == first;
-                        i += 1;
-                        keep
-                    });
-                }
-                None => m.push((name.to_string(), value.to_vec())),
-            }
+            // Envoy's setCopy removes every value and adds the new one where
+            // an added header goes: a name that was there moves to the end
+            // (pinned by the `order-set-*` conformance scenarios).
+            m.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
+            insert_header(m, name, value);
         })
     }
 

@@ -479,7 +479,14 @@ impl<P: Plugin> Drop for TestStream<P> {
 /// The response headers of a local reply, as Envoy builds them.
 fn local_reply_headers(reply: &LocalReply) -> Vec<(String, Vec<u8>)> {
     let mut headers = vec![(":status".to_string(), reply.status.to_string().into_bytes())];
-    // Envoy frames a local reply's body and types it, unless the filter did.
+    headers.extend(
+        reply
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_bytes().to_vec())),
+    );
+    // Envoy frames a local reply's body and types it, unless the filter
+    // did, after the filter's own headers (pinned by `rq-headers-respond`).
     if !reply.body.is_empty() {
         headers.push((
             "content-length".to_string(),
@@ -489,12 +496,6 @@ fn local_reply_headers(reply: &LocalReply) -> Vec<(String, Vec<u8>)> {
             headers.push(("content-type".to_string(), b"text/plain".to_vec()));
         }
     }
-    headers.extend(
-        reply
-            .headers
-            .iter()
-            .map(|(k, v)| (k.clone(), v.as_bytes().to_vec())),
-    );
     headers
 }
 

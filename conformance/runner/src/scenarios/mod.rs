@@ -44,6 +44,11 @@ pub fn remove(map: &str, name: &str) -> Value {
     json!({ "op": "remove", "map": map, "name": name })
 }
 
+/// Reports where the map's pseudo-headers and `x-c-*` names are.
+pub fn order(map: &str) -> Value {
+    json!({ "op": "order", "map": map })
+}
+
 pub fn set_body(value: &str) -> Value {
     json!({ "op": "set_body", "value": value })
 }
@@ -88,6 +93,7 @@ pub fn post(body: &str) -> Req {
 mod bodies;
 mod callouts;
 mod headers;
+mod order;
 mod phases;
 mod properties;
 mod shared;
@@ -99,6 +105,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend(phases::all());
     v.extend(bodies::all());
     v.extend(headers::all());
+    v.extend(order::all());
     v.extend(callouts::all());
     v.extend(wakeups::all());
     v.extend(shared::all());
