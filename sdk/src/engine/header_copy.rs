@@ -25,11 +25,6 @@ pub(super) struct HeaderCopy {
     writes: Vec<(String, State)>,
     /// Writes not yet made on the host, in order (see `HookHost::flush`).
     pub(super) pending: Vec<Write>,
-    /// The host accepts writes to this map in this hook: known from the
-    /// phase, or learnt from a first write made as itself. Envoy lets a
-    /// phase read maps it may not write (the request headers while the
-    /// response is encoded; an absent map reads as empty).
-    pub(super) writable: bool,
 }
 
 /// A write to make on the host.
@@ -40,30 +35,13 @@ pub(super) enum Write {
     Remove(String),
 }
 
-impl Write {
-    pub(super) fn name(&self) -> &str {
-        match self {
-            Write::Set(name, _) | Write::Add(name, _) | Write::Remove(name) => name,
-        }
-    }
-}
-
 impl HeaderCopy {
-    pub(super) fn new(sent: HeaderBuf, writable: bool) -> Self {
+    pub(super) fn new(sent: HeaderBuf) -> Self {
         HeaderCopy {
             sent,
             writes: Vec::new(),
             pending: Vec::new(),
-            writable,
         }
-    }
-
-    /// Applies a write the host has already made; false as for [`Self::apply`].
-    pub(super) fn apply_made(&mut self, write: Write) -> bool {
-        let before = self.pending.len();
-        let modelled = self.apply(write);
-        self.pending.truncate(before);
-        modelled
     }
 
     /// Applies `write` as Envoy applies it to the map and holds it for

@@ -56,38 +56,14 @@ pub(crate) struct HookHost<'a> {
     inner: &'a dyn Host,
     maps: RefCell<[Option<HeaderCopy>; MAPS]>,
     now: Cell<Option<SystemTime>>,
-    /// The map this hook's phase may write (its own headers), if any.
-    phase_map: Option<MapType>,
-}
-
-/// What became of a write offered to the copy.
-enum Offer {
-    /// Applied to the copy, made when the hook returns.
-    Held,
-    /// The host must make it now; `made` says whether to apply it to the
-    /// copy after it succeeds (a first write to a copy not known writable).
-    Now { made: bool },
 }
 
 impl<'a> HookHost<'a> {
-    /// For a hook that is no phase's own (a callout reply, a timer, the end
-    /// of the stream): writes are held once the host accepted one.
     pub(crate) fn new(inner: &'a dyn Host) -> Self {
         HookHost {
             inner,
             maps: RefCell::new(Default::default()),
             now: Cell::new(None),
-            phase_map: None,
-        }
-    }
-
-    /// For the headers phase of `map`: Envoy lets that phase write it.
-    pub(crate) fn writing(inner: &'a dyn Host, map: MapType) -> Self {
-        HookHost {
-            inner,
-            maps: RefCell::new(Default::default()),
-            now: Cell::new(None),
-            phase_map: Some(map),
         }
     }
 
@@ -99,8 +75,7 @@ impl<'a> HookHost<'a> {
         map: MapType,
     ) -> Option<&'s mut HeaderCopy> {
         if slot.is_none() {
-            let sent = self.inner.header_map(map).ok()?;
-            *slot = Some(HeaderCopy::new(sent, self.phase_map == Some(map)));
+            *slot = Some(HeaderCopy::new(self.inner.header_map(map).ok()?));
         }
         slot.as_mut()
     }
@@ -114,64 +89,17 @@ impl<'a> HookHost<'a> {
         self.fetch(slot, map).map(f)
     }
 
-    /// Offers `write` to the copy of `map`.
-    fn offer(&self, map: MapType, write: &Write) -> Offer {
-        if unmodelled(write.name()) {
-            return Offer::Now { made: false };
-        }
+    /// Holds `write` for the host on the copy of `map`, if the hook has one.
+    /// False when it must be made now: there is no copy (whether the phase
+    /// has the map at all, only the host can say), or the copy cannot model
+    /// it (see [`HeaderCopy::apply`]).
+    fn hold(&self, map: MapType, write: Write) -> bool {
         let Ok(mut maps) = self.maps.try_borrow_mut() else {
-            return Offer::Now { made: false };
+            return false;
         };
         match maps.get_mut(slot(map)) {
-            Some(Some(copy)) if copy.writable => {
-                if copy.apply(write.clone()) {
-                    Offer::Held
-                } else {
-                    Offer::Now { made: false }
-                }
-            }
-            // Only the host can say whether this phase may write the map.
-            Some(Some(_)) => Offer::Now { made: true },
-            _ => Offer::Now { made: false },
-        }
-    }
-
-    /// Writes through the copy (see the module's documentation); `direct`
-    /// makes the write on the host.
-    fn write(
-        &self,
-        map: MapType,
-        write: Write,
-        direct: impl FnOnce(&dyn Host) -> HostResult<()>,
-    ) -> HostResult<()> {
-        match self.offer(map, &write) {
-            Offer::Held => Ok(()),
-            Offer::Now { made: true } => {
-                let result = direct(self.inner);
-                if result.is_ok() {
-                    self.learnt_writable(map, write);
-                }
-                result
-            }
-            Offer::Now { made: false } => {
-                self.forget(map);
-                direct(self.inner)
-            }
-        }
-    }
-
-    /// The host made a first write to `map`: the copy follows it, and
-    /// holds the writes after it.
-    fn learnt_writable(&self, map: MapType, write: Write) {
-        let mut keep = false;
-        if let Ok(mut maps) = self.maps.try_borrow_mut() {
-            if let Some(Some(copy)) = maps.get_mut(slot(map)) {
-                copy.writable = true;
-                keep = copy.apply_made(write);
-            }
-        }
-        if !keep {
-            self.drop_copy(map);
+            Some(Some(copy)) => copy.apply(write),
+            _ => false,
         }
     }
 
@@ -336,7 +264,11 @@ impl Host for HookHost<'_> {
 
     fn set_header(&self, map: MapType, name: &str, value: &[u8]) -> HostResult<()> {
         let write = Write::Set(name.to_string(), value.to_vec());
-        self.write(map, write, |host| host.set_header(map, name, value))
+        if !unmodelled(name) && self.hold(map, write) {
+            return Ok(());
+        }
+        self.forget(map);
+        self.inner.set_header(map, name, value)
     }
 
     fn set_header_map(&self, map: MapType, pairs: &Pairs) -> HostResult<()> {
@@ -346,19 +278,25 @@ impl Host for HookHost<'_> {
 
     fn add_header(&self, map: MapType, name: &str, value: &[u8]) -> HostResult<()> {
         let write = Write::Add(name.to_string(), value.to_vec());
-        self.write(map, write, |host| host.add_header(map, name, value))
+        if !unmodelled(name) && self.hold(map, write) {
+            return Ok(());
+        }
+        self.forget(map);
+        self.inner.add_header(map, name, value)
     }
 
-    /// On a copy known writable, removing what is not there changes nothing
-    /// in Envoy either and makes no call. In the map's own phase the map is
-    /// fetched to know: one call, as the removal would have been, and the
-    /// copy then answers the reads and holds the writes that usually follow.
     fn remove_header(&self, map: MapType, name: &str) -> HostResult<()> {
-        if self.phase_map == Some(map) && !unmodelled(name) {
-            let _ = self.with_map(map, |_| ());
+        // Removing what is not there changes nothing in Envoy either. The
+        // map is fetched to know: one call, as the removal would have been,
+        // and the copy then answers the reads that usually follow.
+        if !unmodelled(name)
+            && self.with_map(map, |_| ()).is_some()
+            && self.hold(map, Write::Remove(name.to_string()))
+        {
+            return Ok(());
         }
-        let write = Write::Remove(name.to_string());
-        self.write(map, write, |host| host.remove_header(map, name))
+        self.forget(map);
+        self.inner.remove_header(map, name)
     }
 
     fn buffer(&self, buffer: BufferType, start: usize, max: usize) -> HostResult<Option<Vec<u8>>> {

@@ -529,16 +529,6 @@ impl<P: Plugin> VmInner<P> {
         self.at(id, |h| f(&crate::engine::HookHost::new(h)))
     }
 
-    /// [`Self::hook`] for the headers or trailers phase of `map`.
-    fn phase_hook<T>(
-        &self,
-        id: u32,
-        map: MapType,
-        f: impl FnOnce(&dyn crate::host::Host) -> T,
-    ) -> T {
-        self.at(id, |h| f(&crate::engine::HookHost::writing(h, map)))
-    }
-
     fn stream(&self, id: u32) -> Option<Rc<StreamRuntime<P>>> {
         self.streams.borrow().get(&id).cloned()
     }

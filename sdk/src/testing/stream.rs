@@ -84,20 +84,9 @@ impl<P: Plugin> TestStream<P> {
     }
 
     fn run(&self, f: impl FnOnce(&StreamRuntime<P>, &dyn crate::host::Host) -> Flow) -> Flow {
-        self.run_phase(None, f)
-    }
-
-    /// `map`: the headers or trailers map the phase may write, as in the
-    /// wasm glue.
-    fn run_phase(
-        &self,
-        map: Option<crate::host::MapType>,
-        f: impl FnOnce(&StreamRuntime<P>, &dyn crate::host::Host) -> Flow,
-    ) -> Flow {
-        let flow = match (&self.runtime, map) {
-            (Some(rt), Some(map)) => self.vm.phase_hook(self.id, map, |h| f(rt, h)),
-            (Some(rt), None) => self.vm.hook(self.id, |h| f(rt, h)),
-            (None, _) => Flow::Continue,
+        let flow = match &self.runtime {
+            Some(rt) => self.vm.hook(self.id, |h| f(rt, h)),
+            None => Flow::Continue,
         };
         match self.data(|d| d.stopped_by_reply_to.take()) {
             Some(other) => {
@@ -131,9 +120,7 @@ impl<P: Plugin> TestStream<P> {
             d.maps
                 .insert(map_of(MapType::RequestHeaders), pairs(headers));
         });
-        let flow = self.run_phase(Some(crate::host::MapType::RequestHeaders), |rt, h| {
-            rt.on_request_headers(h, end_of_stream)
-        });
+        let flow = self.run(|rt, h| rt.on_request_headers(h, end_of_stream));
         self.hide_after(flow, MapType::RequestHeaders);
         self.note_headers_pause(Direction::Request, flow);
         self.after_request_phase(flow)
@@ -166,9 +153,7 @@ impl<P: Plugin> TestStream<P> {
             d.maps
                 .insert(map_of(MapType::RequestTrailers), pairs(trailers));
         });
-        let flow = self.run_phase(Some(crate::host::MapType::RequestTrailers), |rt, h| {
-            rt.on_request_trailers(h)
-        });
+        let flow = self.run(|rt, h| rt.on_request_trailers(h));
         self.hide_after(flow, MapType::RequestTrailers);
         self.after_request_phase(flow)
     }
@@ -206,9 +191,7 @@ impl<P: Plugin> TestStream<P> {
             d.maps.insert(map_of(MapType::ResponseHeaders), headers);
             d.response_body = reply.body.clone();
         });
-        let flow = self.run_phase(Some(crate::host::MapType::ResponseHeaders), |rt, h| {
-            rt.on_response_headers(h, !has_body)
-        });
+        let flow = self.run(|rt, h| rt.on_response_headers(h, !has_body));
         self.hide_after(flow, MapType::ResponseHeaders);
         if has_body {
             let size = reply.body.len();
@@ -224,9 +207,7 @@ impl<P: Plugin> TestStream<P> {
             d.maps
                 .insert(map_of(MapType::ResponseHeaders), pairs(headers));
         });
-        let flow = self.run_phase(Some(crate::host::MapType::ResponseHeaders), |rt, h| {
-            rt.on_response_headers(h, end_of_stream)
-        });
+        let flow = self.run(|rt, h| rt.on_response_headers(h, end_of_stream));
         self.hide_after(flow, MapType::ResponseHeaders);
         self.note_headers_pause(Direction::Response, flow);
         self.after_response_phase();
@@ -354,9 +335,7 @@ impl<P: Plugin> TestStream<P> {
             d.maps
                 .insert(map_of(MapType::ResponseTrailers), pairs(trailers));
         });
-        let flow = self.run_phase(Some(crate::host::MapType::ResponseTrailers), |rt, h| {
-            rt.on_response_trailers(h)
-        });
+        let flow = self.run(|rt, h| rt.on_response_trailers(h));
         self.hide_after(flow, MapType::ResponseTrailers);
         self.after_response_phase();
         flow

@@ -4,7 +4,7 @@
 use super::host::WasmHost;
 use crate::api::Plugin;
 use crate::engine::{Flow, HookHost, RootRuntime, StreamRuntime};
-use crate::host::{BufferType, Host, LogLevel, MapType};
+use crate::host::{BufferType, Host, LogLevel};
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType};
 
@@ -164,12 +164,7 @@ impl<P: Plugin> Context for WasmStream<P> {
 
 impl<P: Plugin> HttpContext for WasmStream<P> {
     fn on_http_request_headers(&mut self, _: usize, end_of_stream: bool) -> Action {
-        self.run(|rt| {
-            rt.on_request_headers(
-                &HookHost::writing(&WasmHost, MapType::RequestHeaders),
-                end_of_stream,
-            )
-        })
+        self.run(|rt| rt.on_request_headers(&HookHost::new(&WasmHost), end_of_stream))
     }
 
     fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
@@ -177,18 +172,11 @@ impl<P: Plugin> HttpContext for WasmStream<P> {
     }
 
     fn on_http_request_trailers(&mut self, _: usize) -> Action {
-        self.run(|rt| {
-            rt.on_request_trailers(&HookHost::writing(&WasmHost, MapType::RequestTrailers))
-        })
+        self.run(|rt| rt.on_request_trailers(&HookHost::new(&WasmHost)))
     }
 
     fn on_http_response_headers(&mut self, _: usize, end_of_stream: bool) -> Action {
-        self.run(|rt| {
-            rt.on_response_headers(
-                &HookHost::writing(&WasmHost, MapType::ResponseHeaders),
-                end_of_stream,
-            )
-        })
+        self.run(|rt| rt.on_response_headers(&HookHost::new(&WasmHost), end_of_stream))
     }
 
     fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
@@ -196,9 +184,7 @@ impl<P: Plugin> HttpContext for WasmStream<P> {
     }
 
     fn on_http_response_trailers(&mut self, _: usize) -> Action {
-        self.run(|rt| {
-            rt.on_response_trailers(&HookHost::writing(&WasmHost, MapType::ResponseTrailers))
-        })
+        self.run(|rt| rt.on_response_trailers(&HookHost::new(&WasmHost)))
     }
 
     fn on_log(&mut self) {
