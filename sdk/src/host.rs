@@ -136,12 +136,6 @@ pub trait Host {
     }
     fn header(&self, map: MapType, name: &str) -> HostResult<Option<Vec<u8>>>;
     fn set_header(&self, map: MapType, name: &str, value: &[u8]) -> HostResult<()>;
-    /// Replaces the whole map with `pairs`, in that order (Envoy's
-    /// `proxy_set_header_map_pairs`: every header removed, then each pair
-    /// added as `add_header` adds it).
-    fn set_header_map(&self, _map: MapType, _pairs: &Pairs) -> HostResult<()> {
-        Err(HostError::Unimplemented)
-    }
     fn add_header(&self, map: MapType, name: &str, value: &[u8]) -> HostResult<()>;
     fn remove_header(&self, map: MapType, name: &str) -> HostResult<()>;
 

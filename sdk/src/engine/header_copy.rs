@@ -23,16 +23,6 @@ pub(super) struct HeaderCopy {
     /// Names written in this hook, lower-case, in the order of their last
     /// arrival at the end of the map.
     writes: Vec<(String, State)>,
-    /// Writes not yet made on the host, in order (see `HookHost::flush`).
-    pub(super) pending: Vec<Write>,
-}
-
-/// A write to make on the host.
-#[derive(Clone)]
-pub(super) enum Write {
-    Set(String, Vec<u8>),
-    Add(String, Vec<u8>),
-    Remove(String),
 }
 
 impl HeaderCopy {
@@ -40,33 +30,7 @@ impl HeaderCopy {
         HeaderCopy {
             sent,
             writes: Vec::new(),
-            pending: Vec::new(),
         }
-    }
-
-    /// Applies `write` as Envoy applies it to the map and holds it for
-    /// the host (a removal of what is not there needs nothing). False,
-    /// with nothing changed, where this model cannot say what Envoy does:
-    /// an add to a name already there (Envoy joins it into the entry for
-    /// its inline headers, appends it for the others).
-    pub(super) fn apply(&mut self, write: Write) -> bool {
-        match &write {
-            Write::Set(name, value) => self.set(name, value),
-            Write::Add(name, value) => {
-                if self.has(name) {
-                    return false;
-                }
-                self.set(name, value);
-            }
-            Write::Remove(name) => {
-                if !self.has(name) {
-                    return true;
-                }
-                self.remove(name);
-            }
-        }
-        self.pending.push(write);
-        true
     }
 
     fn written(&self, name: &str) -> Option<usize> {
@@ -121,7 +85,7 @@ impl HeaderCopy {
     /// `name` was set to `value` (Envoy's `replace`), or added while
     /// absent: it goes after everything else (pinned by the `order-*`
     /// conformance scenarios).
-    fn set(&mut self, name: &str, value: &[u8]) {
+    pub(super) fn set(&mut self, name: &str, value: &[u8]) {
         if let Some(i) = self.written(name) {
             self.writes.remove(i);
         }
@@ -130,7 +94,7 @@ impl HeaderCopy {
     }
 
     /// Every value of `name` was removed.
-    fn remove(&mut self, name: &str) {
+    pub(super) fn remove(&mut self, name: &str) {
         match self.written(name).and_then(|i| self.writes.get_mut(i)) {
             Some((_, state)) => *state = State::Removed,
             None => self

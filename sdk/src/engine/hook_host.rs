@@ -1,38 +1,32 @@
-//! [`HookHost`]: the host as one hook sees it, with each header map read
-//! once, its writes made once, and the clock read once per hook.
+//! [`HookHost`]: the host as one hook sees it, with header maps and the
+//! clock read once per hook.
 //!
-//! Why: in Envoy's V8 every host call costs about a microsecond, and the
-//! edge chain made 32 per request: jwt, ratelimit and headers each reading
-//! the single headers they need (8), the clock (2), and writing headers
-//! one call at a time (11). Here:
-//! - the first read of a map fetches it whole with one call; later reads
-//!   in the same hook, by any filter of a chain, are answered from that copy
-//!   (`header_copy.rs`: read in place, no allocation per header);
-//! - writes to a map the hook holds change the copy, as Envoy would change
-//!   the map, and are made on the host when the hook returns (or earlier,
-//!   see below): one write as itself, several as one
-//!   `proxy_set_header_map_pairs` with the map they add up to;
-//! - removing a header the copy does not have makes no call at all.
+//! Why: in Envoy's V8 every host call that returns data costs a call into
+//! the VM's allocator on top of the call itself, and the edge chain read
+//! single headers eight times and the clock twice per request (jwt,
+//! ratelimit and headers each asking for what they need). Here the first
+//! read of a map fetches it whole with one call, later reads in the same
+//! hook are answered from that copy, and the filter's own writes are
+//! applied to the copy as Envoy applies them to the map (`header_copy.rs`:
+//! the map is read in place, the writes kept per name, so a fetch costs no
+//! allocation per header).
 //!
 //! Nothing else can change a header map while the VM runs one hook (Envoy
 //! runs one filter at a time on a worker), so the copy stays true until the
-//! hook returns. The held writes are made first, and the copy dropped,
-//! before anything that could see or change the maps otherwise: a switch to
-//! another stream's context, a local reply, a resumed or closed stream, a
-//! foreign function; and the writes are made before a `request.*` or
-//! `response.*` attribute is read (Envoy computes some from the headers).
-//! Writes this file does not model go straight to the host and drop the
-//! copy: an `add` to a name already there (Envoy joins some into one
-//! entry), pseudo-headers, and `host` (Envoy keeps it as `:authority`).
+//! hook returns, with these exceptions, where it is dropped instead:
+//! a switch to another stream's context, a local reply, a resumed or
+//! closed stream, a foreign function, a write the host refused, and writes
+//! whose effect on the map this file does not model (an `add` to a name
+//! already there, pseudo-headers, `host`, which Envoy keeps as `:authority`).
 //!
 //! The wasm adapter and the test host wrap every hook in one, so the test
 //! host counts the host calls a `.wasm` makes. The dynamic module does not:
 //! its header reads are plain memory reads through the ABI.
 
-use super::header_copy::{HeaderCopy, Write};
+use super::header_copy::HeaderCopy;
 use crate::host::{
-    BufferType, Direction, GrpcCall, HeaderBuf, Host, HostError, HostResult, LogLevel, MapType,
-    MetricKind, Pairs,
+    BufferType, Direction, GrpcCall, HeaderBuf, Host, HostResult, LogLevel, MapType, MetricKind,
+    Pairs,
 };
 use std::cell::{Cell, RefCell};
 use std::time::{Duration, SystemTime};
@@ -67,92 +61,28 @@ impl<'a> HookHost<'a> {
         }
     }
 
-    /// The copy of `map`, fetched if need be. `None` when the host would
-    /// not give the whole map (a map this phase does not have).
-    fn fetch<'s>(
-        &self,
-        slot: &'s mut Option<HeaderCopy>,
-        map: MapType,
-    ) -> Option<&'s mut HeaderCopy> {
-        if slot.is_none() {
-            *slot = Some(HeaderCopy::new(self.inner.header_map(map).ok()?));
-        }
-        slot.as_mut()
-    }
-
-    /// Runs `f` on the copy of `map` (see [`Self::fetch`]); `None` when there
-    /// is none: the caller then asks the host itself, which answers as it
-    /// would have.
+    /// Runs `f` on the copy of `map`, fetching it first. `None` when the
+    /// host would not give the whole map (a map this phase does not have):
+    /// the caller then asks the host itself, which answers as it would have.
     fn with_map<T>(&self, map: MapType, f: impl FnOnce(&mut HeaderCopy) -> T) -> Option<T> {
         let mut maps = self.maps.try_borrow_mut().ok()?;
-        let slot = maps.get_mut(slot(map))?;
-        self.fetch(slot, map).map(f)
+        let entry = maps.get_mut(slot(map))?;
+        if entry.is_none() {
+            *entry = Some(HeaderCopy::new(self.inner.header_map(map).ok()?));
+        }
+        entry.as_mut().map(f)
     }
 
-    /// Holds `write` for the host on the copy of `map`, if the hook has one.
-    /// False when it must be made now: there is no copy (whether the phase
-    /// has the map at all, only the host can say), or the copy cannot model
-    /// it (see [`HeaderCopy::apply`]).
-    fn hold(&self, map: MapType, write: Write) -> bool {
-        let Ok(mut maps) = self.maps.try_borrow_mut() else {
-            return false;
-        };
-        match maps.get_mut(slot(map)) {
-            Some(Some(copy)) => copy.apply(write),
-            _ => false,
-        }
-    }
-
-    /// Makes the writes held for `map` on the host: one write as itself,
-    /// several as one replacement of the whole map with what they add up to
-    /// (one host call). The copy stays: it is what the host now has.
-    fn flush(&self, map: MapType) {
-        let (writes, pairs) = {
-            let Ok(mut maps) = self.maps.try_borrow_mut() else {
-                return;
-            };
-            let Some(Some(copy)) = maps.get_mut(slot(map)) else {
-                return;
-            };
-            let writes = std::mem::take(&mut copy.pending);
-            let pairs = (writes.len() > 1).then(|| copy.to_pairs());
-            (writes, pairs)
-        };
-        if writes.is_empty() {
-            return;
-        }
-        let result = match pairs {
-            Some(pairs) => match self.inner.set_header_map(map, &pairs) {
-                Err(HostError::Unimplemented) => self.replay(map, &writes),
-                other => other,
-            },
-            None => self.replay(map, &writes),
-        };
-        if let Err(err) = result {
-            self.refused(map, writes.len(), err);
-            self.drop_copy(map);
-        }
-    }
-
-    fn replay(&self, map: MapType, writes: &[Write]) -> HostResult<()> {
-        for write in writes {
-            match write {
-                Write::Set(name, value) => self.inner.set_header(map, name, value)?,
-                Write::Add(name, value) => self.inner.add_header(map, name, value)?,
-                Write::Remove(name) => self.inner.remove_header(map, name)?,
+    /// Applies a write the host accepted to the copy of `map`, if there is one.
+    fn edit(&self, map: MapType, f: impl FnOnce(&mut HeaderCopy)) {
+        if let Ok(mut maps) = self.maps.try_borrow_mut() {
+            if let Some(Some(copy)) = maps.get_mut(slot(map)) {
+                f(copy);
             }
         }
-        Ok(())
     }
 
-    fn refused(&self, map: MapType, count: usize, err: HostError) {
-        self.inner.log(
-            LogLevel::Warn,
-            &format!("portico: {count} header change(s) to {map:?} refused: {err}"),
-        );
-    }
-
-    fn drop_copy(&self, map: MapType) {
+    fn forget(&self, map: MapType) {
         if let Ok(mut maps) = self.maps.try_borrow_mut() {
             if let Some(entry) = maps.get_mut(slot(map)) {
                 *entry = None;
@@ -160,48 +90,11 @@ impl<'a> HookHost<'a> {
         }
     }
 
-    /// Makes the held writes and drops the copy: what follows may change
-    /// the map in ways the copy does not model.
-    fn forget(&self, map: MapType) {
-        self.flush(map);
-        self.drop_copy(map);
-    }
-
-    fn flush_all(&self) {
-        for map in ALL_MAPS {
-            self.flush(map);
-        }
-    }
-
     fn forget_all(&self) {
-        for map in ALL_MAPS {
-            self.forget(map);
+        if let Ok(mut maps) = self.maps.try_borrow_mut() {
+            *maps = Default::default();
         }
     }
-}
-
-impl Drop for HookHost<'_> {
-    /// The hook is returning to the host: its writes are made now, before
-    /// Envoy goes on with the stream.
-    fn drop(&mut self) {
-        self.flush_all();
-    }
-}
-
-const ALL_MAPS: [MapType; MAPS] = [
-    MapType::RequestHeaders,
-    MapType::RequestTrailers,
-    MapType::ResponseHeaders,
-    MapType::ResponseTrailers,
-    MapType::HttpCallResponseHeaders,
-    MapType::HttpCallResponseTrailers,
-];
-
-/// Attributes Envoy reads from the stream's header maps (`request.path`,
-/// `request.headers`, `response.code`, ...): the held writes are made
-/// before one is read or written.
-fn reads_headers(path: &[&str]) -> bool {
-    matches!(path.first(), Some(&("request" | "response")))
 }
 
 /// Names whose writes Envoy does not apply as a plain entry of that name.
@@ -263,40 +156,53 @@ impl Host for HookHost<'_> {
     }
 
     fn set_header(&self, map: MapType, name: &str, value: &[u8]) -> HostResult<()> {
-        let write = Write::Set(name.to_string(), value.to_vec());
-        if !unmodelled(name) && self.hold(map, write) {
-            return Ok(());
+        let result = self.inner.set_header(map, name, value);
+        if result.is_err() || unmodelled(name) {
+            self.forget(map);
+        } else {
+            self.edit(map, |copy| copy.set(name, value));
         }
-        self.forget(map);
-        self.inner.set_header(map, name, value)
-    }
-
-    fn set_header_map(&self, map: MapType, pairs: &Pairs) -> HostResult<()> {
-        self.forget(map);
-        self.inner.set_header_map(map, pairs)
+        result
     }
 
     fn add_header(&self, map: MapType, name: &str, value: &[u8]) -> HostResult<()> {
-        let write = Write::Add(name.to_string(), value.to_vec());
-        if !unmodelled(name) && self.hold(map, write) {
-            return Ok(());
+        let result = self.inner.add_header(map, name, value);
+        if result.is_err() || unmodelled(name) {
+            self.forget(map);
+            return result;
         }
-        self.forget(map);
-        self.inner.add_header(map, name, value)
+        // A new name is appended. To a name already there, Envoy joins the
+        // value into the existing entry for its inline headers and appends
+        // for the others; which is which is not modelled here.
+        let mut joined = false;
+        self.edit(map, |copy| {
+            if copy.has(name) {
+                joined = true;
+            } else {
+                copy.set(name, value);
+            }
+        });
+        if joined {
+            self.forget(map);
+        }
+        result
     }
 
     fn remove_header(&self, map: MapType, name: &str) -> HostResult<()> {
         // Removing what is not there changes nothing in Envoy either. The
         // map is fetched to know: one call, as the removal would have been,
-        // and the copy then answers the reads that usually follow.
-        if !unmodelled(name)
-            && self.with_map(map, |_| ()).is_some()
-            && self.hold(map, Write::Remove(name.to_string()))
-        {
+        // and the copy then answers the reads that usually follow (only a
+        // removal of a header that is there costs a call more).
+        if !unmodelled(name) && self.with_map(map, |copy| copy.has(name)) == Some(false) {
             return Ok(());
         }
-        self.forget(map);
-        self.inner.remove_header(map, name)
+        let result = self.inner.remove_header(map, name);
+        if result.is_err() || unmodelled(name) {
+            self.forget(map);
+        } else {
+            self.edit(map, |copy| copy.remove(name));
+        }
+        result
     }
 
     fn buffer(&self, buffer: BufferType, start: usize, max: usize) -> HostResult<Option<Vec<u8>>> {
@@ -314,16 +220,10 @@ impl Host for HookHost<'_> {
     }
 
     fn property(&self, path: &[&str]) -> HostResult<Option<Vec<u8>>> {
-        if reads_headers(path) {
-            self.flush_all();
-        }
         self.inner.property(path)
     }
 
     fn set_property(&self, path: &[&str], value: &[u8]) -> HostResult<()> {
-        if reads_headers(path) {
-            self.flush_all();
-        }
         self.inner.set_property(path, value)
     }
 

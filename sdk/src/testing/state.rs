@@ -317,20 +317,6 @@ impl Host for VmHost {
         })
     }
 
-    fn set_header_map(&self, map: MapType, pairs: &Pairs) -> HostResult<()> {
-        self.tally("set_header_map");
-        for (name, _) in pairs {
-            check_header_name(name)?;
-        }
-        // Envoy's setHeaderMapPairs: every header removed, then each pair added.
-        self.map_mut(map, |m| {
-            m.clear();
-            for (name, value) in pairs {
-                add_merging(m, name, value);
-            }
-        })
-    }
-
     fn add_header(&self, map: MapType, name: &str, value: &[u8]) -> HostResult<()> {
         self.tally("add_header");
         check_header_name(name)?;

@@ -27,7 +27,6 @@ extern "C" {
         data_size: usize,
     ) -> u32;
     fn proxy_get_header_map_pairs(map: u32, data: *mut *mut u8, size: *mut usize) -> u32;
-    fn proxy_set_header_map_pairs(map: u32, data: *const u8, size: usize) -> u32;
     fn proxy_get_header_map_value(
         map: u32,
         key: *const u8,
@@ -202,12 +201,6 @@ impl Host for WasmHost {
                 value.len(),
             )
         })
-    }
-
-    fn set_header_map(&self, map: MapType, pairs: &Pairs) -> HostResult<()> {
-        let refs: Vec<(&str, &[u8])> = pairs.iter().map(|(k, v)| (k.as_str(), &v[..])).collect();
-        let data = pairs::encode(&refs);
-        status(unsafe { proxy_set_header_map_pairs(map as u32, data.as_ptr(), data.len()) })
     }
 
     fn add_header(&self, map: MapType, name: &str, value: &[u8]) -> HostResult<()> {
