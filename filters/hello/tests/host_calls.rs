@@ -15,7 +15,7 @@ fn a_forwarded_request_reads_the_headers_once_and_writes_two() {
     host.take_host_calls();
     assert_eq!(vm.get("/x").send().status(), 200);
     let expected = BTreeMap::from([
-        ("header_pairs", 1),
+        ("header", 1),
         ("increment_metric", 1),
         ("set_header", 2),
     ]);

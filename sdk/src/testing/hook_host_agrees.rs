@@ -150,11 +150,18 @@ fn the_copy_saves_the_reads_and_the_clock() {
     host.advance(std::time::Duration::from_secs(5));
     assert_eq!(cached.now(), first, "one reading of the clock per hook");
     let calls = host.host_calls();
+    // The first read is one header; the second fetches the map.
+    assert_eq!(calls.get("header"), Some(&1));
     assert_eq!(calls.get("header_pairs"), Some(&1));
-    assert_eq!(calls.get("header"), None);
     assert_eq!(calls.get("remove_header"), None, "b was absent");
     assert_eq!(calls.get("set_header"), Some(&1));
     assert_eq!(calls.get("now"), Some(&1));
+    // A hook that reads one header does not fetch the map for it.
+    let only_one = HookHost::new(&inner);
+    assert_eq!(only_one.header(map, "a").unwrap(), Some(b"1".to_vec()));
+    let calls = host.host_calls();
+    assert_eq!(calls.get("header"), Some(&2));
+    assert_eq!(calls.get("header_pairs"), Some(&1));
 }
 
 #[test]
