@@ -14,10 +14,6 @@ fn a_forwarded_request_reads_the_headers_once_and_writes_two() {
     vm.get("/x").send();
     host.take_host_calls();
     assert_eq!(vm.get("/x").send().status(), 200);
-    let expected = BTreeMap::from([
-        ("header", 1),
-        ("increment_metric", 1),
-        ("set_header", 2),
-    ]);
+    let expected = BTreeMap::from([("header", 1), ("increment_metric", 1), ("set_header", 2)]);
     assert_eq!(host.host_calls(), expected);
 }
