@@ -1,7 +1,7 @@
 //! A whole request through the filter ([`Request`] then [`Exchange`]), run
 //! as far as the filter lets it, as Envoy would.
 
-use super::state::LocalReply;
+use super::state::{insert_header, LocalReply};
 use super::stream::{find, find_all, TestStream};
 use super::TestVm;
 use crate::api::Plugin;
@@ -51,14 +51,7 @@ impl<'v, P: Plugin> Request<'v, P> {
             // In place: Envoy keeps pseudo-headers ahead of the others.
             match self.headers.iter_mut().find(|(k, _)| *k == name) {
                 Some(slot) => slot.1 = value.into(),
-                None => {
-                    let at = self
-                        .headers
-                        .iter()
-                        .position(|(k, _)| !k.starts_with(':'))
-                        .unwrap_or(self.headers.len());
-                    self.headers.insert(at, (name, value.into()));
-                }
+                None => insert_header(&mut self.headers, &name, value.into()),
             }
         } else {
             self.headers.push((name, value.into()));

@@ -238,22 +238,20 @@ pub(crate) fn add_merging(m: &mut Vec<(String, Vec<u8>)>, name: &str, value: &[u
             return;
         }
     }
-    insert_header(m, name, value);
+    insert_header(m, name, value.to_vec());
 }
 
 /// Where Envoy's map puts an added header: a pseudo-header after the other
 /// pseudo-headers, anything else at the end.
-pub(crate) fn insert_header(m: &mut Vec<(String, Vec<u8>)>, name: &str, value: &[u8]) {
-    let entry = (name.to_string(), value.to_vec());
-    if name.starts_with(':') {
-        let at = m
-            .iter()
+pub(crate) fn insert_header<V>(m: &mut Vec<(String, V)>, name: &str, value: V) {
+    let at = if name.starts_with(':') {
+        m.iter()
             .position(|(k, _)| !k.starts_with(':'))
-            .unwrap_or(m.len());
-        m.insert(at, entry);
+            .unwrap_or(m.len())
     } else {
-        m.push(entry);
-    }
+        m.len()
+    };
+    m.insert(at, (name.to_string(), value));
 }
 
 fn check_header_name(name: &str) -> HostResult<()> {
@@ -313,7 +311,7 @@ impl Host for VmHost {
             // an added header goes: a name that was there moves to the end
             // (pinned by the `order-set-*` conformance scenarios).
             m.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
-            insert_header(m, name, value);
+            insert_header(m, name, value.to_vec());
         })
     }
 
