@@ -224,6 +224,60 @@ pub fn filter_config(config: &Value, filter: &str) -> Option<Value> {
     })
 }
 
+/// Rewrites, with `edit`, the JSON configuration of `filter` wherever `config`
+/// carries it: the filter `portico.<filter>` (wasm `configuration` or dynamic
+/// module `filter_config`) and the member `filter` of every `portico.edge`.
+/// For tests that must change a shipped file the same way in two chains.
+pub fn edit_filter_config(
+    config: &mut Value,
+    filter: &str,
+    edit: &dyn Fn(&mut Value),
+) -> Result<usize, String> {
+    let mut edited = 0;
+    visit_mut(config, &mut |v| {
+        let name = v
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let is_module = name == format!("portico.{filter}");
+        let is_edge = name == "portico.edge";
+        if !(is_module || is_edge) {
+            return Ok(());
+        }
+        let pointer = [
+            "/typed_config/config/configuration/value",
+            "/typed_config/filter_config/value",
+        ]
+        .into_iter()
+        .find(|p| v.pointer(p).is_some());
+        let Some(text) = pointer.and_then(|p| v.pointer_mut(p)) else {
+            return Ok(());
+        };
+        let Some(raw) = text.as_str() else {
+            return Ok(());
+        };
+        let mut parsed: Value =
+            serde_json::from_str(raw).map_err(|e| format!("{name}: configuration: {e}"))?;
+        if is_module {
+            edit(&mut parsed);
+            edited += 1;
+        } else if let Some(members) = parsed.get_mut("filters").and_then(Value::as_array_mut) {
+            for member in members {
+                if member.get("name").and_then(Value::as_str) == Some(filter) {
+                    if let Some(inner) = member.get_mut("config") {
+                        edit(inner);
+                        edited += 1;
+                    }
+                }
+            }
+        }
+        *text = Value::String(parsed.to_string());
+        Ok(())
+    })?;
+    Ok(edited)
+}
+
 /// The configuration of the filter `portico.<module>` in a shipped file: the
 /// wasm filter's `configuration` or the dynamic module filter's `filter_config`.
 pub fn module_config(config: &Value, module: &str) -> Option<Value> {
