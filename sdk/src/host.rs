@@ -134,6 +134,11 @@ pub trait Host {
         }
         Ok(())
     }
+    /// A hint that the caller is about to read several headers of `map`:
+    /// a host that answers reads from a copy (`engine::HookHost`) takes it
+    /// now, in one call, so even the first read is answered from it. Others
+    /// have nothing to do.
+    fn prefetch_headers(&self, _map: MapType) {}
     fn header(&self, map: MapType, name: &str) -> HostResult<Option<Vec<u8>>>;
     fn set_header(&self, map: MapType, name: &str, value: &[u8]) -> HostResult<()>;
     fn add_header(&self, map: MapType, name: &str, value: &[u8]) -> HostResult<()>;

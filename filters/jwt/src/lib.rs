@@ -239,6 +239,9 @@ impl HttpFilter for JwtFilter {
 
     fn on_request_headers(&mut self, plugin: &JwtAuthn, s: &mut Stream<'_, Self>) -> Verdict {
         let headers = s.request_headers();
+        // The hook reads `:path` and every value of each token header: one
+        // fetch of the map answers them all, and the removals below.
+        headers.prefetch();
         // Whatever the outcome, the client cannot supply what this filter vouches for.
         for h in &plugin.owned_headers {
             headers.remove(h);
@@ -258,6 +261,7 @@ impl HttpFilter for JwtFilter {
 
     /// A request that waited for a remote JWKS: the fetch has finished.
     fn on_wake(&mut self, plugin: &JwtAuthn, s: &mut Stream<'_, Self>) -> Verdict {
+        s.request_headers().prefetch();
         self.decide(plugin, s)
     }
 }

@@ -47,6 +47,15 @@ impl<'a> Headers<'a> {
         values
     }
 
+    /// Says that this hook will read several headers of this map, or every
+    /// value of one: the map is fetched now, in one host call, and the
+    /// reads that follow, the first included, are answered inside the
+    /// module. Without it the first single-header read is a call of its
+    /// own and the second fetches the map. Writes stay calls either way.
+    pub fn prefetch(&self) {
+        self.host.prefetch_headers(self.map);
+    }
+
     /// Every header name, in order, once per value (pseudo-headers first).
     pub fn names(&self) -> Vec<String> {
         let mut names = Vec::new();

@@ -173,6 +173,10 @@ impl Host for HookHost<'_> {
         }
     }
 
+    fn prefetch_headers(&self, map: MapType) {
+        let _ = self.with_map(map, true, |_| ());
+    }
+
     fn header(&self, map: MapType, name: &str) -> HostResult<Option<Vec<u8>>> {
         if name == "host" {
             // Envoy answers `host` from `:authority` in request maps.

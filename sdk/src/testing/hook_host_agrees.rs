@@ -165,6 +165,41 @@ fn the_copy_saves_the_reads_and_the_clock() {
 }
 
 #[test]
+fn a_prefetch_answers_the_first_read_from_the_copy() {
+    let start = vec![
+        (":path".to_string(), b"/x".to_vec()),
+        ("a".to_string(), b"1".to_vec()),
+        ("a".to_string(), b"2".to_vec()),
+    ];
+    let (host, inner) = host_with_stream(&start);
+    let cached = HookHost::new(&inner);
+    let map = MapType::RequestHeaders;
+    cached.prefetch_headers(map);
+    assert_eq!(cached.header(map, ":path").unwrap(), Some(b"/x".to_vec()));
+    assert_eq!(
+        cached.header(map, "a").unwrap(),
+        inner.header(map, "a").unwrap()
+    );
+    assert_eq!(cached.header(map, "b").unwrap(), None);
+    // An absent name's removal is answered by the copy too.
+    cached.remove_header(map, "b").unwrap();
+    let calls = host.host_calls();
+    assert_eq!(calls.get("header_pairs"), Some(&1), "{calls:?}");
+    // The one `header` call is the comparison's own, on the plain host.
+    assert_eq!(calls.get("header"), Some(&1), "{calls:?}");
+    assert_eq!(calls.get("remove_header"), None, "{calls:?}");
+    // A map the phase does not have: the hint fetches nothing, reads still
+    // go to the host and answer as it does.
+    let trailers = MapType::ResponseTrailers;
+    cached.prefetch_headers(trailers);
+    assert_eq!(
+        cached.header(trailers, "a"),
+        inner.header(trailers, "a"),
+        "absent map"
+    );
+}
+
+#[test]
 fn another_context_is_read_afresh() {
     let start = vec![("a".to_string(), b"1".to_vec())];
     let (host, inner) = host_with_stream(&start);
