@@ -224,6 +224,13 @@ pub fn filter_config(config: &Value, filter: &str) -> Option<Value> {
     })
 }
 
+/// Where a Portico filter's JSON configuration sits in its filter entry:
+/// the wasm filter's `configuration` or the dynamic module's `filter_config`.
+const CONFIG_AT: [&str; 2] = [
+    "/typed_config/config/configuration/value",
+    "/typed_config/filter_config/value",
+];
+
 /// Rewrites, with `edit`, the JSON configuration of `filter` wherever `config`
 /// carries it: the filter `portico.<filter>` (wasm `configuration` or dynamic
 /// module `filter_config`) and the member `filter` of every `portico.edge`.
@@ -245,12 +252,7 @@ pub fn edit_filter_config(
         if !(is_module || is_edge) {
             return Ok(());
         }
-        let pointer = [
-            "/typed_config/config/configuration/value",
-            "/typed_config/filter_config/value",
-        ]
-        .into_iter()
-        .find(|p| v.pointer(p).is_some());
+        let pointer = CONFIG_AT.into_iter().find(|p| v.pointer(p).is_some());
         let Some(text) = pointer.and_then(|p| v.pointer_mut(p)) else {
             return Ok(());
         };
@@ -285,9 +287,9 @@ pub fn module_config(config: &Value, module: &str) -> Option<Value> {
     let mut found = None;
     visit(config, &mut |v| {
         if found.is_none() && v.get("name").and_then(Value::as_str) == Some(wanted.as_str()) {
-            found = v
-                .pointer("/typed_config/config/configuration/value")
-                .or_else(|| v.pointer("/typed_config/filter_config/value"))
+            found = CONFIG_AT
+                .into_iter()
+                .find_map(|p| v.pointer(p))
                 .and_then(Value::as_str)
                 .and_then(|text| serde_json::from_str(text).ok());
         }
