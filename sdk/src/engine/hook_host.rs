@@ -64,6 +64,15 @@ pub(crate) struct HookHost<'a> {
 /// 9% faster.
 const LOOKUPS_BEFORE_FETCH: u8 = 1;
 
+// Writes go to the host one call each, even when the hook holds a copy
+// with several of them applied. Tried and measured (interleaved A/B in
+// Envoy, 5 and 7 rounds): holding a hook's writes back and sending the
+// copy as the whole map in one `proxy_set_header_map_pairs` took the edge
+// chain from 22 host calls to 13, yet its Envoy CPU per request went up
+// 18-22% (three-module chain likewise, headers 2-3%). Envoy's
+// `setHeaderMapPairs` removes every header and copies each one back in,
+// which costs more than the several single edits it replaces.
+
 impl<'a> HookHost<'a> {
     pub(crate) fn new(inner: &'a dyn Host) -> Self {
         HookHost {
